@@ -1,0 +1,105 @@
+"""Intervention: court-referred intervention programs, from curriculum to court certificate."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+from sqlalchemy import event
+
+from .config import ROOT, load_config
+from .extensions import csrf, db, login_manager, migrate
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=os.environ.get("INTERVENTION_INSTANCE", str(ROOT / "instance")),
+    )
+    app.config.update(load_config(app.instance_path, config))
+    os.makedirs(app.instance_path, exist_ok=True)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errors(app)
+    register_template_helpers(app)
+    register_cli(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from . import models  # noqa: F401  (so every table is known to the metadata)
+    from .models import User
+
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=str(ROOT / "intervention" / "migrations"), render_as_batch=True
+    )
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to see that page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        return db.session.get(User, int(user_id))
+
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _configure_sqlite(db.engine)
+
+
+def _configure_sqlite(engine) -> None:
+    """WAL and a busy timeout for a served app; real transactions so tests can use savepoints."""
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        connection.exec_driver_sql("BEGIN")
+
+
+def register_blueprints(app: Flask) -> None:
+    from .admin.views import bp as admin_bp
+    from .auth.views import bp as auth_bp
+    from .clerk.views import bp as clerk_bp
+    from .facilitator.views import bp as facilitator_bp
+    from .participant.views import bp as participant_bp
+    from .public.views import bp as public_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(participant_bp, url_prefix="/me")
+    app.register_blueprint(facilitator_bp, url_prefix="/facilitator")
+    app.register_blueprint(clerk_bp, url_prefix="/court")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+
+
+def register_errors(app: Flask) -> None:
+    from .errors import register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from .templating import register
+
+    register(app)
+
+
+def register_cli(app: Flask) -> None:
+    from .cli import register
+
+    register(app)

@@ -1,0 +1,103 @@
+"""Command-line tools: curriculum check and sync, demo data, audit chain check."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from .extensions import db
+
+curriculum_cli = AppGroup("curriculum", help="Check and load the programs in curricula/.")
+audit_cli = AppGroup("audit", help="Check the audit log.")
+
+
+@curriculum_cli.command("check")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+def curriculum_check(path: Path | None) -> None:
+    """Report every problem in the curricula as path:line: message."""
+    from .curriculum.loader import load_program
+    from .curriculum.sync import program_folders
+
+    root = path or Path(current_app.config["CURRICULA_PATH"])
+    if not root.exists():
+        click.echo(f"{root}: no such file or folder", err=True)
+        sys.exit(1)
+    folders = [root] if (root / "program.yaml").exists() else program_folders(root)
+    if not folders:
+        click.echo(f"{root}:1: no program folders (a folder with program.yaml) found", err=True)
+        sys.exit(1)
+    errors = warnings = 0
+    for folder in folders:
+        _program, problems = load_program(folder)
+        for problem in problems:
+            click.echo(str(problem))
+        errors += sum(p.severity == "error" for p in problems)
+        warnings += sum(p.severity != "error" for p in problems)
+    click.echo(f"{len(folders)} program(s) checked: {errors} error(s), {warnings} warning(s)")
+    sys.exit(1 if errors else 0)
+
+
+@curriculum_cli.command("sync")
+def curriculum_sync() -> None:
+    """Store a new immutable version of each program whose files changed."""
+    from .curriculum.sync import sync_curricula
+
+    results = sync_curricula(Path(current_app.config["CURRICULA_PATH"]))
+    failed = False
+    for result in results:
+        if result.version is None:
+            failed = True
+            click.echo(f"{result.slug}: not loaded, fix these first:")
+            for problem in result.problems:
+                click.echo(f"  {problem}")
+        elif result.created:
+            click.echo(
+                f"{result.slug}: new version {result.version.label} ({result.version.short_hash})"
+            )
+            for change in result.changes:
+                click.echo(f"  - {change}")
+        else:
+            click.echo(f"{result.slug}: unchanged ({result.version.short_hash})")
+    db.session.commit()
+    sys.exit(1 if failed else 0)
+
+
+@click.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing (exit 0) when data already exists.")
+def seed_demo(if_empty: bool) -> None:
+    """Add demo courts, a cohort partway through and the demo accounts (empty database only)."""
+    from .demo import DemoRefused, seed
+
+    try:
+        summary = seed()
+    except DemoRefused as exc:
+        if if_empty:
+            click.echo(f"Demo data not added: {exc}")
+            return
+        click.echo(f"Refused: {exc}", err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.echo(summary)
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain and name the first broken event."""
+    from .services.audit import verify_chain
+
+    ok, broken, count = verify_chain()
+    if ok:
+        click.echo(f"Audit chain intact: {count} event(s).")
+        return
+    click.echo(f"Audit chain broken at event {broken.id} ({broken.action}, {broken.at}).", err=True)
+    sys.exit(1)
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(curriculum_cli)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(seed_demo)

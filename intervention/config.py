@@ -1,0 +1,55 @@
+"""Settings read from the environment, with a development default and a testing config."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """A setting the app cannot start without is missing or wrong."""
+
+
+def _default_database_url(instance_path: str) -> str:
+    return f"sqlite:///{Path(instance_path) / 'intervention.sqlite3'}"
+
+
+def load_config(instance_path: str, overrides: dict | None = None) -> dict:
+    """Build the settings dict: environment first, then explicit overrides (tests)."""
+    overrides = dict(overrides or {})
+    env = os.environ.get("INTERVENTION_ENV", "development")
+    testing = bool(overrides.get("TESTING", env == "testing"))
+    development = env == "development"
+
+    config: dict = {
+        "ENV_NAME": "testing" if testing else env,
+        "TESTING": testing,
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("INTERVENTION_DATABASE_URL")
+        or _default_database_url(instance_path),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "CURRICULA_PATH": os.environ.get("INTERVENTION_CURRICULA", str(ROOT / "curricula")),
+        # Demo mode lists the demo accounts on the sign-in page; never on in production.
+        "DEMO_MODE": os.environ.get("INTERVENTION_DEMO", "1" if development else "0") == "1",
+        # Absolute base used for links printed on court documents (verify URLs, QR codes).
+        "PUBLIC_BASE_URL": os.environ.get("INTERVENTION_PUBLIC_URL", "http://127.0.0.1:5000"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": not (development or testing),
+        "REMEMBER_COOKIE_SECURE": not (development or testing),
+        "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
+        "WTF_CSRF_TIME_LIMIT": None,
+    }
+    secret = os.environ.get("SECRET_KEY") or overrides.get("SECRET_KEY")
+    if not secret:
+        if not (development or testing):
+            raise ConfigError(
+                "SECRET_KEY is not set. Set SECRET_KEY to a long random string "
+                "(python -c 'import secrets; print(secrets.token_hex(32))') before starting "
+                f"Intervention with INTERVENTION_ENV={env}."
+            )
+        secret = "dev-only-insecure-key"
+    config["SECRET_KEY"] = secret
+    config.update(overrides)
+    return config

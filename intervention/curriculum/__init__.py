@@ -1,0 +1,1 @@
+"""Curricula: load program folders from curricula/, check them, store immutable versions."""

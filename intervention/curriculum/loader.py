@@ -1,0 +1,383 @@
+"""Read a program folder (program.yaml + modules/*.md) into plain data, or say what is wrong.
+
+Every problem is reported as `path:line: message`; nothing a file holds may raise out of here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+POLICY_DEFAULTS: dict[str, Any] = {
+    "sessions_required": None,  # None: every module of the program
+    "max_absences": 0,
+    "max_consecutive_absences": 0,
+    "late_counts_as_attended": True,
+    "max_gap_days": None,
+    "makeups_required": True,
+}
+PROGRAM_KEYS = {"title", "code", "description", "language", "version", "policy", "rubric"}
+MODULE_KEYS = {"session", "title", "duration_minutes", "objectives", "reflection", "resources"}
+PROMPT_KEYS = {"id", "text", "min_words", "required"}
+
+
+@dataclass
+class Problem:
+    path: str
+    line: int
+    message: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        prefix = "" if self.severity == "error" else f"{self.severity}: "
+        return f"{self.path}:{self.line}: {prefix}{self.message}"
+
+
+@dataclass
+class LoadedPrompt:
+    key: str
+    text: str
+    min_words: int
+    required: bool
+
+
+@dataclass
+class LoadedModule:
+    source_path: str
+    session: int
+    title: str
+    duration_minutes: int
+    objectives: list[str]
+    prompts: list[LoadedPrompt]
+    resources: list[dict]
+    body_markdown: str
+
+
+@dataclass
+class LoadedProgram:
+    slug: str
+    title: str
+    code: str
+    description: str
+    language: str
+    version: str
+    policy: dict
+    rubric: list
+    content_hash: str
+    modules: list[LoadedModule] = field(default_factory=list)
+
+
+class _Reader:
+    """Collects problems for one file, with line numbers taken from the YAML nodes."""
+
+    def __init__(self, path: str, problems: list[Problem], line_offset: int = 0):
+        self.path = path
+        self.problems = problems
+        self.offset = line_offset
+
+    def error(self, line: int, message: str) -> None:
+        self.problems.append(Problem(self.path, line + self.offset, message))
+
+    def parse(self, text: str) -> tuple[Any, yaml.Node | None]:
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+            line = mark.line + 1 if mark else 1
+            problem = getattr(exc, "problem", None) or str(exc)
+            self.error(line, f"YAML does not parse: {problem}")
+            return None, None
+        except (ValueError, RecursionError) as exc:  # e.g. absurd nesting or numbers
+            self.error(1, f"YAML does not parse: {exc}")
+            return None, None
+        return data, node
+
+
+def _line_of(node: yaml.Node | None, key: str | None = None) -> int:
+    if node is None:
+        return 1
+    if key is not None and isinstance(node, yaml.MappingNode):
+        for k, _v in node.value:
+            if getattr(k, "value", None) == key:
+                return k.start_mark.line + 1
+    return node.start_mark.line + 1
+
+
+def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if getattr(k, "value", None) == key:
+                return v
+    return None
+
+
+def _item(node: yaml.Node | None, index: int) -> yaml.Node | None:
+    if isinstance(node, yaml.SequenceNode) and index < len(node.value):
+        return node.value[index]
+    return node
+
+
+def _near(name: str, known: set[str]) -> str:
+    import difflib
+
+    match = difflib.get_close_matches(name, sorted(known), n=1)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def _check_keys(r: _Reader, data: dict, node, known: set[str], where: str) -> None:
+    for key in data:
+        if str(key) not in known:
+            r.error(
+                _line_of(node, str(key)), f"unknown key '{key}' in {where}{_near(str(key), known)}"
+            )
+
+
+def _require(r, data: dict, node, key: str, kind: type | tuple, where: str, default=None):
+    if key not in data or data[key] is None:
+        if default is not None:
+            return default
+        r.error(_line_of(node), f"{where} is missing '{key}'")
+        return None
+    value = data[key]
+    if isinstance(value, bool) and kind in (int, (int,)):
+        r.error(_line_of(node, key), f"'{key}' must be a whole number, not {value!r}")
+        return None
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        r.error(_line_of(node, key), f"'{key}' must be {_article(names)}, not {value!r}")
+        return None
+    return value
+
+
+def _article(name: str) -> str:
+    words = {
+        "str": "text",
+        "int": "a whole number",
+        "bool": "true or false",
+        "list": "a list",
+        "dict": "a mapping",
+    }
+    return " or ".join(words.get(n, n) for n in name.split(" or "))
+
+
+def hash_program_folder(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def load_program(folder: Path) -> tuple[LoadedProgram | None, list[Problem]]:
+    """Load one program folder. Returns the program only when there are no errors."""
+    problems: list[Problem] = []
+    folder = Path(folder)
+    label = lambda p: str(p)  # noqa: E731  paths are printed as given
+    yaml_path = folder / "program.yaml"
+    if not yaml_path.is_file():
+        problems.append(Problem(label(yaml_path), 1, "program.yaml is missing"))
+        return None, problems
+
+    r = _Reader(label(yaml_path), problems)
+    text = _read_text(r, yaml_path)
+    data, node = r.parse(text) if text is not None else (None, None)
+    if data is not None and not isinstance(data, dict):
+        r.error(1, "program.yaml must be a mapping of keys to values")
+        data = None
+    data = data or {}
+    _check_keys(r, data, node, PROGRAM_KEYS, "program.yaml")
+    title = _require(r, data, node, "title", str, "program.yaml")
+    code = _require(r, data, node, "code", str, "program.yaml")
+    if code is not None and not (code.isascii() and code.isalnum() and len(code) <= 12):
+        r.error(_line_of(node, "code"), "'code' must be 1-12 letters or digits, e.g. AAC")
+    version = _require(r, data, node, "version", (str, int, float), "program.yaml")
+    description = _require(r, data, node, "description", str, "program.yaml", default="") or ""
+    language = _require(r, data, node, "language", str, "program.yaml", default="en") or "en"
+    policy = _read_policy(r, data.get("policy"), _child(node, "policy"), _line_of(node, "policy"))
+    rubric = data.get("rubric") or []
+    if not isinstance(rubric, list):
+        r.error(_line_of(node, "rubric"), "'rubric' must be a list of criteria")
+        rubric = []
+
+    modules_dir = folder / "modules"
+    module_files = sorted(modules_dir.glob("*.md")) if modules_dir.is_dir() else []
+    if not module_files:
+        problems.append(Problem(label(modules_dir), 1, "no modules: add modules/*.md files"))
+    modules = [m for f in module_files if (m := _load_module(f, folder, problems)) is not None]
+
+    _check_program_wide(problems, label(yaml_path), node, modules, policy)
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    program = LoadedProgram(
+        slug=folder.name,
+        title=title,
+        code=code.upper(),
+        description=description.strip(),
+        language=language,
+        version=str(version),
+        policy=policy,
+        rubric=rubric,
+        content_hash=hash_program_folder(folder),
+        modules=sorted(modules, key=lambda m: m.session),
+    )
+    return program, problems
+
+
+def _read_text(r: _Reader, path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        r.error(1, f"file is not UTF-8 text (byte {exc.start})")
+    except OSError as exc:
+        r.error(1, f"cannot read file: {exc.strerror}")
+    return None
+
+
+def _read_policy(r: _Reader, raw, node, line: int) -> dict:
+    policy = dict(POLICY_DEFAULTS)
+    if raw is None:
+        return policy
+    if not isinstance(raw, dict):
+        r.error(line, "'policy' must be a mapping")
+        return policy
+    _check_keys(r, raw, node, set(POLICY_DEFAULTS), "policy")
+    for key, default in POLICY_DEFAULTS.items():
+        if key not in raw:
+            continue
+        value = raw[key]
+        expected = bool if isinstance(default, bool) else int
+        ok = isinstance(value, expected) and (expected is bool or not isinstance(value, bool))
+        if value is None and default is None:
+            ok = True
+        if not ok or (expected is int and value is not None and value < 0):
+            kind = "true or false" if expected is bool else "a whole number, 0 or more"
+            r.error(_line_of(node, key), f"policy '{key}' must be {kind}, not {value!r}")
+            continue
+        policy[key] = value
+    return policy
+
+
+def _load_module(path: Path, folder: Path, problems: list[Problem]) -> LoadedModule | None:
+    rel = str(path)
+    r = _Reader(rel, problems)
+    text = _read_text(r, path)
+    if text is None:
+        return None
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        r.error(1, "a module must start with front matter between '---' lines")
+        return None
+    end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
+    if end is None:
+        r.error(1, "front matter is not closed: add a '---' line after it")
+        return None
+    fm = _Reader(rel, problems, line_offset=1)  # front matter starts on file line 2
+    before = len(problems)
+    data, node = fm.parse("".join(lines[1:end]))
+    if len(problems) > before:
+        return None
+    if not isinstance(data, dict):
+        fm.error(1, "front matter must be a mapping of keys to values")
+        return None
+    _check_keys(fm, data, node, MODULE_KEYS, "front matter")
+    session = _require(fm, data, node, "session", int, "front matter")
+    if session is not None and session < 1:
+        fm.error(_line_of(node, "session"), "'session' must be 1 or more")
+    title = _require(fm, data, node, "title", str, "front matter")
+    duration = _require(fm, data, node, "duration_minutes", int, "front matter")
+    objectives = _require(fm, data, node, "objectives", list, "front matter", default=[]) or []
+    resources = _require(fm, data, node, "resources", list, "front matter", default=[]) or []
+    prompts = _read_prompts(
+        fm, data.get("reflection"), _child(node, "reflection"), _line_of(node, "reflection")
+    )
+    body = "".join(lines[end + 1 :])
+    if not body.strip():
+        r.error(end + 2, "the module has no text after its front matter")
+    if len(problems) > before:
+        return None
+    return LoadedModule(
+        source_path=path.relative_to(folder).as_posix(),
+        session=session,
+        title=title.strip(),
+        duration_minutes=duration,
+        objectives=[str(o) for o in objectives],
+        prompts=prompts,
+        resources=resources,
+        body_markdown=body,
+    )
+
+
+def _read_prompts(r: _Reader, raw, node, line: int) -> list[LoadedPrompt]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        r.error(line, "'reflection' must be a list of prompts")
+        return []
+    prompts = []
+    for index, item in enumerate(raw):
+        item_node = _item(node, index)
+        where = f"reflection prompt {index + 1}"
+        if not isinstance(item, dict):
+            r.error(_line_of(item_node), f"{where} must be a mapping with id, text, min_words")
+            continue
+        _check_keys(r, item, item_node, PROMPT_KEYS, where)
+        key = _require(r, item, item_node, "id", str, where)
+        text = _require(r, item, item_node, "text", str, where)
+        min_words = _require(r, item, item_node, "min_words", int, where, default=0) or 0
+        required = item.get("required", True)
+        if not isinstance(required, bool):
+            r.error(_line_of(item_node, "required"), f"{where}: 'required' must be true or false")
+            required = True
+        if text is not None and not text.strip():
+            r.error(_line_of(item_node, "text"), f"{where} has an empty text")
+        if key is not None and text is not None:
+            prompts.append(LoadedPrompt(key, text.strip(), min_words, required))
+    return prompts
+
+
+def _check_program_wide(problems, yaml_label, node, modules, policy) -> None:
+    seen_sessions: dict[int, str] = {}
+    seen_prompts: dict[str, str] = {}
+    for m in modules:
+        if m.session in seen_sessions:
+            problems.append(
+                Problem(
+                    m.source_path,
+                    2,
+                    f"session {m.session} is also used by {seen_sessions[m.session]}",
+                )
+            )
+        seen_sessions[m.session] = m.source_path
+        for p in m.prompts:
+            if p.key in seen_prompts:
+                problems.append(
+                    Problem(
+                        m.source_path,
+                        2,
+                        f"prompt id '{p.key}' is also used in {seen_prompts[p.key]}",
+                    )
+                )
+            seen_prompts[p.key] = m.source_path
+    if seen_sessions:
+        missing = sorted(set(range(1, max(seen_sessions) + 1)) - set(seen_sessions))
+        if missing:
+            problems.append(
+                Problem(yaml_label, 1, "no module for session(s) " + ", ".join(map(str, missing)))
+            )
+    required = policy.get("sessions_required")
+    if modules and required is not None and required > len(modules):
+        problems.append(
+            Problem(
+                yaml_label,
+                _line_of(_child(node, "policy"), "sessions_required"),
+                f"policy requires {required} sessions but the program has only "
+                f"{len(modules)} modules",
+            )
+        )

@@ -1,0 +1,242 @@
+"""Demo data for trying the product: two courts, two cohorts, the demo accounts of DESIGN.md."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from .extensions import db
+from .models import (
+    AttendanceStatus,
+    Cohort,
+    Court,
+    Enrollment,
+    EnrollmentState,
+    Program,
+    ReferralType,
+    Role,
+    Session,
+    User,
+    utcnow,
+)
+from .services import attendance, certificates, enrollments, reflections
+
+DEMO_PASSWORD = "demo-password"
+
+ANSWERS = [
+    "I was arrested on a weeknight after work. I told myself it was a small thing and that "
+    "nobody was hurt. Writing this down, I see that I was only thinking about myself. I did not "
+    "ask who she was, how old she was, or whether she wanted to be there. I told my wife I was "
+    "working late. The lie was easy, and that scares me. I want to understand why I kept "
+    "going back, and I want to stop for good. I know my choices have a cost for other people, "
+    "and I have not looked at that cost honestly until now. This class is the first time I have "
+    "said all of this out loud.",
+    "When I think about the woman I paid, I realise I know nothing about her life. I assumed "
+    "she chose it and that the money made it fair. The reading showed me that many women start "
+    "when they are still girls, and that someone else often takes the money. She smiled because "
+    "that was her job, not because she wanted me there. I do not like what that says about me. "
+    "I want to remember that she is a person with a family and a future, and that my money kept "
+    "the whole thing going. I will not buy sex again, and I will tell my son why.",
+]
+
+
+class DemoRefused(Exception):
+    pass
+
+
+def _user(email: str, name: str, role: Role, court: Court | None = None) -> User:
+    user = User(email=email, full_name=name, role=role, court=court)
+    user.set_password(DEMO_PASSWORD if email.endswith("@demo.test") else secrets.token_urlsafe(24))
+    db.session.add(user)
+    return user
+
+
+def _cohort(name: str, version, facilitator: User, start: date, court: Court) -> Cohort:
+    cohort = Cohort(
+        name=name,
+        version=version,
+        start_date=start,
+        weekday=start.weekday(),
+        start_time=time(18, 30),
+        timezone=court.timezone,
+        location="Room 204, 401 Fifth Avenue, Seattle",
+        facilitators=[facilitator],
+    )
+    db.session.add(cohort)
+    tz = ZoneInfo(court.timezone)
+    for i, module in enumerate(version.modules):
+        local = datetime.combine(start + timedelta(weeks=i), cohort.start_time, tzinfo=tz)
+        db.session.add(Session(cohort=cohort, module=module, scheduled_at=local.astimezone(UTC)))
+    db.session.flush()
+    return cohort
+
+
+def _enroll(participant, cohort, court, case_number, referral_type, staff) -> Enrollment:
+    enrollment = Enrollment(
+        participant=participant,
+        cohort=cohort,
+        court=court,
+        case_number=case_number,
+        referral_type=referral_type,
+        referral_date=cohort.start_date - timedelta(days=12),
+        completion_deadline=cohort.start_date + timedelta(days=120),
+        starts_on=cohort.start_date,
+    )
+    db.session.add(enrollment)
+    db.session.flush()
+    enrollments.transition(enrollment, EnrollmentState.ACTIVE, staff, "Intake completed.")
+    return enrollment
+
+
+def _answer(enrollment, prompt, author, text: str):
+    reflection = reflections.reflection_for(enrollment, prompt)
+    words = text.split()
+    while len(words) < prompt.min_words:
+        words += text.split()
+    return reflections.submit(reflection, " ".join(words), reflection.draft_revision, author)
+
+
+def seed() -> str:
+    if db.session.scalar(select(func.count(User.id))) or db.session.scalar(
+        select(func.count(Court.id))
+    ):
+        raise DemoRefused(
+            "the database already has accounts or courts; demo data goes only "
+            "into an empty database."
+        )
+    program = db.session.scalar(select(Program).order_by(Program.id))
+    if program is None:
+        from .curriculum.sync import sync_curricula
+
+        sync_curricula(Path(current_app.config["CURRICULA_PATH"]))
+        program = db.session.scalar(select(Program).order_by(Program.id))
+        if program is None:
+            raise DemoRefused(
+                "no curriculum could be loaded; run 'flask --app intervention "
+                "curriculum check' to see why."
+            )
+    version = program.latest_version
+    modules = version.modules
+
+    king = Court(
+        name="King County District Court",
+        jurisdiction="King County, Washington",
+        timezone="America/Los_Angeles",
+        notice_deadline_days=7,
+    )
+    muni = Court(
+        name="Seattle Municipal Court",
+        jurisdiction="City of Seattle, Washington",
+        timezone="America/Los_Angeles",
+        notice_deadline_days=10,
+    )
+    db.session.add_all([king, muni])
+    admin = _user("admin@demo.test", "Dana Whitfield", Role.ADMIN)
+    facilitator = _user("facilitator@demo.test", "Marcus Hale", Role.FACILITATOR)
+    _user("clerk@demo.test", "Rosa Delgado", Role.CLERK, court=king)
+    _user("clerk.municipal@demo.test", "Alan Brooks", Role.CLERK, court=muni)
+    mid = _user("participant@demo.test", "James Carter", Role.PARTICIPANT)
+    done = _user("participant2@demo.test", "Robert Nguyen", Role.PARTICIPANT)
+    others = [
+        _user(f"{slug}@participants.demo.test", name, Role.PARTICIPANT)
+        for slug, name in [
+            ("d.miller", "David Miller"),
+            ("k.osei", "Kwame Osei"),
+            ("l.garcia", "Luis Garcia"),
+            ("t.brennan", "Thomas Brennan"),
+            ("s.park", "Steven Park"),
+        ]
+    ]
+    db.session.flush()
+
+    today = utcnow().date()
+    # Summer cohort: finished. Fall cohort: about two thirds of the way through.
+    summer = _cohort(
+        "Summer 2026, Tuesday evening",
+        version,
+        facilitator,
+        today - timedelta(weeks=len(modules) + 6),
+        king,
+    )
+    held = max(1, len(modules) * 2 // 3)
+    fall = _cohort(
+        "Fall 2026, Thursday evening",
+        version,
+        facilitator,
+        today - timedelta(weeks=held) + timedelta(days=3),
+        king,
+    )
+
+    rt = ReferralType
+    done_case = _enroll(done, summer, king, "KC-26-104417", rt.DEFERRED_PROSECUTION, admin)
+    summer_other = _enroll(others[4], summer, muni, "SMC-26-55812", rt.PRE_FILING, admin)
+    mid_case = _enroll(mid, fall, king, "KC-26-118204", rt.PRE_FILING, admin)
+    fall_cases = [mid_case] + [
+        _enroll(p, fall, court, number, kind, admin)
+        for p, court, number, kind in [
+            (others[0], king, "KC-26-118390", rt.DEFERRED_PROSECUTION),
+            (others[1], king, "KC-26-119021", rt.PROBATION_CONDITION),
+            (others[2], muni, "SMC-26-60114", rt.PRE_FILING),
+            (others[3], king, "KC-26-119877", rt.PRE_FILING),
+        ]
+    ]
+
+    full = lambda s: s.module.duration_minutes  # noqa: E731
+    for session in summer.sessions:
+        attendance.mark(session, done_case, AttendanceStatus.PRESENT, full(session), facilitator)
+        attendance.mark(session, summer_other, AttendanceStatus.PRESENT, full(session), facilitator)
+    for index, session in enumerate(fall.sessions[:held]):
+        for n, case in enumerate(fall_cases):
+            status = AttendanceStatus.PRESENT
+            if n == 3 and index >= held - 2:
+                status = AttendanceStatus.ABSENT  # Thomas has missed two in a row: at risk
+            if n == 2 and index == 0:
+                status = AttendanceStatus.LATE
+            minutes = (
+                0
+                if status is AttendanceStatus.ABSENT
+                else full(session) - (20 if status is AttendanceStatus.LATE else 0)
+            )
+            attendance.mark(session, case, status, minutes, facilitator)
+
+    for i, module in enumerate(modules):
+        for prompt in module.prompts:
+            for case, author in ((done_case, done), (summer_other, others[4])):
+                attempt = _answer(case, prompt, author, ANSWERS[i % 2])
+                reflections.review(
+                    attempt,
+                    reflections.ReviewOutcome.ACCEPTED,
+                    "Honest and specific. Thank you.",
+                    facilitator,
+                )
+    certificates.issue(done_case, facilitator)
+
+    first, second = modules[0], modules[min(1, len(modules) - 1)]
+    for prompt in first.prompts:
+        attempt = _answer(mid_case, prompt, mid, ANSWERS[0])
+        reflections.review(
+            attempt,
+            reflections.ReviewOutcome.ACCEPTED,
+            "Thank you for being so direct about the lie at home.",
+            facilitator,
+        )
+    _answer(mid_case, second.prompts[0], mid, ANSWERS[1])  # waiting for review
+    returned = _answer(fall_cases[1], first.prompts[0], others[0], ANSWERS[0])
+    reflections.review(
+        returned,
+        reflections.ReviewOutcome.RETURNED,
+        "You describe the day, but not your choices. What did you decide, "
+        "and when? Please add that.",
+        facilitator,
+    )
+    db.session.flush()
+    return (
+        f"Demo data added: 2 courts, 2 cohorts, {len(fall_cases) + 2} cases, "
+        f"1 certificate. Sign in as participant@demo.test (or admin@, facilitator@, "
+        f"clerk@, participant2@demo.test) with password '{DEMO_PASSWORD}'."
+    )

@@ -1,0 +1,1 @@
+"""Facilitator pages: cohorts, attendance, the review queue, certificates. Admins see all."""

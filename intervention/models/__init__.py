@@ -1,0 +1,51 @@
+"""The domain models, one module per aggregate, all importable from here."""
+
+from .attendance import Attendance, AttendanceChange, AttendanceStatus
+from .audit import AuditEvent
+from .base import utcnow
+from .certificates import Certificate, CertificateStatus, CourtDocument, DocumentKind
+from .cohorts import Cohort, Session, SessionStatus, cohort_facilitators
+from .courts import Court
+from .curriculum import CurriculumVersion, Module, Program, ReflectionPrompt
+from .enrollments import (
+    ALLOWED_TRANSITIONS,
+    Enrollment,
+    EnrollmentState,
+    EnrollmentTransition,
+    ReferralType,
+)
+from .reflections import Reflection, ReflectionAttempt, ReflectionState, Review, ReviewOutcome
+from .users import Role, User
+
+__all__ = [
+    "ALLOWED_TRANSITIONS",
+    "Attendance",
+    "AttendanceChange",
+    "AttendanceStatus",
+    "AuditEvent",
+    "Certificate",
+    "CertificateStatus",
+    "Cohort",
+    "Court",
+    "CourtDocument",
+    "CurriculumVersion",
+    "DocumentKind",
+    "Enrollment",
+    "EnrollmentState",
+    "EnrollmentTransition",
+    "Module",
+    "Program",
+    "ReferralType",
+    "Reflection",
+    "ReflectionAttempt",
+    "ReflectionPrompt",
+    "ReflectionState",
+    "Review",
+    "ReviewOutcome",
+    "Role",
+    "Session",
+    "SessionStatus",
+    "User",
+    "cohort_facilitators",
+    "utcnow",
+]

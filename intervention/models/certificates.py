@@ -1,0 +1,91 @@
+"""Completion certificates and other court documents: stored PDF bytes that never change."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+
+from ..extensions import db
+from .base import UTCDateTime, str_enum, utcnow
+
+if TYPE_CHECKING:
+    from .curriculum import CurriculumVersion
+    from .enrollments import Enrollment
+    from .users import User
+
+
+class CertificateStatus(enum.StrEnum):
+    VALID = "valid"
+    REVOKED = "revoked"
+    SUPERSEDED = "superseded"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class Certificate(db.Model):
+    __tablename__ = "certificates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(sa.ForeignKey("enrollments.id"))
+    number: Mapped[str] = mapped_column(sa.String(40), unique=True)  # e.g. AAC-2026-0007
+    # Random, 80 bits, Crockford base32 so it can be read aloud over the phone.
+    verification_code: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    version_id: Mapped[int] = mapped_column(sa.ForeignKey("curriculum_versions.id"))
+    issued_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The certificate itself: downloads serve these bytes, never a fresh render.
+    pdf: Mapped[bytes] = deferred(mapped_column(sa.LargeBinary))
+    sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
+    status: Mapped[CertificateStatus] = mapped_column(
+        str_enum(CertificateStatus, "certificate_status"), default=CertificateStatus.VALID
+    )
+    status_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    superseded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("certificates.id"))
+
+    enrollment: Mapped[Enrollment] = relationship(back_populates="certificates")
+    version: Mapped[CurriculumVersion] = relationship()
+    issued_by: Mapped[User] = relationship()
+    superseded_by: Mapped[Certificate | None] = relationship(remote_side=[id])
+
+    @property
+    def filename(self) -> str:
+        return f"certificate-{self.number}.pdf"
+
+
+class DocumentKind(enum.StrEnum):
+    PROGRESS_REPORT = "progress_report"
+    NONCOMPLIANCE_NOTICE = "noncompliance_notice"
+    TERMINATION_REPORT = "termination_report"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").replace("noncompliance", "non-compliance").capitalize()
+
+
+class CourtDocument(db.Model):
+    """A report or notice to the court; notices are drafted with a due date before the PDF."""
+
+    __tablename__ = "court_documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(sa.ForeignKey("enrollments.id"))
+    kind: Mapped[DocumentKind] = mapped_column(str_enum(DocumentKind, "document_kind"))
+    reason: Mapped[str] = mapped_column(sa.Text, default="")  # e.g. the violated rule
+    pdf: Mapped[bytes | None] = deferred(mapped_column(sa.LargeBinary))
+    sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    generated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    generated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    due_on: Mapped[date | None]
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_method: Mapped[str] = mapped_column(sa.String(80), default="")
+
+    enrollment: Mapped[Enrollment] = relationship()
+    generated_by: Mapped[User | None] = relationship()

@@ -1,0 +1,23 @@
+"""Courts that refer men to the program, each with its own clerks and notice deadline."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+
+
+class Court(db.Model):
+    __tablename__ = "courts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    jurisdiction: Mapped[str] = mapped_column(sa.String(200))
+    # IANA name; session times are shown in the court's local time.
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="America/Los_Angeles")
+    # Days a non-compliance notice may wait before it is overdue.
+    notice_deadline_days: Mapped[int] = mapped_column(default=7)
+
+    def __repr__(self) -> str:
+        return f"<Court {self.name}>"

@@ -1,0 +1,96 @@
+"""Programs and their immutable curriculum versions, loaded from curricula/."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .base import UTCDateTime, utcnow
+
+
+class Program(db.Model):
+    __tablename__ = "programs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(80), unique=True)  # folder name in curricula/
+    code: Mapped[str] = mapped_column(sa.String(12))  # prefix of certificate numbers
+    title: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    language: Mapped[str] = mapped_column(sa.String(12), default="en")
+
+    versions: Mapped[list[CurriculumVersion]] = relationship(
+        back_populates="program", order_by="CurriculumVersion.loaded_at"
+    )
+
+    @property
+    def latest_version(self) -> CurriculumVersion | None:
+        return self.versions[-1] if self.versions else None
+
+
+class CurriculumVersion(db.Model):
+    """One exact state of a program's files; never edited once stored."""
+
+    __tablename__ = "curriculum_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(sa.ForeignKey("programs.id"))
+    label: Mapped[str] = mapped_column(sa.String(40))  # the authors' "version:" field
+    # SHA-256 over every file of the program folder: the version's identity.
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    policy: Mapped[dict] = mapped_column(sa.JSON)  # attendance and completion rules
+    rubric: Mapped[list] = mapped_column(sa.JSON, default=list)
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    program: Mapped[Program] = relationship(back_populates="versions")
+    modules: Mapped[list[Module]] = relationship(
+        back_populates="version", order_by="Module.session_number"
+    )
+
+    __table_args__ = (sa.UniqueConstraint("program_id", "content_hash"),)
+
+    @property
+    def short_hash(self) -> str:
+        return self.content_hash[:12]
+
+
+class Module(db.Model):
+    __tablename__ = "modules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(sa.ForeignKey("curriculum_versions.id"))
+    session_number: Mapped[int]
+    source_path: Mapped[str] = mapped_column(sa.String(255))  # relative to the program folder
+    title: Mapped[str] = mapped_column(sa.String(200))
+    duration_minutes: Mapped[int]
+    objectives: Mapped[list] = mapped_column(sa.JSON, default=list)
+    resources: Mapped[list] = mapped_column(sa.JSON, default=list)
+    body_markdown: Mapped[str] = mapped_column(sa.Text)
+    # Rendered and sanitised once when the version is stored, never per request.
+    body_html: Mapped[str] = mapped_column(sa.Text)
+    facilitator_notes_html: Mapped[str] = mapped_column(sa.Text, default="")
+
+    version: Mapped[CurriculumVersion] = relationship(back_populates="modules")
+    prompts: Mapped[list[ReflectionPrompt]] = relationship(
+        back_populates="module", order_by="ReflectionPrompt.position"
+    )
+
+    __table_args__ = (sa.UniqueConstraint("version_id", "session_number"),)
+
+
+class ReflectionPrompt(db.Model):
+    __tablename__ = "reflection_prompts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    module_id: Mapped[int] = mapped_column(sa.ForeignKey("modules.id"))
+    key: Mapped[str] = mapped_column(sa.String(80))  # the authors' prompt id
+    position: Mapped[int] = mapped_column(default=0)
+    text: Mapped[str] = mapped_column(sa.Text)
+    min_words: Mapped[int] = mapped_column(default=0)
+    required: Mapped[bool] = mapped_column(default=True)
+
+    module: Mapped[Module] = relationship(back_populates="prompts")
+
+    __table_args__ = (sa.UniqueConstraint("module_id", "key"),)

@@ -1,0 +1,127 @@
+"""Enrollments: one man's court case in one cohort, and every change of its state."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .base import UTCDateTime, str_enum, utcnow
+
+if TYPE_CHECKING:
+    from .attendance import Attendance
+    from .certificates import Certificate
+    from .cohorts import Cohort
+    from .courts import Court
+    from .reflections import Reflection
+    from .users import User
+
+
+class ReferralType(enum.StrEnum):
+    PRE_FILING = "pre_filing_diversion"
+    DEFERRED_PROSECUTION = "deferred_prosecution"
+    PROBATION_CONDITION = "probation_condition"
+    SELF_REFERRAL = "self_referral"
+
+    @property
+    def label(self) -> str:
+        return {
+            "pre_filing_diversion": "Pre-filing diversion",
+            "deferred_prosecution": "Deferred prosecution",
+            "probation_condition": "Probation condition",
+            "self_referral": "Self-referral",
+        }[self.value]
+
+
+class EnrollmentState(enum.StrEnum):
+    REFERRED = "referred"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    TERMINATED = "terminated"
+    RETURNED_TO_COURT = "returned_to_court"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+    @property
+    def is_open(self) -> bool:
+        return self in (EnrollmentState.REFERRED, EnrollmentState.ACTIVE)
+
+
+ALLOWED_TRANSITIONS: dict[EnrollmentState, set[EnrollmentState]] = {
+    EnrollmentState.REFERRED: {
+        EnrollmentState.ACTIVE,
+        EnrollmentState.WITHDRAWN,
+        EnrollmentState.RETURNED_TO_COURT,
+    },
+    EnrollmentState.ACTIVE: {
+        EnrollmentState.COMPLETED,
+        EnrollmentState.TERMINATED,
+        EnrollmentState.RETURNED_TO_COURT,
+        EnrollmentState.WITHDRAWN,
+    },
+}
+
+
+class Enrollment(db.Model):
+    __tablename__ = "enrollments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    cohort_id: Mapped[int] = mapped_column(sa.ForeignKey("cohorts.id"))
+    court_id: Mapped[int] = mapped_column(sa.ForeignKey("courts.id"))
+    case_number: Mapped[str] = mapped_column(sa.String(80), index=True)
+    referral_type: Mapped[ReferralType] = mapped_column(str_enum(ReferralType, "referral_type"))
+    referral_date: Mapped[date]
+    completion_deadline: Mapped[date | None]
+    # First day that counts: sessions held before it never count against him.
+    starts_on: Mapped[date]
+    # Court-ordered changes to the program policy, e.g. {"sessions_required": 12}.
+    overrides: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    state: Mapped[EnrollmentState] = mapped_column(
+        str_enum(EnrollmentState, "enrollment_state"), default=EnrollmentState.REFERRED
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    participant: Mapped[User] = relationship()
+    cohort: Mapped[Cohort] = relationship(back_populates="enrollments")
+    court: Mapped[Court] = relationship()
+    transitions: Mapped[list[EnrollmentTransition]] = relationship(
+        back_populates="enrollment", order_by="EnrollmentTransition.at"
+    )
+    attendance: Mapped[list[Attendance]] = relationship(back_populates="enrollment")
+    reflections: Mapped[list[Reflection]] = relationship(back_populates="enrollment")
+    certificates: Mapped[list[Certificate]] = relationship(
+        back_populates="enrollment", order_by="Certificate.issued_at"
+    )
+
+    @property
+    def valid_certificate(self) -> Certificate | None:
+        from .certificates import CertificateStatus
+
+        return next((c for c in self.certificates if c.status is CertificateStatus.VALID), None)
+
+
+class EnrollmentTransition(db.Model):
+    """Append-only: who moved the case from which state to which, when and why."""
+
+    __tablename__ = "enrollment_transitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(sa.ForeignKey("enrollments.id"))
+    from_state: Mapped[EnrollmentState | None] = mapped_column(
+        str_enum(EnrollmentState, "enrollment_state")
+    )
+    to_state: Mapped[EnrollmentState] = mapped_column(str_enum(EnrollmentState, "enrollment_state"))
+    actor_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(sa.Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    enrollment: Mapped[Enrollment] = relationship(back_populates="transitions")
+    actor: Mapped[User] = relationship()

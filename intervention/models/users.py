@@ -1,0 +1,70 @@
+"""Accounts: every person who signs in, with one role each."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..extensions import db
+from .base import UTCDateTime, str_enum, utcnow
+
+if TYPE_CHECKING:
+    from .courts import Court
+
+
+class Role(enum.StrEnum):
+    PARTICIPANT = "participant"
+    FACILITATOR = "facilitator"
+    CLERK = "clerk"
+    ADMIN = "admin"
+
+    @property
+    def label(self) -> str:
+        return {"admin": "Program director"}.get(self.value, self.value.capitalize())
+
+    @property
+    def is_staff(self) -> bool:
+        return self is not Role.PARTICIPANT
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    full_name: Mapped[str] = mapped_column(sa.String(200))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[Role] = mapped_column(str_enum(Role, "user_role"))
+    # Clerks are bound to exactly one court; everyone else has none.
+    court_id: Mapped[int | None] = mapped_column(sa.ForeignKey("courts.id"))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    court: Mapped[Court | None] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(role = 'clerk') = (court_id IS NOT NULL)", name="clerk_has_exactly_one_court"
+        ),
+    )
+
+    def set_password(self, password: str) -> None:
+        # Werkzeug's default is scrypt, a memory-hard scheme.
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses sign-in to disabled accounts
+        return self.active
+
+    def __repr__(self) -> str:
+        return f"<User {self.email} {self.role.value}>"

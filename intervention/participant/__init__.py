@@ -1,0 +1,1 @@
+"""The participant's pages: his course, his reflections, his attendance, his certificate."""

@@ -1,0 +1,22 @@
+"""The reflection editor: one form, two buttons (save draft, submit)."""
+
+from wtforms import HiddenField, IntegerField, SubmitField, TextAreaField
+from wtforms.validators import InputRequired, Length
+
+from ..forms import BaseForm
+
+MAX_ANSWER = 20_000
+
+
+class ReflectionForm(BaseForm):
+    text = TextAreaField(
+        "Your answer",
+        validators=[
+            Length(max=MAX_ANSWER, message=f"Keep your answer under {MAX_ANSWER} characters.")
+        ],
+        keep_whitespace=True,
+    )
+    # The draft revision this page was loaded with; a newer one means another tab saved.
+    revision = IntegerField(widget=HiddenField.widget, validators=[InputRequired()])
+    save = SubmitField("Save draft")
+    submit = SubmitField("Submit for review")

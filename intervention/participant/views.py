@@ -1,0 +1,140 @@
+"""Participant pages. Every query starts from the signed-in man's own enrollment."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..access import guard_blueprint
+from ..downloads import certificate_response
+from ..extensions import db
+from ..models import Certificate, Enrollment, Module, ReflectionPrompt, Role, SessionStatus, utcnow
+from ..services import ServiceError, completion
+from ..services import certificates as certificate_service
+from ..services import reflections as reflection_service
+from .forms import ReflectionForm
+
+bp = Blueprint("participant", __name__)
+guard_blueprint(bp, Role.PARTICIPANT)
+
+
+@bp.before_request
+def load_enrollment():
+    g.enrollment = db.session.scalar(
+        select(Enrollment)
+        .where(Enrollment.participant_id == current_user.id)
+        .order_by(Enrollment.created_at.desc())
+        .limit(1)
+    )
+
+
+def _enrollment() -> Enrollment:
+    if g.enrollment is None:
+        abort(404)
+    return g.enrollment
+
+
+def current_module(enrollment: Enrollment) -> Module | None:
+    """This week's module: the next session not yet held, else the last one held."""
+    sessions = [s for s in enrollment.cohort.sessions if s.status is not SessionStatus.CANCELLED]
+    now = utcnow()
+    upcoming = [s for s in sessions if s.scheduled_at >= now]
+    if upcoming:
+        return upcoming[0].module
+    return sessions[-1].module if sessions else None
+
+
+@bp.route("/")
+def home():
+    enrollment = g.enrollment
+    if enrollment is None:
+        return render_template("participant/no_enrollment.html")
+    result = completion.evaluate(enrollment)
+    reflections = {r.prompt_id: r for r in enrollment.reflections}
+    return render_template(
+        "participant/home.html",
+        enrollment=enrollment,
+        result=result,
+        this_week=current_module(enrollment),
+        reflections=reflections,
+        certificate=enrollment.valid_certificate,
+    )
+
+
+@bp.route("/modules/<int:number>")
+def module(number: int):
+    enrollment = _enrollment()
+    module = next(
+        (m for m in enrollment.cohort.version.modules if m.session_number == number), None
+    )
+    if module is None:
+        abort(404)
+    session = next((s for s in enrollment.cohort.sessions if s.module_id == module.id), None)
+    reflections = {r.prompt_id: r for r in enrollment.reflections}
+    return render_template(
+        "participant/module.html",
+        enrollment=enrollment,
+        module=module,
+        session=session,
+        reflections=reflections,
+    )
+
+
+@bp.route("/reflections")
+def reflections():
+    enrollment = _enrollment()
+    existing = {r.prompt_id: r for r in enrollment.reflections}
+    rows = [
+        (m, p, existing.get(p.id)) for m in enrollment.cohort.version.modules for p in m.prompts
+    ]
+    return render_template("participant/reflections.html", rows=rows, enrollment=enrollment)
+
+
+@bp.route("/reflections/<int:prompt_id>", methods=["GET", "POST"])
+def reflection(prompt_id: int):
+    enrollment = _enrollment()
+    prompt = db.session.get(ReflectionPrompt, prompt_id)
+    # Only prompts of his own course exist for him; anything else is "not found".
+    if prompt is None or prompt.module.version_id != enrollment.cohort.version_id:
+        abort(404)
+    reflection = reflection_service.reflection_for(enrollment, prompt)
+    db.session.commit()  # the empty reflection exists before anything can fail
+    form = ReflectionForm()
+    if request.method == "GET":
+        form.text.data = reflection.draft_text
+        form.revision.data = reflection.draft_revision
+    elif form.validate_on_submit():
+        text = form.text.data or ""
+        try:
+            if form.submit.data:
+                reflection_service.submit(reflection, text, form.revision.data, current_user)
+                db.session.commit()
+                flash("Your answer was sent for review. You will see the feedback here.", "success")
+                return redirect(url_for(".reflection", prompt_id=prompt.id))
+            reflection_service.save_draft(reflection, text, form.revision.data, current_user)
+            db.session.commit()
+            flash("Draft saved.", "success")
+            return redirect(url_for(".reflection", prompt_id=prompt.id))
+        except ServiceError as exc:
+            db.session.rollback()
+            form.text.errors.append(str(exc))
+    # On any error the text he typed is shown again exactly as he sent it.
+    return render_template(
+        "participant/reflection.html",
+        enrollment=enrollment,
+        prompt=prompt,
+        reflection=reflection,
+        form=form,
+        word_count=reflection_service.count_words(form.text.data or ""),
+    ), (200 if not form.errors else 422)
+
+
+@bp.route("/certificates/<int:certificate_id>.pdf")
+def certificate_pdf(certificate_id: int):
+    cert = db.session.get(Certificate, certificate_id)
+    if cert is None or cert.enrollment.participant_id != current_user.id:
+        abort(404)
+    certificate_service.record_download(cert, current_user)
+    db.session.commit()
+    return certificate_response(cert)

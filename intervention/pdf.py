@@ -1,0 +1,58 @@
+"""Court documents as archival PDF/A-3a, rendered from Jinja templates with WeasyPrint."""
+
+from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+from flask import current_app
+from weasyprint import HTML, URLFetcher
+
+PDF_VARIANT = "pdf/a-3a"  # archival for court records, and tagged for screen readers
+
+
+class StaticOnlyURLFetcher(URLFetcher):
+    """Serves `data:` URLs and files inside one folder; refuses everything else.
+
+    A court document must not depend on, or leak to, anything outside the app: no network
+    and no other file on the server, whatever a template or its data happens to contain.
+    """
+
+    def __init__(self, root: str | Path, **kwargs):
+        super().__init__(allowed_protocols={"file", "data"}, allow_redirects=False, **kwargs)
+        self.root = Path(root).resolve()
+
+    def fetch(self, url, headers=None):
+        scheme = url.split(":", 1)[0].lower()
+        if scheme == "data":
+            return super().fetch(url, headers)
+        if scheme != "file":
+            raise ValueError(f"PDF rendering refuses non-local URL: {url}")
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost"):
+            raise ValueError(f"PDF rendering refuses remote file URL: {url}")
+        # resolve() follows symlinks and "..", so the check is on the file actually read.
+        path = Path(url2pathname(parts.path)).resolve()
+        if not path.is_relative_to(self.root) or not path.is_file():
+            raise ValueError(f"PDF rendering serves only files in {self.root}: {url}")
+        return super().fetch(path.as_uri(), headers)
+
+
+def render_pdf(template: str, *, title: str, author: str, **context) -> bytes:
+    """Render `template` to PDF/A-3a bytes; needs an app context, not a request.
+
+    `title` and `author` reach the template as variables of the same names; the base
+    template puts them in <title> and <meta name=author>, where WeasyPrint reads the PDF
+    metadata from. Relative URLs in the template resolve against the static folder.
+    """
+    # Flask's environment (filters, globals) but not its context processors: a court document
+    # depends only on what the caller passes, never on who is logged in or on the request.
+    html = current_app.jinja_env.get_template(template).render(
+        title=title, author=author, **context
+    )
+    static = Path(current_app.static_folder).resolve()
+    document = HTML(
+        string=html,
+        base_url=static.as_uri() + "/",
+        url_fetcher=StaticOnlyURLFetcher(static),
+    )
+    return document.write_pdf(pdf_variant=PDF_VARIANT)

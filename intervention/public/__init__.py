@@ -1,0 +1,1 @@
+"""Pages anyone may open: the front page, health check and certificate verification."""

@@ -1,0 +1,174 @@
+"""Issuing, serving and checking completion certificates: the stored PDF is the certificate."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+import segno
+from flask import current_app
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import (
+    Certificate,
+    CertificateStatus,
+    Enrollment,
+    EnrollmentState,
+    Role,
+    User,
+    utcnow,
+)
+from . import ServiceError, audit, completion, enrollments
+
+# Crockford's base32: no I, L, O or U, so a code read aloud cannot be misheard as another.
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 16  # 16 x 5 bits = 80 bits of randomness
+
+
+def new_verification_code() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalize_code(raw: str) -> str:
+    """Accept what people type: any case, dashes or spaces, O for 0, I or L for 1."""
+    code = re.sub(r"[\s\-]", "", raw or "").upper()
+    return code.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+
+
+def format_code(code: str) -> str:
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def verify_url(code: str) -> str:
+    return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/verify/{format_code(code)}"
+
+
+def _next_number(enrollment: Enrollment, year: int) -> str:
+    program = enrollment.cohort.version.program
+    prefix = f"{program.code}-{year}-"
+    count = db.session.scalar(
+        select(func.count(Certificate.id)).where(Certificate.number.like(f"{prefix}%"))
+    )
+    return f"{prefix}{count + 1:04d}"
+
+
+def _lock(enrollment: Enrollment) -> None:
+    """On PostgreSQL, hold the case's row so two clicks cannot both issue."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(
+            select(Enrollment.id).where(Enrollment.id == enrollment.id).with_for_update()
+        )
+        db.session.refresh(enrollment)
+
+
+def issue(enrollment: Enrollment, actor: User) -> Certificate:
+    """Issue the completion certificate once the engine says the case is complete."""
+    if actor.role not in (Role.FACILITATOR, Role.ADMIN):
+        raise ServiceError("Only a facilitator or the program director can issue certificates.")
+    _lock(enrollment)
+    existing = enrollment.valid_certificate
+    if existing is not None:
+        raise ServiceError(f"Certificate {existing.number} was already issued for this case.")
+    result = completion.evaluate(enrollment)
+    if not result.complete:
+        raise ServiceError("This case is not complete yet: " + " ".join(result.unmet))
+
+    issued_at = utcnow()
+    code = new_verification_code()
+    cert = Certificate(
+        enrollment=enrollment,
+        number=_next_number(enrollment, issued_at.year),
+        verification_code=code,
+        version=enrollment.cohort.version,
+        issued_by=actor,
+        issued_at=issued_at,
+    )
+    cert.pdf = render_certificate(cert, result)
+    cert.sha256 = hashlib.sha256(cert.pdf).hexdigest()
+    db.session.add(cert)
+    db.session.flush()
+    if enrollment.state is EnrollmentState.ACTIVE:
+        enrollments.transition(
+            enrollment, EnrollmentState.COMPLETED, actor, f"Certificate {cert.number} issued."
+        )
+    audit.record("certificate.issue", actor, cert, number=cert.number, sha256=cert.sha256)
+    return cert
+
+
+def render_certificate(cert: Certificate, result: completion.Completion) -> bytes:
+    from ..pdf import render_pdf
+    from ..templating import format_date, format_datetime
+
+    enrollment = cert.enrollment
+    version = cert.version
+    tz = enrollment.court.timezone
+    attended = [line for line in result.lines if line.credited and line.counts]
+    url = verify_url(cert.verification_code)
+    return render_pdf(
+        "pdf/certificate.html",
+        title=f"Certificate of completion {cert.number}",
+        author=cert.issued_by.full_name,
+        program_title=version.program.title,
+        curriculum_version=version.label,
+        curriculum_hash=version.short_hash,
+        participant_name=enrollment.participant.full_name,
+        court_name=enrollment.court.name,
+        court_jurisdiction=enrollment.court.jurisdiction,
+        case_number=enrollment.case_number,
+        referral_type=enrollment.referral_type.label,
+        referral_date=format_date(enrollment.referral_date),
+        completion_date=format_date(cert.issued_at, tz),
+        sessions=[
+            {
+                "number": line.session.number,
+                "title": line.session.module.title,
+                "date": format_date(line.session.scheduled_at, tz),
+                "status": line.status.label if line.status else "",
+                "hours": f"{line.minutes / 60:.1f}",
+            }
+            for line in attended
+        ],
+        total_hours=f"{result.minutes_credited / 60:.1f}",
+        sessions_required=result.sessions_required,
+        reflections_accepted=result.reflections_accepted,
+        issued_by_name=cert.issued_by.full_name,
+        issued_by_role=cert.issued_by.role.label,
+        issued_at=format_datetime(cert.issued_at, tz),
+        certificate_number=cert.number,
+        verification_code=format_code(cert.verification_code),
+        verify_url=url,
+        qr_svg=segno.make(url, error="m").svg_inline(scale=3),
+    )
+
+
+def find_by_code(raw: str) -> Certificate | None:
+    code = normalize_code(raw)
+    if len(code) != CODE_LENGTH:
+        return None
+    return db.session.scalar(select(Certificate).where(Certificate.verification_code == code))
+
+
+def find_by_pdf(data: bytes) -> Certificate | None:
+    digest = hashlib.sha256(data).hexdigest()
+    return db.session.scalar(select(Certificate).where(Certificate.sha256 == digest))
+
+
+def record_download(cert: Certificate, actor: User) -> None:
+    audit.record("certificate.download", actor, cert, number=cert.number)
+
+
+def revoke(cert: Certificate, actor: User, reason: str) -> Certificate:
+    if actor.role is not Role.ADMIN:
+        raise ServiceError("Only the program director can revoke a certificate.")
+    if cert.status is not CertificateStatus.VALID:
+        raise ServiceError(f"Certificate {cert.number} is already {cert.status.label.lower()}.")
+    if not reason.strip():
+        raise ServiceError("Give the reason for revoking this certificate.")
+    cert.status = CertificateStatus.REVOKED
+    cert.status_reason = reason.strip()
+    cert.status_changed_at = utcnow()
+    db.session.flush()
+    audit.record("certificate.revoke", actor, cert, number=cert.number, reason=reason.strip())
+    return cert
