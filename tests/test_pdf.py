@@ -31,11 +31,6 @@ SESSION_TITLES = [
 ]
 
 
-@pytest.fixture
-def app():
-    return Flask(__name__, template_folder=REPO / "templates", static_folder=REPO / "static")
-
-
 def certificate_context(session_count: int) -> dict:
     verify_url = "https://intervention.example.org/verify/7K3M-Q9TX-4HRP-2WDN"
     sessions = [

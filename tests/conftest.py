@@ -1,0 +1,256 @@
+"""Fixtures: the app on a migrated database, a transaction rolled back after each test,
+clients signed in per role, and builders for the domain."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+from sqlalchemy.orm import sessionmaker
+
+from intervention import create_app
+from intervention.extensions import db
+from intervention.models import (
+    Cohort,
+    Court,
+    Enrollment,
+    EnrollmentState,
+    Program,
+    ReferralType,
+    Role,
+    Session,
+    User,
+)
+from intervention.services import enrollments as enrollment_service
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    instance = tmp_path_factory.mktemp("instance")
+    os.environ.setdefault("INTERVENTION_INSTANCE", str(instance))
+    url = os.environ.get("INTERVENTION_DATABASE_URL") or f"sqlite:///{instance / 'test.sqlite3'}"
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SECRET_KEY": "test-secret",
+            "DEMO_MODE": False,
+            "PUBLIC_BASE_URL": "https://intervention.example",
+            "CURRICULA_PATH": str(ROOT / "curricula"),
+        }
+    )
+    with app.app_context():
+        _reset_schema()
+        upgrade()  # the real migrations, on SQLite and PostgreSQL alike
+        from intervention.curriculum.sync import sync_curricula
+
+        sync_curricula(ROOT / "curricula")
+        db.session.commit()
+        db.session.remove()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        _reset_schema()
+        db.engine.dispose()
+
+
+def _reset_schema() -> None:
+    db.metadata.drop_all(db.engine)
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+
+
+@pytest.fixture(autouse=True)
+def _db(app):
+    """Each test runs inside one outer transaction that is rolled back afterwards;
+    the app's own commits become savepoints within it."""
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        original = db.session
+        db.session = sa.orm.scoped_session(
+            sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),
+            scopefunc=original.registry.scopefunc,
+        )
+        try:
+            yield db.session
+        finally:
+            db.session.remove()
+            db.session = original
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+# --- builders ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def program():
+    return db.session.scalar(sa.select(Program).where(Program.slug == "accountability-and-change"))
+
+
+@pytest.fixture
+def make_user():
+    counter = iter(range(1, 10_000))
+
+    def make(
+        role: Role = Role.PARTICIPANT,
+        *,
+        court: Court | None = None,
+        name: str | None = None,
+        email: str | None = None,
+    ) -> User:
+        n = next(counter)
+        user = User(
+            email=email or f"{role.value}{n}@test.example",
+            full_name=name or f"{role.value.capitalize()} {n}",
+            role=role,
+            court=court,
+        )
+        user.set_password(PASSWORD)
+        db.session.add(user)
+        db.session.flush()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_court():
+    counter = iter(range(1, 10_000))
+
+    def make(name: str | None = None, timezone: str = "America/Los_Angeles") -> Court:
+        court = Court(
+            name=name or f"Test Court {next(counter)}",
+            jurisdiction="Test County",
+            timezone=timezone,
+        )
+        db.session.add(court)
+        db.session.flush()
+        return court
+
+    return make
+
+
+@pytest.fixture
+def make_cohort(program, make_user):
+    def make(
+        *,
+        facilitator: User | None = None,
+        start: date | None = None,
+        timezone: str = "America/Los_Angeles",
+    ) -> Cohort:
+        """A cohort with one weekly session per module, starting `start` (default: held
+        sessions all in the past, 8 weeks ago)."""
+        from zoneinfo import ZoneInfo
+
+        version = program.latest_version
+        start = start or (datetime.now(UTC).date() - timedelta(weeks=8))
+        cohort = Cohort(
+            name=f"Cohort starting {start}",
+            version=version,
+            start_date=start,
+            weekday=start.weekday(),
+            start_time=time(18, 30),
+            timezone=timezone,
+            location="Room 1",
+            facilitators=[facilitator or make_user(Role.FACILITATOR)],
+        )
+        db.session.add(cohort)
+        for i, module in enumerate(version.modules):
+            local = datetime.combine(
+                start + timedelta(weeks=i), time(18, 30), tzinfo=ZoneInfo(timezone)
+            )
+            db.session.add(
+                Session(cohort=cohort, module=module, scheduled_at=local.astimezone(UTC))
+            )
+        db.session.flush()
+        return cohort
+
+    return make
+
+
+@pytest.fixture
+def make_enrollment(make_user, make_court, make_cohort):
+    counter = iter(range(1, 10_000))
+
+    def make(
+        *,
+        participant: User | None = None,
+        cohort: Cohort | None = None,
+        court: Court | None = None,
+        case_number: str | None = None,
+        starts_on: date | None = None,
+        overrides: dict | None = None,
+    ) -> Enrollment:
+        cohort = cohort or make_cohort()
+        admin = make_user(Role.ADMIN)
+        enrollment = Enrollment(
+            participant=participant or make_user(Role.PARTICIPANT),
+            cohort=cohort,
+            court=court or make_court(),
+            case_number=case_number or f"TC-26-{next(counter):05d}",
+            referral_type=ReferralType.PRE_FILING,
+            referral_date=cohort.start_date - timedelta(days=10),
+            completion_deadline=None,
+            starts_on=starts_on or cohort.start_date,
+            overrides=overrides or {},
+        )
+        db.session.add(enrollment)
+        db.session.flush()
+        enrollment_service.transition(enrollment, EnrollmentState.ACTIVE, admin, "Intake done.")
+        return enrollment
+
+    return make
+
+
+# --- signing in, with CSRF on -------------------------------------------------------------
+
+CSRF_RE = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|'
+    r'name="csrf_token" value="([^"]+)"'
+)
+
+
+def csrf_token(client, url: str) -> str:
+    """Fetch a page as a person would and read the CSRF token from its form."""
+    html = client.get(url).get_data(as_text=True)
+    match = CSRF_RE.search(html)
+    assert match, f"no CSRF token on {url}"
+    return match.group(1) or match.group(2)
+
+
+def login(client, user: User, password: str = PASSWORD):
+    token = csrf_token(client, "/login")
+    response = client.post(
+        "/login", data={"email": user.email, "password": password, "csrf_token": token}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response
+
+
+@pytest.fixture
+def login_as(client):
+    def sign_in(user: User):
+        login(client, user)
+        return client
+
+    return sign_in
