@@ -194,7 +194,7 @@ def seed() -> str:
         for n, case in enumerate(fall_cases):
             status = AttendanceStatus.PRESENT
             if n == 3 and index >= held - 2:
-                status = AttendanceStatus.ABSENT  # Thomas has missed two in a row: at risk
+                status = AttendanceStatus.ABSENT  # Luis has missed two in a row: cannot finish
             if n == 2 and index == 0:
                 status = AttendanceStatus.LATE
             minutes = (

@@ -9,12 +9,13 @@ MAX_ANSWER = 20_000
 
 
 class ReflectionForm(BaseForm):
+    keep_whitespace = frozenset({"text"})
+
     text = TextAreaField(
         "Your answer",
         validators=[
             Length(max=MAX_ANSWER, message=f"Keep your answer under {MAX_ANSWER} characters.")
         ],
-        keep_whitespace=True,
     )
     # The draft revision this page was loaded with; a newer one means another tab saved.
     revision = IntegerField(widget=HiddenField.widget, validators=[InputRequired()])
