@@ -1,0 +1,34 @@
+"""Settings: SECRET_KEY is required outside development and testing, with a clear message."""
+
+import pytest
+
+from intervention.config import ConfigError, load_config
+
+
+def test_production_without_secret_key_refuses_to_start(monkeypatch, tmp_path):
+    monkeypatch.setenv("INTERVENTION_ENV", "production")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(ConfigError, match="SECRET_KEY is not set"):
+        load_config(str(tmp_path))
+
+
+def test_production_with_secret_key_uses_secure_cookies(monkeypatch, tmp_path):
+    monkeypatch.setenv("INTERVENTION_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "x" * 64)
+    config = load_config(str(tmp_path))
+    assert config["SECRET_KEY"] == "x" * 64
+    assert config["SESSION_COOKIE_SECURE"] is True
+    assert config["DEMO_MODE"] is False
+
+
+def test_default_database_is_sqlite_under_instance(monkeypatch, tmp_path):
+    monkeypatch.delenv("INTERVENTION_DATABASE_URL", raising=False)
+    monkeypatch.setenv("INTERVENTION_ENV", "development")
+    config = load_config(str(tmp_path))
+    assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'intervention.sqlite3'}"
+    assert config["DEMO_MODE"] is True
+
+
+def test_database_url_comes_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("INTERVENTION_DATABASE_URL", "postgresql+psycopg://u@db/x")
+    assert load_config(str(tmp_path))["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db/x"
