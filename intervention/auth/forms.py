@@ -11,7 +11,5 @@ class LoginForm(BaseForm):
 
     # No format check here: a wrong address simply fails to sign in, with the same message.
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField(
-        "Password", validators=[DataRequired(), Length(max=200)]
-    )
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
     remember = BooleanField("Keep me signed in on this device")

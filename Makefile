@@ -1,0 +1,109 @@
+# Intervention: developer entry points.
+#   make run    install, migrate the database, load curricula, add demo data, serve
+#   make test   install and run the whole test suite
+# Needs GNU make, Python 3.11+ as `python3`, and on Debian/Ubuntu the system packages that
+# `make system-deps` checks (it installs them itself when run as root with apt-get).
+
+PYTHON      ?= python3
+VENV        ?= .venv
+HOST        ?= 127.0.0.1
+PORT        ?= 5000
+DEBUG       ?= 0
+PYTEST_ARGS ?=
+# Base URL printed in certificate QR codes; follows HOST/PORT unless set in the environment.
+INTERVENTION_PUBLIC_URL ?= http://$(HOST):$(PORT)
+
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.installed
+FLASK := $(BIN)/flask --app intervention
+# `make run` is always the development server, whatever the calling shell has set.
+RUN_ENV := INTERVENTION_ENV=development FLASK_DEBUG=$(DEBUG) \
+	INTERVENTION_PUBLIC_URL=$(INTERVENTION_PUBLIC_URL)
+
+# Debian package for browser tests (the PDF packages are named in system-deps).
+BROWSER_PACKAGES := chromium
+
+# Shell helpers shared by the system-deps and browser-deps recipes.
+#   has_lib NAME      true when the dynamic linker knows NAME (ldconfig may be off PATH)
+#   has_dejavu        true when DejaVu fonts are installed
+#   apt_ensure WHAT PKG...  install PKG... as root with apt-get, or say what to install and fail
+define SH_HELPERS
+has_lib() { { command -v ldconfig >/dev/null 2>&1 && ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | grep -q "$$1"; }; \
+has_dejavu() { if command -v fc-list >/dev/null 2>&1; then fc-list 2>/dev/null | grep -qi dejavu; else ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf >/dev/null 2>&1; fi; }; \
+apt_ensure() { \
+	what="$$1"; shift; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing $$what: $$*"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends "$$@" \
+			|| { echo "apt-get could not install: $$*" >&2; return 1; }; \
+	else \
+		echo "Missing $$what. Install these Debian/Ubuntu packages, then run make again:" >&2; \
+		echo "    sudo apt-get install --no-install-recommends $$*" >&2; \
+		echo "(elsewhere, install the same software with your system's package manager)" >&2; \
+		return 1; \
+	fi; \
+}
+endef
+
+.DEFAULT_GOAL := help
+.PHONY: help run test install system-deps browser-deps lint format clean
+
+help:
+	@echo "make run           install, migrate, load curricula, add demo data, serve http://$(HOST):$(PORT)"
+	@echo "make test          install and run the test suite (PYTEST_ARGS='-k name' to filter)"
+	@echo "make install       create $(VENV) and install the project with its dev tools"
+	@echo "make system-deps   check (or, as root with apt-get, install) PDF libraries and fonts"
+	@echo "make browser-deps  check (or install) Debian's chromium for browser tests"
+	@echo "make lint          ruff check and ruff format --check"
+	@echo "make clean         remove $(VENV) and caches (keeps instance/, your local database)"
+	@echo "Variables: PORT=$(PORT) HOST=$(HOST) DEBUG=$(DEBUG) PYTHON=$(PYTHON)"
+
+run: install
+	$(RUN_ENV) $(FLASK) db upgrade
+	$(RUN_ENV) $(FLASK) curriculum sync
+	$(RUN_ENV) $(FLASK) seed-demo --if-empty
+	@echo "Serving http://$(HOST):$(PORT)  (demo logins: see README.md; Ctrl-C to stop)"
+	exec env $(RUN_ENV) $(FLASK) run --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+install: system-deps $(STAMP)
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "$(PYTHON) is older than Python 3.11; run make PYTHON=python3.11 ..." >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstalls only when pyproject.toml changes (or the venv is new).
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --quiet --disable-pip-version-check -e ".[dev]"
+	@touch $@
+
+system-deps:
+	@$(SH_HELPERS); \
+	check() { \
+		missing=""; \
+		has_lib libpango-1.0.so.0       || missing="$$missing libpango-1.0-0"; \
+		has_lib libpangoft2-1.0.so.0    || missing="$$missing libpangoft2-1.0-0"; \
+		has_lib libharfbuzz-subset.so.0 || missing="$$missing libharfbuzz-subset0"; \
+		has_dejavu                      || missing="$$missing fonts-dejavu-core"; \
+	}; \
+	check; [ -z "$$missing" ] && exit 0; \
+	apt_ensure "PDF libraries and fonts" $$missing || exit 1; \
+	check; [ -z "$$missing" ] || { echo "Still missing after install:$$missing" >&2; exit 1; }
+
+browser-deps:
+	@$(SH_HELPERS); \
+	[ -x /usr/bin/chromium ] && exit 0; \
+	apt_ensure "Chromium for browser tests" $(BROWSER_PACKAGES) || exit 1; \
+	[ -x /usr/bin/chromium ] || { echo "/usr/bin/chromium is still missing" >&2; exit 1; }
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .coverage
+	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
