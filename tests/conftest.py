@@ -3,6 +3,7 @@ clients signed in per role, and builders for the domain."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from datetime import UTC, date, datetime, time, timedelta
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask import g
 from flask_migrate import upgrade
 from sqlalchemy.orm import sessionmaker
 
@@ -47,6 +49,7 @@ def app(tmp_path_factory):
             "CURRICULA_PATH": str(ROOT / "curricula"),
         }
     )
+    _fresh_globals_per_request(app)
     with app.app_context():
         _reset_schema()
         upgrade()  # the real migrations, on SQLite and PostgreSQL alike
@@ -60,6 +63,17 @@ def app(tmp_path_factory):
         db.session.remove()
         _reset_schema()
         db.engine.dispose()
+
+
+def _fresh_globals_per_request(app) -> None:
+    """Each test holds one app context for its whole run, so requests share `g`; a browser's
+    requests never do. Without this, the signed-in user and CSRF token cached in `g` by one
+    client's request would leak into the next request of another client."""
+
+    def clear_globals():
+        g.__dict__.clear()
+
+    app.before_request_funcs.setdefault(None, []).insert(0, clear_globals)
 
 
 def _reset_schema() -> None:
@@ -107,6 +121,14 @@ def program():
     return db.session.scalar(sa.select(Program).where(Program.slug == "accountability-and-change"))
 
 
+@functools.cache
+def _password_hash() -> str:
+    """One real scrypt hash of PASSWORD for every test user: each hash takes ~0.1 s."""
+    user = User()
+    user.set_password(PASSWORD)
+    return user.password_hash
+
+
 @pytest.fixture
 def make_user():
     counter = iter(range(1, 10_000))
@@ -125,7 +147,7 @@ def make_user():
             role=role,
             court=court,
         )
-        user.set_password(PASSWORD)
+        user.password_hash = _password_hash()
         db.session.add(user)
         db.session.flush()
         return user

@@ -6,6 +6,7 @@ Every problem is reported as `path:line: message`; nothing a file holds may rais
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ POLICY_DEFAULTS: dict[str, Any] = {
 PROGRAM_KEYS = {"title", "code", "description", "language", "version", "policy", "rubric"}
 MODULE_KEYS = {"session", "title", "duration_minutes", "objectives", "reflection", "resources"}
 PROMPT_KEYS = {"id", "text", "min_words", "required"}
+WEB_URL = re.compile(r"(https?://|mailto:|tel:)", re.IGNORECASE)
 
 
 @dataclass
@@ -294,6 +296,13 @@ def _load_module(path: Path, folder: Path, problems: list[Problem]) -> LoadedMod
     duration = _require(fm, data, node, "duration_minutes", int, "front matter")
     objectives = _require(fm, data, node, "objectives", list, "front matter", default=[]) or []
     resources = _require(fm, data, node, "resources", list, "front matter", default=[]) or []
+    for index, item in enumerate(resources):
+        # Shown as links to participants: only web addresses, never javascript: or data:.
+        line = _line_of(_item(_child(node, "resources"), index))
+        if not isinstance(item, dict):
+            fm.error(line, f"resource {index + 1} must be a mapping with a title and a url")
+        elif item.get("url") is not None and not WEB_URL.match(str(item["url"])):
+            fm.error(line, f"resource {index + 1}: url must start with https://, mailto: or tel:")
     prompts = _read_prompts(
         fm, data.get("reflection"), _child(node, "reflection"), _line_of(node, "reflection")
     )
@@ -345,11 +354,12 @@ def _read_prompts(r: _Reader, raw, node, line: int) -> list[LoadedPrompt]:
 def _check_program_wide(problems, yaml_label, node, modules, policy) -> None:
     seen_sessions: dict[int, str] = {}
     seen_prompts: dict[str, str] = {}
+    folder = Path(yaml_label).parent  # paths are printed as given, like every other problem
     for m in modules:
         if m.session in seen_sessions:
             problems.append(
                 Problem(
-                    m.source_path,
+                    str(folder / m.source_path),
                     2,
                     f"session {m.session} is also used by {seen_sessions[m.session]}",
                 )
@@ -359,7 +369,7 @@ def _check_program_wide(problems, yaml_label, node, modules, policy) -> None:
             if p.key in seen_prompts:
                 problems.append(
                     Problem(
-                        m.source_path,
+                        str(folder / m.source_path),
                         2,
                         f"prompt id '{p.key}' is also used in {seen_prompts[p.key]}",
                     )

@@ -68,6 +68,11 @@ def issue(enrollment: Enrollment, actor: User) -> Certificate:
     if actor.role not in (Role.FACILITATOR, Role.ADMIN):
         raise ServiceError("Only a facilitator or the program director can issue certificates.")
     _lock(enrollment)
+    if enrollment.state not in (EnrollmentState.ACTIVE, EnrollmentState.COMPLETED):
+        # The engine counts sessions and reflections only; a closed case is not completed.
+        raise ServiceError(
+            f"This case is {enrollment.state.label.lower()}; no certificate can be issued."
+        )
     existing = enrollment.valid_certificate
     if existing is not None:
         raise ServiceError(f"Certificate {existing.number} was already issued for this case.")

@@ -65,7 +65,6 @@ def evaluate(enrollment: Enrollment, today: date | None = None) -> Completion:
     policy = effective_policy(enrollment)
     today = today or utcnow().date()
     marks = {a.session_id: a for a in enrollment.attendance}
-    now = utcnow()
 
     lines: list[SessionLine] = []
     credited = absences = consecutive = worst_run = minutes = 0
@@ -83,8 +82,8 @@ def evaluate(enrollment: Enrollment, today: date | None = None) -> Completion:
         if not counts:
             continue
         if mark is None:
-            if session.scheduled_at > now:
-                upcoming += 1
+            # Not held yet, or held and not marked yet: either way it may still be credited.
+            upcoming += 1
             continue
         if ok:
             credited += 1

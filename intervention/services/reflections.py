@@ -137,16 +137,18 @@ def review(
     comment = comment.strip()
     if outcome is ReviewOutcome.RETURNED and not comment:
         raise ServiceError("Write a comment so he knows what to change.")
-    result = Review(
-        attempt=attempt,
-        reviewer=reviewer,
-        outcome=outcome,
-        comment=comment,
-        rubric_scores=rubric_scores or {},
-    )
-    db.session.add(result)
     try:
+        # Made inside the savepoint: begin_nested() autoflushes, and a failed insert outside
+        # the savepoint would roll back the caller's whole transaction.
         with db.session.begin_nested():
+            result = Review(
+                attempt=attempt,
+                reviewer=reviewer,
+                outcome=outcome,
+                comment=comment,
+                rubric_scores=rubric_scores or {},
+            )
+            db.session.add(result)
             db.session.flush()
     except IntegrityError:
         # Someone else's review of this attempt landed between our read and our write.

@@ -1,0 +1,98 @@
+"""Helpers the test files share: answers of a given length, forms posted like a browser,
+links read from pages, and a case brought to completion through the services."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from intervention.extensions import db
+from intervention.models import (
+    AttendanceStatus,
+    Certificate,
+    Enrollment,
+    ReviewOutcome,
+    User,
+)
+from intervention.services import attendance as attendance_service
+from intervention.services import reflections as reflection_service
+
+from .conftest import csrf_token
+
+REQUIRED_PROMPTS = {
+    "what-happened": 80,
+    "the-person-on-the-other-side": 100,
+    "my-excuses": 100,
+    "what-i-was-looking-for": 60,
+}
+OPTIONAL_PROMPTS = {"what-i-want-from-this", "behind-the-mask"}
+
+
+def answer(marker: str, words: int) -> str:
+    """An answer of exactly `words` words whose first word is a string no page contains."""
+    filler = "I thought about my choices and the people they hurt".split()
+    body = [filler[i % len(filler)] for i in range(words - 1)]
+    return " ".join([marker, *body])
+
+
+def post_form(client, url: str, data: dict, *, page: str | None = None, **kwargs):
+    """Open the page the form is on, read its CSRF token, and post the form."""
+    token = csrf_token(client, page or url)
+    return client.post(url, data={**data, "csrf_token": token}, **kwargs)
+
+
+def links(html: str, pattern: str) -> list[str]:
+    """Every href on the page matching the pattern, in page order, without repeats."""
+    found = re.findall(rf'href="({pattern})"', html)
+    return list(dict.fromkeys(found))
+
+
+def text_of(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def prompts_by_key(enrollment: Enrollment) -> dict:
+    return {p.key: p for m in enrollment.cohort.version.modules for p in m.prompts}
+
+
+def mark_all(enrollment: Enrollment, actor: User, status=AttendanceStatus.PRESENT) -> None:
+    for session in enrollment.cohort.sessions:
+        attendance_service.mark(session, enrollment, status, session.module.duration_minutes, actor)
+
+
+def accept_all_required(enrollment: Enrollment, reviewer: User, marker: str = "Answer") -> None:
+    for key, minimum in REQUIRED_PROMPTS.items():
+        prompt = prompts_by_key(enrollment)[key]
+        reflection = reflection_service.reflection_for(enrollment, prompt)
+        attempt = reflection_service.submit(
+            reflection,
+            answer(f"{marker}{key.replace('-', '')}", minimum),
+            reflection.draft_revision,
+            enrollment.participant,
+        )
+        reflection_service.review(attempt, ReviewOutcome.ACCEPTED, "", reviewer)
+
+
+def complete_case(enrollment: Enrollment) -> User:
+    """Every session attended and every required reflection accepted; returns the facilitator."""
+    facilitator = enrollment.cohort.facilitators[0]
+    mark_all(enrollment, facilitator)
+    accept_all_required(enrollment, facilitator)
+    return facilitator
+
+
+def stored_certificate(enrollment: Enrollment, issued_by: User, code: str) -> Certificate:
+    """A certificate row without a rendered PDF, for tests about who may fetch it."""
+    pdf = b"%PDF-1.7 stand-in for " + code.encode()
+    cert = Certificate(
+        enrollment=enrollment,
+        number=f"TEST-2000-{enrollment.id:04d}",
+        verification_code=code,
+        version=enrollment.cohort.version,
+        issued_by=issued_by,
+        pdf=pdf,
+        sha256=hashlib.sha256(pdf).hexdigest(),
+    )
+    db.session.add(cert)
+    db.session.flush()
+    return cert

@@ -1,0 +1,469 @@
+"""Who sees what (DESIGN.md): every route's audience, ownership answered with 404, reflection
+text kept from clerks and from other men, and CSRF on every form that changes something."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from intervention.extensions import db
+from intervention.models import Cohort, Enrollment, ReflectionAttempt, Role, Session, User
+from intervention.services import reflections as reflection_service
+
+from .conftest import csrf_token, login
+from .helpers import answer, prompts_by_key, stored_certificate, text_of
+
+P, F, C, A = Role.PARTICIPANT, Role.FACILITATOR, Role.CLERK, Role.ADMIN
+SIGNED_IN = frozenset(Role)
+
+# Every endpoint of the app and who may use it. A new route fails
+# test_every_route_is_in_the_access_table until it is added here.
+ACCESS: dict[str, str | frozenset[Role]] = {
+    "static": "public",
+    "public.index": "public",
+    "public.healthz": "public",
+    "public.verify": "public",
+    "public.verify_code": "public",
+    "auth.login": "public",
+    "auth.logout": SIGNED_IN,
+    "participant.home": frozenset({P}),
+    "participant.module": frozenset({P}),
+    "participant.reflections": frozenset({P}),
+    "participant.reflection": frozenset({P}),
+    "participant.certificate_pdf": frozenset({P}),
+    "facilitator.home": frozenset({F, A}),
+    "facilitator.cohort": frozenset({F, A}),
+    "facilitator.attendance": frozenset({F, A}),
+    "facilitator.review_queue": frozenset({F, A}),
+    "facilitator.review": frozenset({F, A}),
+    "facilitator.enrollment": frozenset({F, A}),
+    "facilitator.issue_certificate": frozenset({F, A}),
+    "facilitator.certificate_pdf": frozenset({F, A}),
+    "clerk.cases": frozenset({C}),
+    "clerk.case": frozenset({C}),
+    "clerk.certificate_pdf": frozenset({C}),
+    "admin.home": frozenset({A}),
+    "admin.certificate": frozenset({A}),
+}
+
+SECRET = "Xyzzysecretanswer"  # a word that appears only in the reflection
+
+
+@dataclass
+class World:
+    """One case with a submitted reflection and a certificate, and one user per role."""
+
+    enrollment: Enrollment
+    participant: User
+    facilitator: User
+    clerk: User
+    admin: User
+    attempt: ReflectionAttempt
+    prompt_id: int
+    session: Session
+    cohort: Cohort
+    certificate_id: int
+
+    def user(self, role: Role) -> User:
+        return {P: self.participant, F: self.facilitator, C: self.clerk, A: self.admin}[role]
+
+    def request(self, endpoint: str) -> tuple[str, str]:
+        """(method, url) that reaches the endpoint with this world's real ids."""
+        e, cert = self.enrollment.id, self.certificate_id
+        return {
+            "auth.logout": ("POST", "/logout"),
+            "participant.home": ("GET", "/me/"),
+            "participant.module": ("GET", "/me/modules/1"),
+            "participant.reflections": ("GET", "/me/reflections"),
+            "participant.reflection": ("GET", f"/me/reflections/{self.prompt_id}"),
+            "participant.certificate_pdf": ("GET", f"/me/certificates/{cert}.pdf"),
+            "facilitator.home": ("GET", "/facilitator/"),
+            "facilitator.cohort": ("GET", f"/facilitator/cohorts/{self.cohort.id}"),
+            "facilitator.attendance": (
+                "GET",
+                f"/facilitator/sessions/{self.session.id}/attendance",
+            ),
+            "facilitator.review_queue": ("GET", "/facilitator/reviews"),
+            "facilitator.review": ("GET", f"/facilitator/reviews/{self.attempt.id}"),
+            "facilitator.enrollment": ("GET", f"/facilitator/enrollments/{e}"),
+            "facilitator.issue_certificate": ("POST", f"/facilitator/enrollments/{e}/certificate"),
+            "facilitator.certificate_pdf": ("GET", f"/facilitator/certificates/{cert}.pdf"),
+            "clerk.cases": ("GET", "/court/"),
+            "clerk.case": ("GET", f"/court/cases/{e}"),
+            "clerk.certificate_pdf": ("GET", f"/court/certificates/{cert}.pdf"),
+            "admin.home": ("GET", "/admin/"),
+            "admin.certificate": ("GET", f"/admin/certificates/{cert}"),
+        }[endpoint]
+
+
+@pytest.fixture
+def world(make_user, make_court, make_enrollment) -> World:
+    court = make_court()
+    enrollment = make_enrollment(court=court)
+    facilitator = enrollment.cohort.facilitators[0]
+    admin = make_user(A)
+    prompt = prompts_by_key(enrollment)["what-happened"]
+    reflection = reflection_service.reflection_for(enrollment, prompt)
+    attempt = reflection_service.submit(reflection, answer(SECRET, 80), 0, enrollment.participant)
+    cert = stored_certificate(enrollment, admin, "ACCESSTEST000001")
+    db.session.commit()
+    return World(
+        enrollment=enrollment,
+        participant=enrollment.participant,
+        facilitator=facilitator,
+        clerk=make_user(C, court=court),
+        admin=admin,
+        attempt=attempt,
+        prompt_id=prompt.id,
+        session=enrollment.cohort.sessions[0],
+        cohort=enrollment.cohort,
+        certificate_id=cert.id,
+    )
+
+
+def send(client, method: str, url: str, token_page: str = "/login"):
+    """GET, or POST an otherwise empty form carrying the session's CSRF token."""
+    if method == "GET":
+        return client.get(url)
+    return client.post(url, data={"csrf_token": csrf_token(client, token_page)})
+
+
+def signed_in(app, user: User):
+    client = app.test_client()
+    login(client, user)
+    return client
+
+
+# --- the table covers every route ---------------------------------------------------------------
+
+
+def test_every_route_is_in_the_access_table(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    missing = endpoints - ACCESS.keys()
+    assert not missing, f"routes without an access rule; add them to ACCESS: {sorted(missing)}"
+    assert not ACCESS.keys() - endpoints, "ACCESS names routes that no longer exist"
+
+
+@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
+def test_each_role_reaches_exactly_its_own_pages(app, world, role):
+    client = signed_in(app, world.user(role))
+    home = {P: "/me/", F: "/facilitator/", C: "/court/", A: "/admin/"}[role]
+    wrong = []
+    for endpoint, allowed in sorted(ACCESS.items()):
+        if allowed == "public" or endpoint == "auth.logout":
+            continue  # public pages are tested below; signing out would end this session
+        method, url = world.request(endpoint)
+        response = send(client, method, url, token_page=home)
+        if role in allowed:
+            ok, want = response.status_code in (200, 302), "200 or 302"
+        else:
+            ok, want = response.status_code == 403, "403"
+        if not ok:
+            wrong.append(f"{method} {url} ({endpoint}): {response.status_code}, want {want}")
+        if response.status_code == 403:
+            assert "Your account cannot open this page." in text_of(response)
+    assert not wrong, f"{role.value}:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
+def test_every_signed_in_role_can_sign_out(app, world, role):
+    client = signed_in(app, world.user(role))
+    home = {P: "/me/", F: "/facilitator/", C: "/court/", A: "/admin/"}[role]
+    response = client.post("/logout", data={"csrf_token": csrf_token(client, home)})
+    assert response.status_code == 302
+    assert "You are signed out." in text_of(client.get("/login"))
+    assert client.get(home).headers["Location"].startswith("/login")
+
+
+# --- anonymous visitors -------------------------------------------------------------------------
+
+PROTECTED = [
+    "/me/",
+    "/me/modules/1",
+    "/me/reflections",
+    "/me/reflections/1",
+    "/me/certificates/1.pdf",
+    "/facilitator/",
+    "/facilitator/cohorts/1",
+    "/facilitator/sessions/1/attendance",
+    "/facilitator/reviews",
+    "/facilitator/reviews/1",
+    "/facilitator/enrollments/1",
+    "/facilitator/certificates/1.pdf",
+    "/court/",
+    "/court/cases/1",
+    "/court/certificates/1.pdf",
+    "/admin/",
+    "/admin/certificates/1",
+]
+
+
+@pytest.mark.parametrize("url", PROTECTED)
+def test_anonymous_visitor_is_sent_to_sign_in(client, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+    page = text_of(client.get(response.headers["Location"]))
+    assert "Please sign in to see that page." in page
+
+
+def test_anonymous_posts_to_protected_forms_are_sent_to_sign_in(client):
+    token = csrf_token(client, "/login")
+    for url in ["/logout", "/facilitator/enrollments/1/certificate"]:
+        response = client.post(url, data={"csrf_token": token})
+        assert response.status_code == 302, url
+        assert response.headers["Location"].startswith("/login"), url
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("/", "Verify a certificate"),
+        ("/login", "Sign in"),
+        ("/verify", "Enter the verification code printed on the certificate"),
+        ("/healthz", '"status":"ok"'),
+        ("/verify/0000-0000-0000-0000", "No certificate matches"),
+    ],
+)
+def test_public_pages_answer_without_sign_in(client, url, expected):
+    response = client.get(url)
+    assert response.status_code == (404 if url.startswith("/verify/") else 200)
+    assert expected in text_of(response).replace(": ", ":")
+
+
+def test_public_verify_link_shows_a_real_certificate(client, world):
+    response = client.get("/verify/acce-sste-st00-0001")
+    assert response.status_code == 200
+    assert world.participant.full_name in text_of(response)
+
+
+def test_sign_in_never_redirects_off_site(client, make_user):
+    user = make_user(P)
+    token = csrf_token(client, "/login")
+    response = client.post(
+        "/login?next=//evil.example/phish",
+        data={"email": user.email, "password": "correct horse battery staple", "csrf_token": token},
+    )
+    assert response.headers["Location"] == "/me/"
+
+
+def test_wrong_password_does_not_sign_in(client, make_user):
+    user = make_user(F)
+    token = csrf_token(client, "/login")
+    response = client.post(
+        "/login", data={"email": user.email, "password": "not it", "csrf_token": token}
+    )
+    assert "That email and password do not match an active account." in text_of(response)
+    assert client.get("/facilitator/").status_code == 302
+
+
+# --- participants: only their own record --------------------------------------------------------
+
+
+def test_a_participant_never_sees_another_mans_reflection(app, world, make_user, make_enrollment):
+    other = make_user(P, name="Brian Other")
+    make_enrollment(participant=other, cohort=world.cohort)
+    db.session.commit()
+    client = signed_in(app, other)
+
+    page = text_of(client.get(f"/me/reflections/{world.prompt_id}"))
+    assert SECRET not in page
+    assert '<textarea id="text" name="text" rows="14"' in page  # his own, empty editor
+    assert "Not submitted" in page
+    assert client.get("/me/reflections").status_code == 200
+    assert SECRET not in text_of(client.get("/me/modules/1"))
+
+    assert client.get(f"/facilitator/reviews/{world.attempt.id}").status_code == 403
+    response = client.get(f"/me/certificates/{world.certificate_id}.pdf")
+    assert response.status_code == 404
+    assert b"%PDF" not in response.get_data()
+
+    # The author himself reads it.
+    mine = signed_in(app, world.participant)
+    assert SECRET in text_of(mine.get(f"/me/reflections/{world.prompt_id}"))
+
+
+def test_participant_cannot_open_a_prompt_of_another_program_version(app, world):
+    client = signed_in(app, world.participant)
+    assert client.get("/me/reflections/999999").status_code == 404
+    assert client.get("/me/modules/99").status_code == 404
+
+
+def test_participant_without_a_case_is_told_so(app, make_user):
+    client = signed_in(app, make_user(P))
+    assert "You are not in a class yet" in text_of(client.get("/me/"))
+    assert client.get("/me/modules/1").status_code == 404
+
+
+# --- facilitators: only their own cohorts ---------------------------------------------------------
+
+
+def test_a_facilitator_cannot_open_another_facilitators_records(app, world, make_user):
+    stranger = signed_in(app, make_user(F, name="Fran Elsewhere"))
+    director = signed_in(app, world.admin)
+    urls = {
+        "cohort": f"/facilitator/cohorts/{world.cohort.id}",
+        "attendance": f"/facilitator/sessions/{world.session.id}/attendance",
+        "review": f"/facilitator/reviews/{world.attempt.id}",
+        "enrollment": f"/facilitator/enrollments/{world.enrollment.id}",
+        "certificate": f"/facilitator/certificates/{world.certificate_id}.pdf",
+    }
+    for name, url in urls.items():
+        response = stranger.get(url)
+        assert response.status_code == 404, name
+        assert "not yours to see" in text_of(response)
+        assert SECRET not in text_of(response)
+        assert director.get(url).status_code == 200, name
+    assert SECRET in text_of(director.get(urls["review"]))
+
+    token = csrf_token(stranger, "/facilitator/")
+    response = stranger.post(
+        f"/facilitator/enrollments/{world.enrollment.id}/certificate", data={"csrf_token": token}
+    )
+    assert response.status_code == 404
+    queue = text_of(stranger.get("/facilitator/reviews"))
+    assert world.participant.full_name not in queue
+    assert "Nothing is waiting for review" in queue
+    assert world.cohort.name not in text_of(stranger.get("/facilitator/"))
+
+
+def test_a_facilitator_cannot_mark_a_man_from_another_cohort(app, world, make_enrollment):
+    outsider = make_enrollment()  # another cohort, another facilitator
+    db.session.commit()
+    client = signed_in(app, world.facilitator)
+    url = f"/facilitator/sessions/{world.session.id}/attendance"
+    token = csrf_token(client, url)
+    response = client.post(
+        url,
+        data={
+            "csrf_token": token,
+            "rows-0-enrollment_id": str(outsider.id),
+            "rows-0-status": "present",
+        },
+    )
+    assert response.status_code == 422
+    assert "A row names a man who is not on this session&#39;s roster." in text_of(response)
+    db.session.expire_all()
+    assert outsider.attendance == []
+
+
+# --- clerks: their own court's cases, never reflection text ---------------------------------------
+
+
+def test_a_clerk_sees_only_his_courts_cases(app, world, make_user, make_court):
+    other_clerk = signed_in(app, make_user(C, court=make_court("Another Court")))
+    case = world.enrollment.case_number
+    assert other_clerk.get(f"/court/cases/{world.enrollment.id}").status_code == 404
+    assert other_clerk.get(f"/court/certificates/{world.certificate_id}.pdf").status_code == 404
+    results = text_of(other_clerk.get("/court/", query_string={"q": case}))
+    assert f"/court/cases/{world.enrollment.id}" not in results
+    assert world.participant.full_name not in results
+    assert "No case matches." in results
+    for url in ["/me/", f"/facilitator/reviews/{world.attempt.id}", "/facilitator/", "/admin/"]:
+        assert other_clerk.get(url).status_code == 403, url
+
+    own_clerk = signed_in(app, world.clerk)
+    results = text_of(own_clerk.get("/court/", query_string={"q": case}))
+    assert f'href="/court/cases/{world.enrollment.id}">{case}</a>' in results
+    assert own_clerk.get(f"/court/certificates/{world.certificate_id}.pdf").status_code == 200
+
+
+def test_a_clerk_never_sees_reflection_text(app, world):
+    client = signed_in(app, world.clerk)
+    case_page = text_of(client.get(f"/court/cases/{world.enrollment.id}"))
+    assert world.enrollment.case_number in case_page
+    assert "0 of 4 required" in case_page  # he sees the count, not the words
+    assert SECRET not in case_page
+    assert "I thought about my choices" not in case_page
+    assert SECRET not in text_of(client.get("/court/"))
+    # Searching for words of an answer finds nothing: search reads case numbers and names only.
+    assert "No case matches." in text_of(client.get("/court/", query_string={"q": SECRET}))
+
+
+def test_an_answers_markup_never_runs_on_the_reviewers_page(app, world):
+    me = signed_in(app, world.participant)
+    prompt = prompts_by_key(world.enrollment)["my-excuses"]
+    url = f"/me/reflections/{prompt.id}"
+    hostile = (
+        answer("Hostile", 100)
+        + "\n\n<script>alert(1)</script> <img src=x onerror=alert(2)>"
+        + " [call me](javascript:alert(3))"
+    )
+    response = me.post(
+        url,
+        data={
+            "csrf_token": csrf_token(me, url),
+            "text": hostile,
+            "revision": "0",
+            "submit": "Submit for review",
+        },
+    )
+    assert response.status_code == 302
+    attempt = reflection_service.reflection_for(world.enrollment, prompt).latest_attempt
+
+    fac = signed_in(app, world.facilitator)
+    for page in (
+        text_of(fac.get(f"/facilitator/reviews/{attempt.id}")),
+        text_of(me.get(url)),
+    ):
+        assert "Hostile" in page
+        assert "<script>alert" not in page
+        assert "<img src" not in page
+        assert 'href="javascript:' not in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # shown as the text he typed
+
+
+# --- CSRF: a form posted without its token is refused ---------------------------------------------
+
+
+def _refused(response) -> None:
+    assert response.status_code == 400
+    assert "Your form expired" in text_of(response)
+
+
+def test_sign_in_without_csrf_token_is_refused(client, make_user):
+    user = make_user(P)
+    client.get("/login")
+    _refused(
+        client.post(
+            "/login", data={"email": user.email, "password": "correct horse battery staple"}
+        )
+    )
+    assert client.get("/me/").status_code == 302  # still signed out
+
+
+def test_forms_without_csrf_token_are_refused(app, world):
+    me = signed_in(app, world.participant)
+    prompt = prompts_by_key(world.enrollment)["my-excuses"]
+    me.get(f"/me/reflections/{prompt.id}")
+    _refused(
+        me.post(
+            f"/me/reflections/{prompt.id}",
+            data={"text": answer("Nocsrf", 100), "revision": "0", "submit": "Submit"},
+        )
+    )
+
+    fac = signed_in(app, world.facilitator)
+    _refused(
+        fac.post(
+            f"/facilitator/reviews/{world.attempt.id}",
+            data={"outcome": "accepted", "comment": ""},
+        )
+    )
+    _refused(
+        fac.post(
+            f"/facilitator/sessions/{world.session.id}/attendance",
+            data={"rows-0-enrollment_id": str(world.enrollment.id), "rows-0-status": "present"},
+        )
+    )
+    _refused(fac.post(f"/facilitator/enrollments/{world.enrollment.id}/certificate"))
+    _refused(fac.post("/logout"))
+
+    db.session.expire_all()
+    reflection = reflection_service.reflection_for(world.enrollment, prompt)
+    assert reflection.attempts == []
+    assert world.attempt.review is None
+    assert world.enrollment.attendance == []
+    assert "Dana" not in text_of(fac.get("/facilitator/"))  # still signed in: no sign-out
+    assert fac.get("/facilitator/").status_code == 200
