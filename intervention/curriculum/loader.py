@@ -15,8 +15,8 @@ import yaml
 
 POLICY_DEFAULTS: dict[str, Any] = {
     "sessions_required": None,  # None: every module of the program
-    "max_absences": 0,
-    "max_consecutive_absences": 0,
+    "max_absences": None,  # None: no limit; 0: none allowed
+    "max_consecutive_absences": None,
     "late_counts_as_attended": True,
     "max_gap_days": None,
     "makeups_required": True,

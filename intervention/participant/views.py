@@ -119,6 +119,11 @@ def reflection(prompt_id: int):
         except ServiceError as exc:
             db.session.rollback()
             form.text.errors.append(str(exc))
+    elif request.method == "POST" and form.revision.errors:
+        form.text.errors.append(
+            "This page was out of date. Your text is below: copy it, reload the page, "
+            "and try again."
+        )
     # On any error the text he typed is shown again exactly as he sent it.
     return render_template(
         "participant/reflection.html",

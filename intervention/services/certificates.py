@@ -8,7 +8,8 @@ import secrets
 
 import segno
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import (
@@ -48,10 +49,11 @@ def verify_url(code: str) -> str:
 def _next_number(enrollment: Enrollment, year: int) -> str:
     program = enrollment.cohort.version.program
     prefix = f"{program.code}-{year}-"
-    count = db.session.scalar(
-        select(func.count(Certificate.id)).where(Certificate.number.like(f"{prefix}%"))
+    numbers = db.session.scalars(
+        select(Certificate.number).where(Certificate.number.like(f"{prefix}%"))
     )
-    return f"{prefix}{count + 1:04d}"
+    last = max((int(n.rsplit("-", 1)[1]) for n in numbers), default=0)
+    return f"{prefix}{last + 1:04d}"
 
 
 def _lock(enrollment: Enrollment) -> None:
@@ -81,19 +83,7 @@ def issue(enrollment: Enrollment, actor: User) -> Certificate:
         raise ServiceError("This case is not complete yet: " + " ".join(result.unmet))
 
     issued_at = utcnow()
-    code = new_verification_code()
-    cert = Certificate(
-        enrollment=enrollment,
-        number=_next_number(enrollment, issued_at.year),
-        verification_code=code,
-        version=enrollment.cohort.version,
-        issued_by=actor,
-        issued_at=issued_at,
-    )
-    cert.pdf = render_certificate(cert, result)
-    cert.sha256 = hashlib.sha256(cert.pdf).hexdigest()
-    db.session.add(cert)
-    db.session.flush()
+    cert = _store_with_next_number(enrollment, actor, result, issued_at)
     if enrollment.state is EnrollmentState.ACTIVE:
         enrollments.transition(
             enrollment, EnrollmentState.COMPLETED, actor, f"Certificate {cert.number} issued."
@@ -102,19 +92,55 @@ def issue(enrollment: Enrollment, actor: User) -> Certificate:
     return cert
 
 
-def render_certificate(cert: Certificate, result: completion.Completion) -> bytes:
+def _store_with_next_number(enrollment, actor, result, issued_at) -> Certificate:
+    """Numbers are sequential per program and year; when another issue takes the same
+    number first (the unique constraint says so), take the next one and render again."""
+    version = enrollment.cohort.version
+    for _try in range(5):
+        number = _next_number(enrollment, issued_at.year)
+        code = new_verification_code()
+        pdf = render_certificate(number, code, enrollment, actor, issued_at, result)
+        # Built from ids, not relationships, so nothing reaches the session before the
+        # savepoint: a taken number then rolls back this row alone.
+        cert = Certificate(
+            enrollment_id=enrollment.id,
+            number=number,
+            verification_code=code,
+            version_id=version.id,
+            issued_by_id=actor.id,
+            issued_at=issued_at,
+            pdf=pdf,
+            sha256=hashlib.sha256(pdf).hexdigest(),
+        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(cert)
+            db.session.refresh(enrollment, ["certificates"])
+            return cert
+        except IntegrityError:
+            continue
+    raise ServiceError("Could not give the certificate a number; please try again.")
+
+
+def render_certificate(
+    number: str,
+    code: str,
+    enrollment: Enrollment,
+    issued_by: User,
+    issued_at,
+    result: completion.Completion,
+) -> bytes:
     from ..pdf import render_pdf
     from ..templating import format_date, format_datetime
 
-    enrollment = cert.enrollment
-    version = cert.version
+    version = enrollment.cohort.version
     tz = enrollment.court.timezone
     attended = [line for line in result.lines if line.credited and line.counts]
-    url = verify_url(cert.verification_code)
+    url = verify_url(code)
     return render_pdf(
         "pdf/certificate.html",
-        title=f"Certificate of completion {cert.number}",
-        author=cert.issued_by.full_name,
+        title=f"Certificate of completion {number}",
+        author=f"{issued_by.full_name}, {issued_by.role.label}",
         program_title=version.program.title,
         curriculum_version=version.label,
         curriculum_hash=version.short_hash,
@@ -124,7 +150,7 @@ def render_certificate(cert: Certificate, result: completion.Completion) -> byte
         case_number=enrollment.case_number,
         referral_type=enrollment.referral_type.label,
         referral_date=format_date(enrollment.referral_date),
-        completion_date=format_date(cert.issued_at, tz),
+        completion_date=format_date(issued_at, tz),
         sessions=[
             {
                 "number": line.session.number,
@@ -138,11 +164,11 @@ def render_certificate(cert: Certificate, result: completion.Completion) -> byte
         total_hours=f"{result.minutes_credited / 60:.1f}",
         sessions_required=result.sessions_required,
         reflections_accepted=result.reflections_accepted,
-        issued_by_name=cert.issued_by.full_name,
-        issued_by_role=cert.issued_by.role.label,
-        issued_at=format_datetime(cert.issued_at, tz),
-        certificate_number=cert.number,
-        verification_code=format_code(cert.verification_code),
+        issued_by_name=issued_by.full_name,
+        issued_by_role=issued_by.role.label,
+        issued_at=format_datetime(issued_at, tz),
+        certificate_number=number,
+        verification_code=format_code(code),
         verify_url=url,
         qr_svg=segno.make(url, error="m").svg_inline(scale=3),
     )

@@ -102,10 +102,11 @@ def evaluate(enrollment: Enrollment, today: date | None = None) -> Completion:
     violations: list[str] = []
     if credited < required:
         unmet.append(
-            f"{required - credited} more session(s) to attend ({credited} of {required} credited)."
+            f"{plural(required - credited, 'more session')} to attend "
+            f"({credited} of {required} credited)."
         )
     if owed_makeups and policy.get("makeups_required"):
-        unmet.append(f"{owed_makeups} missed session(s) to make up.")
+        unmet.append(f"{plural(owed_makeups, 'missed session')} to make up.")
 
     prompts = [p for m in enrollment.cohort.version.modules for p in m.prompts if p.required]
     states = {r.prompt_id: r.state for r in enrollment.reflections}
@@ -119,9 +120,9 @@ def evaluate(enrollment: Enrollment, today: date | None = None) -> Completion:
 
     max_abs = policy.get("max_absences")
     if max_abs is not None and absences > max_abs:
-        violations.append(f"{absences} absences; the limit is {max_abs}.")
+        violations.append(f"{plural(absences, 'absence')}; the limit is {max_abs}.")
     max_run = policy.get("max_consecutive_absences")
-    if max_run and worst_run > max_run:
+    if max_run is not None and worst_run > max_run:
         violations.append(f"{worst_run} absences in a row; the limit is {max_run}.")
     max_gap = policy.get("max_gap_days")
     gap_from = last_attended or enrollment.starts_on
@@ -152,6 +153,10 @@ def evaluate(enrollment: Enrollment, today: date | None = None) -> Completion:
         reflections_accepted=accepted,
         lines=lines,
     )
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _short(text: str, limit: int = 60) -> str:
