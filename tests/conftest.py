@@ -31,6 +31,8 @@ from intervention.models import (
 from intervention.services import enrollments as enrollment_service
 
 ROOT = Path(__file__).resolve().parent.parent
+# A small, frozen copy of a program, so tests do not move when the shipped course is edited.
+FIXTURE_CURRICULA = ROOT / "tests" / "fixtures" / "curricula"
 PASSWORD = "correct horse battery staple"
 
 
@@ -46,7 +48,7 @@ def app(tmp_path_factory):
             "SECRET_KEY": "test-secret",
             "DEMO_MODE": False,
             "PUBLIC_BASE_URL": "https://intervention.example",
-            "CURRICULA_PATH": str(ROOT / "curricula"),
+            "CURRICULA_PATH": str(FIXTURE_CURRICULA),
         }
     )
     _fresh_globals_per_request(app)
@@ -55,7 +57,7 @@ def app(tmp_path_factory):
         upgrade()  # the real migrations, on SQLite and PostgreSQL alike
         from intervention.curriculum.sync import sync_curricula
 
-        sync_curricula(ROOT / "curricula")
+        sync_curricula(FIXTURE_CURRICULA)
         db.session.commit()
         db.session.remove()
     yield app

@@ -16,7 +16,7 @@ from intervention.curriculum.sync import sync_curricula
 from intervention.extensions import db
 from intervention.models import CurriculumVersion, Module, Program
 
-from .conftest import ROOT, login
+from .conftest import FIXTURE_CURRICULA, ROOT, login
 from .helpers import text_of
 
 PROGRAM_YAML = """\
@@ -92,10 +92,14 @@ def check(runner, folder: Path):
 # --- check ---------------------------------------------------------------------------------------
 
 
-def test_the_shipped_curriculum_checks_clean(runner):
-    result = runner.invoke(args=["curriculum", "check"])
+@pytest.mark.parametrize("root", [ROOT / "curricula", FIXTURE_CURRICULA], ids=["shipped", "fixture"])
+def test_the_curricula_check_clean(runner, root):
+    result = runner.invoke(args=["curriculum", "check", str(root)])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "1 program(s) checked: 0 error(s), 0 warning(s)"
+    programs = len([p for p in root.iterdir() if (p / "program.yaml").exists()])
+    assert result.output.strip().endswith(
+        f"{programs} program(s) checked: 0 error(s), 0 warning(s)"
+    )
 
 
 def test_a_valid_program_checks_clean(runner, program_dir):
@@ -427,7 +431,7 @@ def test_a_hostile_module_is_stored_harmless(program_dir):
 @pytest.fixture
 def curricula_copy(tmp_path) -> Path:
     root = tmp_path / "curricula"
-    shutil.copytree(ROOT / "curricula", root)
+    shutil.copytree(FIXTURE_CURRICULA, root)
     return root
 
 
