@@ -21,7 +21,20 @@ POLICY_DEFAULTS: dict[str, Any] = {
     "max_gap_days": None,
     "makeups_required": True,
 }
-PROGRAM_KEYS = {"title", "code", "description", "language", "version", "policy", "rubric"}
+PROGRAM_KEYS = {
+    "title",
+    "code",
+    "description",
+    "language",
+    "version",
+    "policy",
+    "rubric",
+    "module_opens_days_before",
+}
+# Files a module may link to or show from the program's assets/ folder.
+ASSET_TYPES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".pdf"}
+MAX_ASSET_BYTES = 5 * 1024 * 1024
+SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
 MODULE_KEYS = {"session", "title", "duration_minutes", "objectives", "reflection", "resources"}
 PROMPT_KEYS = {"id", "text", "min_words", "required"}
 WEB_URL = re.compile(r"(https?://|mailto:|tel:)", re.IGNORECASE)
@@ -45,6 +58,7 @@ class LoadedPrompt:
     text: str
     min_words: int
     required: bool
+    line: int = 1
 
 
 @dataclass
@@ -70,7 +84,10 @@ class LoadedProgram:
     policy: dict
     rubric: list
     content_hash: str
+    folder: Path = Path(".")
+    module_opens_days_before: int = 0
     modules: list[LoadedModule] = field(default_factory=list)
+    assets: dict[str, bytes] = field(default_factory=dict)  # path under assets/ -> bytes
 
 
 class _Reader:
@@ -203,6 +220,13 @@ def load_program(folder: Path) -> tuple[LoadedProgram | None, list[Problem]]:
     description = _require(r, data, node, "description", str, "program.yaml", default="") or ""
     language = _require(r, data, node, "language", str, "program.yaml", default="en") or "en"
     policy = _read_policy(r, data.get("policy"), _child(node, "policy"), _line_of(node, "policy"))
+    opens = _require(r, data, node, "module_opens_days_before", int, "program.yaml", default=0)
+    if opens is not None and opens < 0:
+        r.error(
+            _line_of(node, "module_opens_days_before"),
+            "'module_opens_days_before' "
+            "must be 0 or more (0: a module opens when its session starts)",
+        )
     rubric = data.get("rubric") or []
     if not isinstance(rubric, list):
         r.error(_line_of(node, "rubric"), "'rubric' must be a list of criteria")
@@ -212,7 +236,11 @@ def load_program(folder: Path) -> tuple[LoadedProgram | None, list[Problem]]:
     module_files = sorted(modules_dir.glob("*.md")) if modules_dir.is_dir() else []
     if not module_files:
         problems.append(Problem(label(modules_dir), 1, "no modules: add modules/*.md files"))
-    modules = [m for f in module_files if (m := _load_module(f, folder, problems)) is not None]
+    assets = _load_assets(folder, problems)
+    links = LinkContext(folder, {f.resolve() for f in module_files}, set(assets))
+    modules = [
+        m for f in module_files if (m := _load_module(f, folder, problems, links)) is not None
+    ]
 
     _check_program_wide(problems, label(yaml_path), node, modules, policy)
     if any(p.severity == "error" for p in problems):
@@ -227,7 +255,10 @@ def load_program(folder: Path) -> tuple[LoadedProgram | None, list[Problem]]:
         policy=policy,
         rubric=rubric,
         content_hash=hash_program_folder(folder),
+        folder=folder,
+        module_opens_days_before=opens or 0,
         modules=sorted(modules, key=lambda m: m.session),
+        assets=assets,
     )
     return program, problems
 
@@ -266,7 +297,9 @@ def _read_policy(r: _Reader, raw, node, line: int) -> dict:
     return policy
 
 
-def _load_module(path: Path, folder: Path, problems: list[Problem]) -> LoadedModule | None:
+def _load_module(
+    path: Path, folder: Path, problems: list[Problem], links: LinkContext
+) -> LoadedModule | None:
     rel = str(path)
     r = _Reader(rel, problems)
     text = _read_text(r, path)
@@ -309,6 +342,8 @@ def _load_module(path: Path, folder: Path, problems: list[Problem]) -> LoadedMod
     body = "".join(lines[end + 1 :])
     if not body.strip():
         r.error(end + 2, "the module has no text after its front matter")
+    else:
+        _check_body(r, body, end + 2, path, links)
     if len(problems) > before:
         return None
     return LoadedModule(
@@ -347,7 +382,8 @@ def _read_prompts(r: _Reader, raw, node, line: int) -> list[LoadedPrompt]:
         if text is not None and not text.strip():
             r.error(_line_of(item_node, "text"), f"{where} has an empty text")
         if key is not None and text is not None:
-            prompts.append(LoadedPrompt(key, text.strip(), min_words, required))
+            line = _line_of(item_node, "id") + r.offset
+            prompts.append(LoadedPrompt(key, text.strip(), min_words, required, line))
     return prompts
 
 
@@ -370,7 +406,7 @@ def _check_program_wide(problems, yaml_label, node, modules, policy) -> None:
                 problems.append(
                     Problem(
                         str(folder / m.source_path),
-                        2,
+                        p.line,
                         f"prompt id '{p.key}' is also used in {seen_prompts[p.key]}",
                     )
                 )
@@ -390,4 +426,144 @@ def _check_program_wide(problems, yaml_label, node, modules, policy) -> None:
                 f"policy requires {required} sessions but the program has only "
                 f"{len(modules)} modules",
             )
+        )
+
+
+# --- assets and the Markdown body ---------------------------------------------------------
+
+
+def _load_assets(folder: Path, problems: list[Problem]) -> dict[str, bytes]:
+    assets: dict[str, bytes] = {}
+    root = folder / "assets"
+    if not root.is_dir():
+        return assets
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        if path.suffix.lower() not in ASSET_TYPES:
+            problems.append(
+                Problem(
+                    str(path),
+                    1,
+                    "this file type is not served to "
+                    "participants; use " + ", ".join(sorted(ASSET_TYPES)),
+                    "warning",
+                )
+            )
+            continue
+        size = path.stat().st_size
+        if size > MAX_ASSET_BYTES:
+            problems.append(
+                Problem(
+                    str(path),
+                    1,
+                    f"file is {size // 1024} KB; the limit is {MAX_ASSET_BYTES // 1024} KB",
+                )
+            )
+            continue
+        assets[rel] = path.read_bytes()
+    return assets
+
+
+@dataclass
+class LinkContext:
+    folder: Path
+    module_files: set[Path]
+    assets: set[str]
+
+
+@dataclass
+class ResolvedLink:
+    kind: str  # "web", "anchor", "module", "asset", or a problem: "scheme", "missing", "outside"
+    target: str
+
+
+def resolve_link(href: str, module_path: Path, links: LinkContext) -> ResolvedLink:
+    """Classify a link written in a module: where it points, or what is wrong with it."""
+    from urllib.parse import unquote
+
+    href = href.strip()
+    scheme = SCHEME.match(href)
+    if scheme:
+        ok = scheme.group(1).lower() in ("http", "https", "mailto", "tel")
+        return ResolvedLink("web" if ok else "scheme", scheme.group(1).lower())
+    if href.startswith("#") or not href:
+        return ResolvedLink("anchor", href)
+    if href.startswith("/"):
+        return ResolvedLink("outside", href)
+    path_part, _, anchor = href.partition("#")
+    path_part = unquote(path_part.split("?", 1)[0])
+    target = (module_path.parent / path_part).resolve()
+    if path_part.endswith(".md"):
+        if target in links.module_files:
+            return ResolvedLink("module", target.name + (f"#{anchor}" if anchor else ""))
+        return ResolvedLink("missing", f"module {path_part}")
+    assets_root = (links.folder / "assets").resolve()
+    if not target.is_relative_to(assets_root):
+        return ResolvedLink("outside", path_part)
+    rel = target.relative_to(assets_root).as_posix()
+    if rel in links.assets:
+        return ResolvedLink("asset", rel)
+    return ResolvedLink("missing", f"file assets/{rel}")
+
+
+def _check_body(r: _Reader, body: str, first_line: int, path: Path, links: LinkContext) -> None:
+    from .render import FACILITATOR_FENCE, html_detecting_parser, is_facilitator_fence
+
+    md = html_detecting_parser()
+    tokens = md.parse(body)
+    for token in tokens:
+        line = first_line + (token.map[0] if token.map else 0)
+        if token.type == "html_block":
+            _raw_html(r, line, token.content)
+        elif token.type == "heading_open" and token.tag == "h1":
+            r.problems.append(
+                Problem(
+                    r.path,
+                    line,
+                    "use '##' for headings: the module title is already shown above the text",
+                    "warning",
+                )
+            )
+        elif token.type == "fence" and is_facilitator_fence(token.info):
+            if token.info.strip() != FACILITATOR_FENCE:
+                r.problems.append(
+                    Problem(
+                        r.path,
+                        line,
+                        f"write the fence as ```{FACILITATOR_FENCE}"
+                        f" (found ```{token.info.strip()}); it is treated as "
+                        "facilitator notes",
+                        "warning",
+                    )
+                )
+        offset = 0
+        for child in token.children or ():
+            if child.type in ("softbreak", "hardbreak"):
+                offset += 1
+            elif child.type == "html_inline":
+                _raw_html(r, line + offset, child.content)
+            attr = {"link_open": "href", "image": "src"}.get(child.type)
+            if attr:
+                _check_link(r, line + offset, str(child.attrs.get(attr, "")), path, links)
+
+
+def _raw_html(r: _Reader, line: int, content: str) -> None:
+    snippet = " ".join(content.split())[:40]
+    r.error(
+        line,
+        f"raw HTML is not allowed and would show as text: {snippet} (write it in Markdown instead)",
+    )
+
+
+def _check_link(r: _Reader, line: int, href: str, path: Path, links: LinkContext) -> None:
+    link = resolve_link(href, path, links)
+    if link.kind == "scheme":
+        r.error(line, f"links starting with '{link.target}:' are not allowed: {href[:60]}")
+    elif link.kind == "missing":
+        r.error(line, f"link to a {link.target} that does not exist")
+    elif link.kind == "outside":
+        r.error(
+            line,
+            f"link to '{link.target}' points outside the program; link to a module "
+            "file (02-next.md) or to a file in assets/ (../assets/handout.pdf)",
         )

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import CurriculumVersion, Module, Program, ReflectionPrompt
-from .loader import LoadedProgram, Problem, load_program
-from .render import render_markdown, split_facilitator_notes
+from ..models import CurriculumAsset, CurriculumVersion, Module, Program, ReflectionPrompt
+from .loader import LoadedProgram, Problem, LinkContext, load_program, resolve_link
+from .render import render_module
 
 
 @dataclass
@@ -64,10 +66,23 @@ def store_program(loaded: LoadedProgram) -> tuple[CurriculumVersion, bool, list[
         content_hash=loaded.content_hash,
         policy=loaded.policy,
         rubric=loaded.rubric,
+        module_opens_days_before=loaded.module_opens_days_before,
     )
     db.session.add(version)
+    for rel, content in loaded.assets.items():
+        db.session.add(
+            CurriculumAsset(
+                version=version,
+                path=rel,
+                media_type=mimetypes.guess_type(rel)[0] or "application/octet-stream",
+                content=content,
+                sha256=hashlib.sha256(content).hexdigest(),
+            )
+        )
     for m in loaded.modules:
-        body, notes = split_facilitator_notes(m.body_markdown)
+        rendered = render_module(
+            m.body_markdown, _link_resolver(loaded, m.source_path), loaded.language
+        )
         module = Module(
             version=version,
             session_number=m.session,
@@ -77,8 +92,9 @@ def store_program(loaded: LoadedProgram) -> tuple[CurriculumVersion, bool, list[
             objectives=m.objectives,
             resources=m.resources,
             body_markdown=m.body_markdown,
-            body_html=render_markdown(body),
-            facilitator_notes_html=render_markdown(notes) if notes.strip() else "",
+            body_html=rendered.body_html,
+            facilitator_notes_html=rendered.notes_html,
+            toc=rendered.toc,
         )
         db.session.add(module)
         for position, p in enumerate(m.prompts):
@@ -94,6 +110,28 @@ def store_program(loaded: LoadedProgram) -> tuple[CurriculumVersion, bool, list[
             )
     db.session.flush()
     return version, True, _describe_changes(previous, loaded)
+
+
+def _link_resolver(loaded: LoadedProgram, source_path: str):
+    """Module links become the session number and asset links `assets/<path>`, both relative
+    to whichever module page shows them (see render.py)."""
+    folder = loaded.folder
+    session_of = {(folder / m.source_path).name: m.session for m in loaded.modules}
+    context = LinkContext(
+        folder, {(folder / m.source_path).resolve() for m in loaded.modules}, set(loaded.assets)
+    )
+    module_path = folder / source_path
+
+    def resolve(href: str) -> str | None:
+        link = resolve_link(href, module_path, context)
+        if link.kind == "module":
+            name, _, anchor = link.target.partition("#")
+            return f"{session_of[name]}" + (f"#{anchor}" if anchor else "")
+        if link.kind == "asset":
+            return f"assets/{link.target}"
+        return None
+
+    return resolve
 
 
 def _describe_changes(previous: CurriculumVersion | None, loaded: LoadedProgram) -> list[str]:

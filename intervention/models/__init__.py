@@ -6,7 +6,7 @@ from .base import utcnow
 from .certificates import Certificate, CertificateStatus, CourtDocument, DocumentKind
 from .cohorts import Cohort, Session, SessionStatus, cohort_facilitators
 from .courts import Court
-from .curriculum import CurriculumVersion, Module, Program, ReflectionPrompt
+from .curriculum import CurriculumAsset, CurriculumVersion, Module, Program, ReflectionPrompt
 from .enrollments import (
     ALLOWED_TRANSITIONS,
     Enrollment,
@@ -28,6 +28,7 @@ __all__ = [
     "Cohort",
     "Court",
     "CourtDocument",
+    "CurriculumAsset",
     "CurriculumVersion",
     "DocumentKind",
     "Enrollment",

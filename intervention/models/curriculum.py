@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from ..extensions import db
 from .base import UTCDateTime, utcnow
@@ -42,14 +42,20 @@ class CurriculumVersion(db.Model):
     content_hash: Mapped[str] = mapped_column(sa.String(64))
     policy: Mapped[dict] = mapped_column(sa.JSON)  # attendance and completion rules
     rubric: Mapped[list] = mapped_column(sa.JSON, default=list)
+    # A module's reading opens this many days before its session starts (0: at the start).
+    module_opens_days_before: Mapped[int] = mapped_column(default=0, server_default="0")
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     program: Mapped[Program] = relationship(back_populates="versions")
     modules: Mapped[list[Module]] = relationship(
         back_populates="version", order_by="Module.session_number"
     )
+    assets: Mapped[list[CurriculumAsset]] = relationship(back_populates="version")
 
     __table_args__ = (sa.UniqueConstraint("program_id", "content_hash"),)
+
+    def module(self, session_number: int) -> Module | None:
+        return next((m for m in self.modules if m.session_number == session_number), None)
 
     @property
     def short_hash(self) -> str:
@@ -71,6 +77,8 @@ class Module(db.Model):
     # Rendered and sanitised once when the version is stored, never per request.
     body_html: Mapped[str] = mapped_column(sa.Text)
     facilitator_notes_html: Mapped[str] = mapped_column(sa.Text, default="")
+    # Headings of the body for its table of contents: [{"level", "id", "title"}].
+    toc: Mapped[list] = mapped_column(sa.JSON, default=list, server_default="[]")
 
     version: Mapped[CurriculumVersion] = relationship(back_populates="modules")
     prompts: Mapped[list[ReflectionPrompt]] = relationship(
@@ -94,3 +102,20 @@ class ReflectionPrompt(db.Model):
     module: Mapped[Module] = relationship(back_populates="prompts")
 
     __table_args__ = (sa.UniqueConstraint("module_id", "key"),)
+
+
+class CurriculumAsset(db.Model):
+    """An image or handout from the program's assets/ folder, kept with its version."""
+
+    __tablename__ = "curriculum_assets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(sa.ForeignKey("curriculum_versions.id"))
+    path: Mapped[str] = mapped_column(sa.String(255))  # relative to assets/
+    media_type: Mapped[str] = mapped_column(sa.String(80))
+    content: Mapped[bytes] = deferred(mapped_column(sa.LargeBinary, nullable=False))
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+
+    version: Mapped[CurriculumVersion] = relationship(back_populates="assets")
+
+    __table_args__ = (sa.UniqueConstraint("version_id", "path"),)
