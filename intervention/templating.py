@@ -36,6 +36,7 @@ def format_datetime(value: datetime | None, tz: str | None = None) -> str:
 NAV = {
     "participant": [
         ("participant.home", "My course"),
+        ("participant.modules", "Modules"),
         ("participant.reflections", "My reflections"),
     ],
     "facilitator": [("facilitator.home", "Cohorts"), ("facilitator.review_queue", "Reviews")],

@@ -29,11 +29,15 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "auth.logout": SIGNED_IN,
     "participant.home": frozenset({P}),
     "participant.module": frozenset({P}),
+    "participant.modules": frozenset({P}),
+    "participant.module_asset": frozenset({P}),
     "participant.reflections": frozenset({P}),
     "participant.reflection": frozenset({P}),
     "participant.certificate_pdf": frozenset({P}),
     "facilitator.home": frozenset({F, A}),
     "facilitator.cohort": frozenset({F, A}),
+    "facilitator.module": frozenset({F, A}),
+    "facilitator.module_asset": frozenset({F, A}),
     "facilitator.attendance": frozenset({F, A}),
     "facilitator.review_queue": frozenset({F, A}),
     "facilitator.review": frozenset({F, A}),
@@ -45,6 +49,7 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "clerk.certificate_pdf": frozenset({C}),
     "admin.home": frozenset({A}),
     "admin.certificate": frozenset({A}),
+    "admin.cohort": frozenset({A}),
 }
 
 SECRET = "Xyzzysecretanswer"  # a word that appears only in the reflection
@@ -75,11 +80,18 @@ class World:
             "auth.logout": ("POST", "/logout"),
             "participant.home": ("GET", "/me/"),
             "participant.module": ("GET", "/me/modules/1"),
+            "participant.modules": ("GET", "/me/modules"),
+            "participant.module_asset": ("GET", "/me/modules/assets/week-plan.png"),
             "participant.reflections": ("GET", "/me/reflections"),
             "participant.reflection": ("GET", f"/me/reflections/{self.prompt_id}"),
             "participant.certificate_pdf": ("GET", f"/me/certificates/{cert}.pdf"),
             "facilitator.home": ("GET", "/facilitator/"),
             "facilitator.cohort": ("GET", f"/facilitator/cohorts/{self.cohort.id}"),
+            "facilitator.module": ("GET", f"/facilitator/cohorts/{self.cohort.id}/modules/1"),
+            "facilitator.module_asset": (
+                "GET",
+                f"/facilitator/cohorts/{self.cohort.id}/modules/assets/week-plan.png",
+            ),
             "facilitator.attendance": (
                 "GET",
                 f"/facilitator/sessions/{self.session.id}/attendance",
@@ -94,6 +106,7 @@ class World:
             "clerk.certificate_pdf": ("GET", f"/court/certificates/{cert}.pdf"),
             "admin.home": ("GET", "/admin/"),
             "admin.certificate": ("GET", f"/admin/certificates/{cert}"),
+            "admin.cohort": ("GET", f"/admin/cohorts/{self.cohort.id}"),
         }[endpoint]
 
 

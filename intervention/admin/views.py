@@ -8,11 +8,20 @@ from sqlalchemy import func, select
 
 from ..access import get_or_404, guard_blueprint
 from ..extensions import db
-from ..models import Certificate, Cohort, Court, Enrollment, EnrollmentState, Role, User
-from ..services import ServiceError
+from ..models import (
+    Certificate,
+    Cohort,
+    Court,
+    CurriculumVersion,
+    Enrollment,
+    EnrollmentState,
+    Role,
+    User,
+)
+from ..services import ServiceError, curriculum
 from ..services import certificates as certificate_service
 from ..services.audit import verify_chain
-from .forms import RevokeForm
+from .forms import MoveVersionForm, RevokeForm
 
 bp = Blueprint("admin", __name__)
 guard_blueprint(bp, Role.ADMIN)
@@ -60,3 +69,32 @@ def certificate(certificate_id: int):
         form=form,
         code=certificate_service.format_code(cert.verification_code),
     )
+
+
+@bp.route("/cohorts/<int:cohort_id>", methods=["GET", "POST"])
+def cohort(cohort_id: int):
+    """A cohort stays on the version it started with until the director moves it."""
+    cohort = get_or_404(Cohort, cohort_id)
+    newer = db.session.scalars(
+        select(CurriculumVersion)
+        .where(
+            CurriculumVersion.program_id == cohort.version.program_id,
+            CurriculumVersion.loaded_at > cohort.version.loaded_at,
+        )
+        .order_by(CurriculumVersion.loaded_at.desc())
+    ).all()
+    form = MoveVersionForm()
+    form.version_id.choices = [
+        (v.id, f"{v.label} ({v.short_hash}), loaded {v.loaded_at:%Y-%m-%d}") for v in newer
+    ]
+    if newer and form.validate_on_submit():
+        try:
+            version = db.session.get(CurriculumVersion, form.version_id.data)
+            changes = curriculum.move_cohort(cohort, version, current_user, form.reason.data)
+            db.session.commit()
+            flash("Cohort " + "; ".join(changes) + ".", "success")
+            return redirect(url_for(".cohort", cohort_id=cohort.id))
+        except ServiceError as exc:
+            db.session.rollback()
+            form.version_id.errors.append(str(exc))
+    return render_template("admin/cohort.html", cohort=cohort, newer=newer, form=form)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import CurriculumAsset, CurriculumVersion, Module, Program, ReflectionPrompt
-from .loader import LoadedProgram, Problem, LinkContext, load_program, resolve_link
+from .loader import LinkContext, LoadedProgram, Problem, load_program, resolve_link
 from .render import render_module
 
 

@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..access import can_facilitate, get_or_404, guard_blueprint, owned_or_404
-from ..downloads import certificate_response
+from ..downloads import asset_response, certificate_response
 from ..extensions import db
 from ..forms import EmptyForm
 from ..models import (
@@ -23,7 +23,7 @@ from ..models import (
     cohort_facilitators,
     utcnow,
 )
-from ..services import ServiceError, completion
+from ..services import ServiceError, completion, curriculum
 from ..services import attendance as attendance_service
 from ..services import certificates as certificate_service
 from ..services import reflections as reflection_service
@@ -95,6 +95,27 @@ def cohort(cohort_id: int):
         marks = {line.session.id: line for line in result.lines}
         rows.append((enrollment, result, marks))
     return render_template("facilitator/cohort.html", cohort=cohort, rows=rows, now=utcnow())
+
+
+@bp.route("/cohorts/<int:cohort_id>/modules/<int:number>")
+def module(cohort_id: int, number: int):
+    """The module as the men read it, with the facilitator notes; always open to staff."""
+    cohort = _cohort(cohort_id)
+    module = cohort.version.module(number)
+    if module is None:
+        abort(404)
+    return render_template(
+        "curriculum/print.html" if request.args.get("print") else "facilitator/module.html",
+        cohort=cohort,
+        module=module,
+        session=curriculum.session_for(cohort, module),
+        show_notes=True,
+    )
+
+
+@bp.route("/cohorts/<int:cohort_id>/modules/assets/<path:name>")
+def module_asset(cohort_id: int, name: str):
+    return asset_response(_cohort(cohort_id).version, name)
 
 
 @bp.route("/sessions/<int:session_id>/attendance", methods=["GET", "POST"])

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import select
 
 from ..access import guard_blueprint
-from ..downloads import certificate_response
+from ..downloads import asset_response, certificate_response
 from ..extensions import db
-from ..models import Certificate, Enrollment, Module, ReflectionPrompt, Role, SessionStatus, utcnow
-from ..services import ServiceError, completion
+from ..models import Certificate, Enrollment, ReflectionPrompt, Role, SessionStatus
+from ..services import ServiceError, completion, curriculum
 from ..services import certificates as certificate_service
 from ..services import reflections as reflection_service
 from .forms import ReflectionForm
@@ -35,50 +45,71 @@ def _enrollment() -> Enrollment:
     return g.enrollment
 
 
-def current_module(enrollment: Enrollment) -> Module | None:
-    """This week's module: the next session not yet held, else the last one held."""
-    sessions = [s for s in enrollment.cohort.sessions if s.status is not SessionStatus.CANCELLED]
-    now = utcnow()
-    upcoming = [s for s in sessions if s.scheduled_at >= now]
-    if upcoming:
-        return upcoming[0].module
-    return sessions[-1].module if sessions else None
-
-
 @bp.route("/")
 def home():
     enrollment = g.enrollment
     if enrollment is None:
         return render_template("participant/no_enrollment.html")
-    result = completion.evaluate(enrollment)
-    reflections = {r.prompt_id: r for r in enrollment.reflections}
+    rows = curriculum.progress(enrollment)
     return render_template(
         "participant/home.html",
         enrollment=enrollment,
-        result=result,
-        this_week=current_module(enrollment),
-        reflections=reflections,
+        result=completion.evaluate(enrollment),
+        rows=rows,
+        this_week=this_week(rows),
         certificate=enrollment.valid_certificate,
     )
+
+
+def this_week(rows: list[curriculum.ModuleProgress]) -> curriculum.ModuleProgress | None:
+    """The next session's module; once every session is past, the last one held."""
+    held = [r for r in rows if r.session and r.session.status is not SessionStatus.CANCELLED]
+    return next((r for r in rows if r.is_next), held[-1] if held else None)
+
+
+@bp.route("/modules")
+def modules():
+    enrollment = _enrollment()
+    return render_template(
+        "participant/modules.html", enrollment=enrollment, rows=curriculum.progress(enrollment)
+    )
+
+
+def _open_module(enrollment: Enrollment, number: int):
+    """The module, or a plain 'opens on' page while it is still locked."""
+    module = enrollment.cohort.version.module(number)
+    if module is None:
+        abort(404)
+    if not curriculum.is_open(enrollment.cohort, module):
+        page = render_template(
+            "participant/locked.html",
+            enrollment=enrollment,
+            module=module,
+            opens_at=curriculum.opens_at(enrollment.cohort, module),
+        )
+        abort(Response(page, status=403))
+    return module
 
 
 @bp.route("/modules/<int:number>")
 def module(number: int):
     enrollment = _enrollment()
-    module = next(
-        (m for m in enrollment.cohort.version.modules if m.session_number == number), None
-    )
-    if module is None:
-        abort(404)
-    session = next((s for s in enrollment.cohort.sessions if s.module_id == module.id), None)
+    module = _open_module(enrollment, number)
     reflections = {r.prompt_id: r for r in enrollment.reflections}
     return render_template(
-        "participant/module.html",
+        "curriculum/print.html" if request.args.get("print") else "participant/module.html",
         enrollment=enrollment,
+        cohort=enrollment.cohort,
         module=module,
-        session=session,
+        session=curriculum.session_for(enrollment.cohort, module),
         reflections=reflections,
+        show_notes=False,
     )
+
+
+@bp.route("/modules/assets/<path:name>")
+def module_asset(name: str):
+    return asset_response(_enrollment().cohort.version, name)
 
 
 @bp.route("/reflections")
@@ -98,6 +129,7 @@ def reflection(prompt_id: int):
     # Only prompts of his own course exist for him; anything else is "not found".
     if prompt is None or prompt.module.version_id != enrollment.cohort.version_id:
         abort(404)
+    _open_module(enrollment, prompt.module.session_number)
     reflection = reflection_service.reflection_for(enrollment, prompt)
     db.session.commit()  # the empty reflection exists before anything can fail
     form = ReflectionForm()
