@@ -15,6 +15,14 @@ curriculum_cli = AppGroup("curriculum", help="Check and load the programs in cur
 audit_cli = AppGroup("audit", help="Check the audit log.")
 
 
+def _as_given(path: Path) -> Path:
+    """Print paths relative to where the author stands, when that is shorter."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
 @curriculum_cli.command("check")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def curriculum_check(path: Path | None) -> None:
@@ -22,7 +30,7 @@ def curriculum_check(path: Path | None) -> None:
     from .curriculum.loader import load_program
     from .curriculum.sync import program_folders
 
-    root = path or Path(current_app.config["CURRICULA_PATH"])
+    root = _as_given(path or Path(current_app.config["CURRICULA_PATH"]))
     if not root.exists():
         click.echo(f"{root}: no such file or folder", err=True)
         sys.exit(1)
@@ -46,7 +54,7 @@ def curriculum_sync() -> None:
     """Store a new immutable version of each program whose files changed."""
     from .curriculum.sync import sync_curricula
 
-    results = sync_curricula(Path(current_app.config["CURRICULA_PATH"]))
+    results = sync_curricula(_as_given(Path(current_app.config["CURRICULA_PATH"])))
     failed = False
     for result in results:
         if result.version is None:
