@@ -169,7 +169,7 @@ def test_a_case_from_first_sign_in_to_a_verified_certificate(
 
     home = text_of(me.get("/me/"))
     assert "3 more sessions to attend (0 of 3 credited)." in home
-    assert "Reflection for session" not in home  # every required reflection is accepted
+    assert "reflections to write" not in home  # every required reflection is accepted
 
     # --- attendance for all three sessions, through the roster form ----------------------------
     [cohort_url] = links(text_of(fac.get("/facilitator/")), r"/facilitator/cohorts/\d+")

@@ -62,14 +62,7 @@ class TestCompletion:
         assert result.reflections_required == 4  # optional prompts are not owed
         assert result.unmet == [
             "3 more sessions to attend (0 of 3 credited).",
-            "Reflection for session 1 (Describe in your own words what happened on the day you…)"
-            ": not submitted.",
-            "Reflection for session 2 (Think about the person you paid or tried to pay. You may…)"
-            ": not submitted.",
-            "Reflection for session 3 (Which excuses from this week's reading have you used, out…)"
-            ": not submitted.",
-            "Reflection for session 3 (What were you really looking for when you paid for sex?…)"
-            ": not submitted.",
+            "4 reflections to write and submit: sessions 1, 2 and 3.",
         ]
 
     def test_reflection_states_are_named_in_unmet(self, make_enrollment):
@@ -82,9 +75,11 @@ class TestCompletion:
         attempt = reflection_service.submit(returned, answer("R", 100), 0, enrollment.participant)
         reflection_service.review(attempt, ReviewOutcome.RETURNED, "Say more.", facilitator)
         unmet = " ".join(completion.evaluate(enrollment).unmet)
-        assert "Reflection for session 1 (Describe in your own words" in unmet
-        assert "what happened on the day you…): waiting for review." in unmet
-        assert "used, out…): returned for revision." in unmet
+        assert "1 reflection to revise and submit again: session 3." in unmet
+        assert "2 reflections to write and submit: sessions 2 and 3." in unmet
+        assert "1 reflection waiting for review: session 1." in unmet
+        # Most urgent first: what he must fix comes before what he must write.
+        assert unmet.index("revise") < unmet.index("to write") < unmet.index("waiting")
 
     def test_all_sessions_and_reflections_make_it_complete(self, make_enrollment):
         enrollment = make_enrollment()
@@ -461,7 +456,7 @@ class TestCertificates:
     def test_refused_while_the_case_is_incomplete(self, make_enrollment):
         enrollment = make_enrollment()
         mark_all(enrollment, enrollment.cohort.facilitators[0])
-        with pytest.raises(ServiceError, match="not complete yet: Reflection for session 1"):
+        with pytest.raises(ServiceError, match="not complete yet: 4 reflections to write and submit"):
             certificate_service.issue(enrollment, enrollment.cohort.facilitators[0])
         assert enrollment.certificates == []
 

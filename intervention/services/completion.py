@@ -17,6 +17,12 @@ from ..models import (
 from .attendance import local_date
 
 ABSENCES = {AttendanceStatus.ABSENT, AttendanceStatus.LEFT_EARLY}
+# What he still has to do about each kind of reflection not yet accepted, most urgent first.
+REFLECTION_OWED = {
+    ReflectionState.RETURNED: "to revise and submit again",
+    ReflectionState.DRAFT: "to write and submit",
+    ReflectionState.SUBMITTED: "waiting for review",
+}
 
 
 @dataclass
@@ -111,12 +117,15 @@ def evaluate(enrollment: Enrollment, today: date | None = None) -> Completion:
     prompts = [p for m in enrollment.cohort.version.modules for p in m.prompts if p.required]
     states = {r.prompt_id: r.state for r in enrollment.reflections}
     accepted = sum(1 for p in prompts if states.get(p.id) is ReflectionState.ACCEPTED)
+    owed: dict[ReflectionState, list[int]] = {state: [] for state in REFLECTION_OWED}
     for p in prompts:
-        state = states.get(p.id)
+        state = states.get(p.id) or ReflectionState.DRAFT
         if state is not ReflectionState.ACCEPTED:
-            where = f"session {p.module.session_number}"
-            doing = (state or ReflectionState.DRAFT).label.lower()
-            unmet.append(f"Reflection for {where} ({_short(p.text)}): {doing}.")
+            owed[state].append(p.module.session_number)
+    for state, sessions in owed.items():
+        if sessions:
+            unmet.append(f"{plural(len(sessions), 'reflection')} {REFLECTION_OWED[state]}: "
+                         f"{_sessions(sessions)}.")
 
     max_abs = policy.get("max_absences")
     if max_abs is not None and absences > max_abs:
@@ -159,6 +168,8 @@ def plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def _short(text: str, limit: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+def _sessions(numbers: list[int]) -> str:
+    unique = sorted(set(numbers))
+    if len(unique) == 1:
+        return f"session {unique[0]}"
+    return "sessions " + ", ".join(map(str, unique[:-1])) + f" and {unique[-1]}"
