@@ -44,12 +44,16 @@ class Attendance(db.Model):
     note: Mapped[str] = mapped_column(sa.Text, default="")
     # For made_up: the session of another cohort he attended instead.
     made_up_at_session_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sessions.id"))
+    # A make-up pair points both ways: the missed session's `made_up` mark and the mark at
+    # the other cohort's session he attended instead.
+    linked_attendance_id: Mapped[int | None] = mapped_column(sa.ForeignKey("attendance.id"))
     recorded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     enrollment: Mapped[Enrollment] = relationship(back_populates="attendance")
     session: Mapped[Session] = relationship(foreign_keys=[session_id])
     made_up_at_session: Mapped[Session | None] = relationship(foreign_keys=[made_up_at_session_id])
+    linked_attendance: Mapped[Attendance | None] = relationship(remote_side=[id], post_update=True)
     recorded_by: Mapped[User] = relationship()
     history: Mapped[list[AttendanceChange]] = relationship(
         back_populates="attendance", order_by="AttendanceChange.at"

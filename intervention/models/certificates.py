@@ -77,7 +77,10 @@ class CourtDocument(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     enrollment_id: Mapped[int] = mapped_column(sa.ForeignKey("enrollments.id"))
     kind: Mapped[DocumentKind] = mapped_column(str_enum(DocumentKind, "document_kind"))
-    reason: Mapped[str] = mapped_column(sa.Text, default="")  # e.g. the violated rule
+    reason: Mapped[str] = mapped_column(sa.Text, default="")  # e.g. the violated rule, in words
+    # The policy rule a notice is about (max_absences, max_gap_days...), so one violation
+    # drafts one notice, not one per page view.
+    rule: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
     pdf: Mapped[bytes | None] = deferred(mapped_column(sa.LargeBinary))
     sha256: Mapped[str | None] = mapped_column(sa.String(64))
     generated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))

@@ -69,6 +69,9 @@ class Session(db.Model):
         str_enum(SessionStatus, "session_status"), default=SessionStatus.SCHEDULED
     )
     cancel_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    # Set when the session was moved: the time it had before, and why it moved.
+    rescheduled_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reschedule_reason: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
 
     cohort: Mapped[Cohort] = relationship(back_populates="sessions")
     module: Mapped[Module] = relationship()

@@ -89,6 +89,18 @@ class Enrollment(db.Model):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
+    __table_args__ = (
+        # One open enrollment per court case: a second referral of the same docket is refused.
+        sa.Index(
+            "uq_enrollments_open_case",
+            "court_id",
+            "case_number",
+            unique=True,
+            sqlite_where=sa.text("state IN ('referred', 'active')"),
+            postgresql_where=sa.text("state IN ('referred', 'active')"),
+        ),
+    )
+
     participant: Mapped[User] = relationship()
     cohort: Mapped[Cohort] = relationship(back_populates="enrollments")
     court: Mapped[Court] = relationship()

@@ -46,6 +46,8 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Secret part of the private calendar feed URL; replaced to revoke an old link.
+    calendar_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
 
     court: Mapped[Court | None] = relationship()
 
