@@ -109,12 +109,13 @@ def seed() -> str:
             "the database already has accounts or courts; demo data goes only "
             "into an empty database."
         )
-    program = db.session.scalar(select(Program).order_by(Program.id))
+    english = select(Program).where(Program.language == "en").order_by(Program.id)
+    program = db.session.scalar(english)
     if program is None:
         from .curriculum.sync import sync_curricula
 
         sync_curricula(Path(current_app.config["CURRICULA_PATH"]))
-        program = db.session.scalar(select(Program).order_by(Program.id))
+        program = db.session.scalar(english)
         if program is None:
             raise DemoRefused(
                 "no curriculum could be loaded; run 'flask --app intervention "
@@ -234,9 +235,43 @@ def seed() -> str:
         "and when? Please add that.",
         facilitator,
     )
+    cohorts = 2 + _spanish_cohort(king, facilitator, admin, today)
     db.session.flush()
     return (
-        f"Demo data added: 2 courts, 2 cohorts, {len(fall_cases) + 2} cases, "
+        f"Demo data added: 2 courts, {cohorts} cohorts, "
+        f"{db.session.scalar(select(func.count(Enrollment.id)))} cases, "
         f"1 certificate. Sign in as participant@demo.test (or admin@, facilitator@, "
         f"clerk@, participant2@demo.test) with password '{DEMO_PASSWORD}'."
     )
+
+
+def _spanish_cohort(court: Court, facilitator: User, admin: User, today: date) -> int:
+    """A small Spanish-language cohort, when the Spanish edition is loaded; returns 1 or 0."""
+    program = db.session.scalar(select(Program).where(Program.language == "es"))
+    if program is None:
+        return 0
+    version = program.latest_version
+    cohort = _cohort(
+        "Otoño 2026, grupo en español (martes)",
+        version,
+        facilitator,
+        today - timedelta(weeks=2) + timedelta(days=2),
+        court,
+    )
+    carlos = _user("participante@demo.test", "Carlos Ramírez", Role.PARTICIPANT)
+    db.session.flush()
+    case = _enroll(carlos, cohort, court, "KC-26-120533", ReferralType.PRE_FILING, admin)
+    for session in cohort.sessions[:2]:
+        attendance.mark(
+            session, case, AttendanceStatus.PRESENT, session.module.duration_minutes, facilitator
+        )
+    _answer(
+        case,
+        version.modules[0].prompts[0],
+        carlos,
+        "Me arrestaron un viernes por la noche. Yo pensaba que no hacía daño a nadie. "
+        "Ahora veo que sólo pensaba en mí. No pregunté quién era ella ni cuántos años "
+        "tenía. Le mentí a mi esposa. Quiero entender por qué lo hice y no volver a "
+        "hacerlo nunca.",
+    )
+    return 1

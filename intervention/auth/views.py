@@ -37,6 +37,7 @@ DEMO_ACCOUNTS = [
     ("clerk@demo.test", "Court clerk"),
     ("participant@demo.test", "Participant, mid-course"),
     ("participant2@demo.test", "Participant, completed"),
+    ("participante@demo.test", "Participant, Spanish edition"),
 ]
 
 
