@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from intervention.curriculum.render import render_markdown
-from intervention.curriculum.render import render_module
+from intervention.curriculum.render import render_markdown, render_module
 from intervention.curriculum.sync import sync_curricula
 from intervention.extensions import db
 from intervention.models import CurriculumVersion, Module, Program

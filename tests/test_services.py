@@ -456,7 +456,9 @@ class TestCertificates:
     def test_refused_while_the_case_is_incomplete(self, make_enrollment):
         enrollment = make_enrollment()
         mark_all(enrollment, enrollment.cohort.facilitators[0])
-        with pytest.raises(ServiceError, match="not complete yet: 4 reflections to write and submit"):
+        with pytest.raises(
+            ServiceError, match="not complete yet: 4 reflections to write and submit"
+        ):
             certificate_service.issue(enrollment, enrollment.cohort.facilitators[0])
         assert enrollment.certificates == []
 

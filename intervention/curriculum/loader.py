@@ -49,7 +49,11 @@ class Problem:
 
     def __str__(self) -> str:
         prefix = "" if self.severity == "error" else f"{self.severity}: "
-        return f"{self.path}:{self.line}: {prefix}{self.message}"
+        # One problem, one line: a key or link written with a line break in it is shown escaped.
+        return f"{self.path}:{self.line}: {prefix}{self.message}".translate(_ONE_LINE)
+
+
+_ONE_LINE = str.maketrans({c: repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"})
 
 
 @dataclass
@@ -108,10 +112,13 @@ class _Reader:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
             line = mark.line + 1 if mark else 1
-            problem = getattr(exc, "problem", None) or str(exc)
+            if isinstance(exc, yaml.reader.ReaderError):  # a character YAML refuses
+                line = text.count("\n", 0, exc.position) + 1
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
             self.error(line, f"YAML does not parse: {problem}")
             return None, None
-        except (ValueError, RecursionError) as exc:  # e.g. absurd nesting or numbers
+        except Exception as exc:  # noqa: BLE001  absurd nesting or numbers, or a tag PyYAML
+            # itself fails on (`!!bool x`: KeyError, `!!timestamp x`: AttributeError)
             self.error(1, f"YAML does not parse: {exc}")
             return None, None
         return data, node
@@ -227,6 +234,11 @@ def load_program(folder: Path) -> tuple[LoadedProgram | None, list[Problem]]:
             "'module_opens_days_before' "
             "must be 0 or more (0: a module opens when its session starts)",
         )
+    elif opens is not None and opens > 365:  # more would crash every page that dates a module
+        r.error(
+            _line_of(node, "module_opens_days_before"),
+            "'module_opens_days_before' must be 365 or less",
+        )
     rubric = data.get("rubric") or []
     if not isinstance(rubric, list):
         r.error(_line_of(node, "rubric"), "'rubric' must be a list of criteria")
@@ -323,10 +335,15 @@ def _load_module(
         return None
     _check_keys(fm, data, node, MODULE_KEYS, "front matter")
     session = _require(fm, data, node, "session", int, "front matter")
-    if session is not None and session < 1:
-        fm.error(_line_of(node, "session"), "'session' must be 1 or more")
+    if session is not None and not 1 <= session <= 200:
+        fm.error(_line_of(node, "session"), "'session' must be between 1 and 200")
     title = _require(fm, data, node, "title", str, "front matter")
     duration = _require(fm, data, node, "duration_minutes", int, "front matter")
+    if duration is not None and not 1 <= duration <= 1440:
+        fm.error(
+            _line_of(node, "duration_minutes"),
+            "'duration_minutes' must be between 1 and 1440 (a day)",
+        )
     objectives = _require(fm, data, node, "objectives", list, "front matter", default=[]) or []
     resources = _require(fm, data, node, "resources", list, "front matter", default=[]) or []
     for index, item in enumerate(resources):
@@ -339,12 +356,15 @@ def _load_module(
     prompts = _read_prompts(
         fm, data.get("reflection"), _child(node, "reflection"), _line_of(node, "reflection")
     )
+    # Warnings never drop a module; errors in its text are reported and stop the program
+    # loading, but the module still counts as there (no "no module for session N" after them).
+    front_matter_ok = not any(p.severity == "error" for p in problems[before:])
     body = "".join(lines[end + 1 :])
     if not body.strip():
         r.error(end + 2, "the module has no text after its front matter")
     else:
         _check_body(r, body, end + 2, path, links)
-    if len(problems) > before:
+    if not front_matter_ok:
         return None
     return LoadedModule(
         source_path=path.relative_to(folder).as_posix(),
@@ -375,6 +395,11 @@ def _read_prompts(r: _Reader, raw, node, line: int) -> list[LoadedPrompt]:
         key = _require(r, item, item_node, "id", str, where)
         text = _require(r, item, item_node, "text", str, where)
         min_words = _require(r, item, item_node, "min_words", int, where, default=0) or 0
+        if not 0 <= min_words <= 5000:
+            r.error(
+                _line_of(item_node, "min_words"), f"{where}: 'min_words' must be between 0 and 5000"
+            )
+            min_words = 0
         required = item.get("required", True)
         if not isinstance(required, bool):
             r.error(_line_of(item_node, "required"), f"{where}: 'required' must be true or false")
@@ -492,6 +517,8 @@ def resolve_link(href: str, module_path: Path, links: LinkContext) -> ResolvedLi
         return ResolvedLink("outside", href)
     path_part, _, anchor = href.partition("#")
     path_part = unquote(path_part.split("?", 1)[0])
+    if "\0" in path_part:  # no file has it in its name; resolve() would raise
+        return ResolvedLink("missing", f"file {path_part!r}")
     target = (module_path.parent / path_part).resolve()
     if path_part.endswith(".md"):
         if target in links.module_files:
@@ -503,6 +530,8 @@ def resolve_link(href: str, module_path: Path, links: LinkContext) -> ResolvedLi
     rel = target.relative_to(assets_root).as_posix()
     if rel in links.assets:
         return ResolvedLink("asset", rel)
+    if target.is_file():
+        return ResolvedLink("unserved", f"assets/{rel}")
     return ResolvedLink("missing", f"file assets/{rel}")
 
 
@@ -545,6 +574,11 @@ def _check_body(r: _Reader, body: str, first_line: int, path: Path, links: LinkC
             attr = {"link_open": "href", "image": "src"}.get(child.type)
             if attr:
                 _check_link(r, line + offset, str(child.attrs.get(attr, "")), path, links)
+            # Raw HTML over two lines, or an image's alt text over two, moves the line on too.
+            if child.type == "html_inline":
+                offset += child.content.count("\n")
+            breaks = ("softbreak", "hardbreak")
+            offset += sum(1 for c in child.children or () if c.type in breaks)
 
 
 def _raw_html(r: _Reader, line: int, content: str) -> None:
@@ -561,6 +595,12 @@ def _check_link(r: _Reader, line: int, href: str, path: Path, links: LinkContext
         r.error(line, f"links starting with '{link.target}:' are not allowed: {href[:60]}")
     elif link.kind == "missing":
         r.error(line, f"link to a {link.target} that does not exist")
+    elif link.kind == "unserved":
+        r.error(
+            line,
+            f"link to {link.target}, a file type participants are not served; use "
+            + ", ".join(sorted(ASSET_TYPES)),
+        )
     elif link.kind == "outside":
         r.error(
             line,

@@ -163,7 +163,7 @@ def _render_with_links(markdown: str, resolve_link: LinkResolver | None):
     toc = []
     for i, token in enumerate(tokens):
         if token.type == "heading_open" and token.tag in ("h2", "h3") and token.attrs.get("id"):
-            title = tokens[i + 1].content if i + 1 < len(tokens) else ""
+            title = _plain_text(tokens[i + 1]) if i + 1 < len(tokens) else ""
             toc.append({"level": int(token.tag[1]), "id": token.attrs["id"], "title": title})
         if resolve_link is not None:
             for child in _walk(token):
@@ -174,6 +174,13 @@ def _render_with_links(markdown: str, resolve_link: LinkResolver | None):
                         child.attrs[attr] = resolved
     html = md.renderer.render(tokens, md.options, env)
     return sanitize(html), toc
+
+
+def _plain_text(inline: Token) -> str:
+    """A heading's words as the reader sees them: no `**`, link targets or entities."""
+    breaks = {"softbreak": " ", "hardbreak": " "}
+    kept = ("text", "code_inline", *breaks)
+    return "".join(breaks.get(t.type, t.content) for t in _walk(inline) if t.type in kept).strip()
 
 
 def _walk(token: Token):

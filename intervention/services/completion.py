@@ -124,8 +124,10 @@ def evaluate(enrollment: Enrollment, today: date | None = None) -> Completion:
             owed[state].append(p.module.session_number)
     for state, sessions in owed.items():
         if sessions:
-            unmet.append(f"{plural(len(sessions), 'reflection')} {REFLECTION_OWED[state]}: "
-                         f"{_sessions(sessions)}.")
+            unmet.append(
+                f"{plural(len(sessions), 'reflection')} {REFLECTION_OWED[state]}: "
+                f"{_sessions(sessions)}."
+            )
 
     max_abs = policy.get("max_absences")
     if max_abs is not None and absences > max_abs:
