@@ -13,6 +13,7 @@ from .extensions import db
 
 curriculum_cli = AppGroup("curriculum", help="Check and load the programs in curricula/.")
 audit_cli = AppGroup("audit", help="Check the audit log.")
+notices_cli = AppGroup("notices", help="Non-compliance notices to the courts.")
 
 
 def _as_given(path: Path) -> Path:
@@ -105,7 +106,21 @@ def audit_verify() -> None:
     sys.exit(1)
 
 
+@notices_cli.command("scan")
+def notices_scan() -> None:
+    """Draft notices for rules broken by the passage of time (gap, deadline); run daily."""
+    from .services.notices import overdue, scan
+
+    drafted = scan()
+    db.session.commit()
+    for notice in drafted:
+        e = notice.enrollment
+        click.echo(f"{e.case_number} ({e.court.name}): {notice.reason} Due {notice.due_on}.")
+    click.echo(f"{len(drafted)} notice(s) drafted; {len(overdue())} overdue.")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(curriculum_cli)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(notices_cli)
     app.cli.add_command(seed_demo)

@@ -36,6 +36,7 @@ def format_datetime(value: datetime | None, tz: str | None = None) -> str:
 NAV = {
     "participant": [
         ("participant.home", "My course"),
+        ("participant.schedule", "Schedule"),
         ("participant.modules", "Modules"),
         ("participant.reflections", "My reflections"),
     ],
@@ -43,7 +44,9 @@ NAV = {
     "clerk": [("clerk.cases", "Cases")],
     "admin": [
         ("admin.home", "Overview"),
-        ("facilitator.home", "Cohorts"),
+        ("admin.courts", "Courts"),
+        ("admin.cohorts", "Cohorts"),
+        ("admin.enrollments", "Enrollments"),
         ("facilitator.review_queue", "Reviews"),
     ],
 }

@@ -8,7 +8,17 @@ from dataclasses import dataclass
 import pytest
 
 from intervention.extensions import db
-from intervention.models import Cohort, Enrollment, ReflectionAttempt, Role, Session, User
+from intervention.models import (
+    Cohort,
+    CourtDocument,
+    DocumentKind,
+    Enrollment,
+    ReflectionAttempt,
+    Role,
+    Session,
+    User,
+)
+from intervention.services import calendar as calendar_service
 from intervention.services import reflections as reflection_service
 
 from .conftest import csrf_token, login
@@ -25,7 +35,9 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "public.healthz": "public",
     "public.verify": "public",
     "public.verify_code": "public",
+    "public.calendar_feed": "public",
     "auth.login": "public",
+    "auth.welcome": "public",  # the signed one-time link is the proof
     "auth.logout": SIGNED_IN,
     "participant.home": frozenset({P}),
     "participant.module": frozenset({P}),
@@ -34,6 +46,8 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "participant.reflections": frozenset({P}),
     "participant.reflection": frozenset({P}),
     "participant.certificate_pdf": frozenset({P}),
+    "participant.schedule": frozenset({P}),
+    "participant.renew_calendar_link": frozenset({P}),
     "facilitator.home": frozenset({F, A}),
     "facilitator.cohort": frozenset({F, A}),
     "facilitator.module": frozenset({F, A}),
@@ -44,12 +58,30 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "facilitator.enrollment": frozenset({F, A}),
     "facilitator.issue_certificate": frozenset({F, A}),
     "facilitator.certificate_pdf": frozenset({F, A}),
+    "facilitator.cohort_csv": frozenset({F, A}),
+    "facilitator.session_csv": frozenset({F, A}),
+    "facilitator.import_roster": frozenset({F, A}),
+    "facilitator.record_makeup": frozenset({F, A}),
+    "facilitator.enrollment_csv": frozenset({F, A}),
+    "facilitator.notice_sent": frozenset({F, A}),
     "clerk.cases": frozenset({C}),
     "clerk.case": frozenset({C}),
     "clerk.certificate_pdf": frozenset({C}),
     "admin.home": frozenset({A}),
     "admin.certificate": frozenset({A}),
     "admin.cohort": frozenset({A}),
+    "admin.courts": frozenset({A}),
+    "admin.new_court": frozenset({A}),
+    "admin.edit_court": frozenset({A}),
+    "admin.cohorts": frozenset({A}),
+    "admin.new_cohort": frozenset({A}),
+    "admin.edit_cohort": frozenset({A}),
+    "admin.reschedule_session": frozenset({A}),
+    "admin.cancel_session": frozenset({A}),
+    "admin.enrollments": frozenset({A}),
+    "admin.new_enrollment": frozenset({A}),
+    "admin.new_invitation": frozenset({A}),
+    "admin.invitation": frozenset({A}),
 }
 
 SECRET = "Xyzzysecretanswer"  # a word that appears only in the reflection
@@ -69,6 +101,7 @@ class World:
     session: Session
     cohort: Cohort
     certificate_id: int
+    notice_id: int = 0  # a drafted non-compliance notice of the case
 
     def user(self, role: Role) -> User:
         return {P: self.participant, F: self.facilitator, C: self.clerk, A: self.admin}[role]
@@ -85,6 +118,10 @@ class World:
             "participant.reflections": ("GET", "/me/reflections"),
             "participant.reflection": ("GET", f"/me/reflections/{self.prompt_id}"),
             "participant.certificate_pdf": ("GET", f"/me/certificates/{cert}.pdf"),
+            "participant.schedule": ("GET", "/me/schedule"),
+            "participant.renew_calendar_link": ("POST", "/me/schedule/calendar-link"),
+            # The participant's private feed: the World fixture gives him a token.
+            "public.calendar_feed": ("GET", f"/calendar/{self.participant.calendar_token}.ics"),
             "facilitator.home": ("GET", "/facilitator/"),
             "facilitator.cohort": ("GET", f"/facilitator/cohorts/{self.cohort.id}"),
             "facilitator.module": ("GET", f"/facilitator/cohorts/{self.cohort.id}/modules/1"),
@@ -101,12 +138,42 @@ class World:
             "facilitator.enrollment": ("GET", f"/facilitator/enrollments/{e}"),
             "facilitator.issue_certificate": ("POST", f"/facilitator/enrollments/{e}/certificate"),
             "facilitator.certificate_pdf": ("GET", f"/facilitator/certificates/{cert}.pdf"),
+            "facilitator.cohort_csv": (
+                "GET",
+                f"/facilitator/cohorts/{self.cohort.id}/attendance.csv",
+            ),
+            "facilitator.session_csv": (
+                "GET",
+                f"/facilitator/sessions/{self.session.id}/roster.csv",
+            ),
+            "facilitator.import_roster": ("GET", f"/facilitator/sessions/{self.session.id}/import"),
+            "facilitator.record_makeup": (
+                "POST",
+                f"/facilitator/sessions/{self.session.id}/makeups",
+            ),
+            "facilitator.enrollment_csv": ("GET", f"/facilitator/enrollments/{e}/record.csv"),
+            "facilitator.notice_sent": ("POST", f"/facilitator/notices/{self.notice_id}/sent"),
             "clerk.cases": ("GET", "/court/"),
             "clerk.case": ("GET", f"/court/cases/{e}"),
             "clerk.certificate_pdf": ("GET", f"/court/certificates/{cert}.pdf"),
             "admin.home": ("GET", "/admin/"),
             "admin.certificate": ("GET", f"/admin/certificates/{cert}"),
             "admin.cohort": ("GET", f"/admin/cohorts/{self.cohort.id}"),
+            "admin.courts": ("GET", "/admin/courts"),
+            "admin.new_court": ("GET", "/admin/courts/new"),
+            "admin.edit_court": ("GET", f"/admin/courts/{self.enrollment.court_id}/edit"),
+            "admin.cohorts": ("GET", "/admin/cohorts"),
+            "admin.new_cohort": ("GET", "/admin/cohorts/new"),
+            "admin.edit_cohort": ("GET", f"/admin/cohorts/{self.cohort.id}/edit"),
+            "admin.reschedule_session": ("GET", f"/admin/sessions/{self.session.id}/reschedule"),
+            "admin.cancel_session": ("GET", f"/admin/sessions/{self.session.id}/cancel"),
+            "admin.enrollments": ("GET", "/admin/enrollments"),
+            "admin.new_enrollment": ("GET", "/admin/enrollments/new"),
+            "admin.new_invitation": (
+                "POST",
+                f"/admin/participants/{self.participant.id}/invitation",
+            ),
+            "admin.invitation": ("GET", "/admin/invitation"),
         }[endpoint]
 
 
@@ -120,6 +187,15 @@ def world(make_user, make_court, make_enrollment) -> World:
     reflection = reflection_service.reflection_for(enrollment, prompt)
     attempt = reflection_service.submit(reflection, answer(SECRET, 80), 0, enrollment.participant)
     cert = stored_certificate(enrollment, admin, "ACCESSTEST000001")
+    notice = CourtDocument(
+        enrollment=enrollment,
+        kind=DocumentKind.NONCOMPLIANCE_NOTICE,
+        rule="max_absences",
+        reason="2 absences; the limit is 1.",
+        due_on=enrollment.cohort.start_date,
+    )
+    db.session.add(notice)
+    calendar_service.ensure_token(enrollment.participant)
     db.session.commit()
     return World(
         enrollment=enrollment,
@@ -132,6 +208,7 @@ def world(make_user, make_court, make_enrollment) -> World:
         session=enrollment.cohort.sessions[0],
         cohort=enrollment.cohort,
         certificate_id=cert.id,
+        notice_id=notice.id,
     )
 
 
@@ -197,9 +274,14 @@ PROTECTED = [
     "/me/reflections",
     "/me/reflections/1",
     "/me/certificates/1.pdf",
+    "/me/schedule",
     "/facilitator/",
     "/facilitator/cohorts/1",
     "/facilitator/sessions/1/attendance",
+    "/facilitator/sessions/1/import",
+    "/facilitator/sessions/1/roster.csv",
+    "/facilitator/cohorts/1/attendance.csv",
+    "/facilitator/enrollments/1/record.csv",
     "/facilitator/reviews",
     "/facilitator/reviews/1",
     "/facilitator/enrollments/1",
@@ -209,6 +291,12 @@ PROTECTED = [
     "/court/certificates/1.pdf",
     "/admin/",
     "/admin/certificates/1",
+    "/admin/courts",
+    "/admin/cohorts",
+    "/admin/cohorts/new",
+    "/admin/enrollments",
+    "/admin/enrollments/new",
+    "/admin/sessions/1/reschedule",
 ]
 
 
@@ -223,7 +311,7 @@ def test_anonymous_visitor_is_sent_to_sign_in(client, url):
 
 def test_anonymous_posts_to_protected_forms_are_sent_to_sign_in(client):
     token = csrf_token(client, "/login")
-    for url in ["/logout", "/facilitator/enrollments/1/certificate"]:
+    for url in ["/logout", "/facilitator/enrollments/1/certificate", "/me/schedule/calendar-link"]:
         response = client.post(url, data={"csrf_token": token})
         assert response.status_code == 302, url
         assert response.headers["Location"].startswith("/login"), url

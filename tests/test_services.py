@@ -105,7 +105,10 @@ class TestCompletion:
         result = completion.evaluate(enrollment)
         assert result.sessions_credited == 0
         assert not result.lines[0].credited
-        assert "3 more sessions to attend (0 of 3 credited)." in result.unmet
+        # Not attending means it is missed: an absence he must make up.
+        assert result.absences == 1
+        assert "2 more sessions to attend (0 of 3 credited)." in result.unmet
+        assert "1 missed session to make up: session 1." in result.unmet
 
     def test_one_absence_is_allowed_but_must_be_made_up(self, make_enrollment):
         enrollment = make_enrollment(overrides=NO_GAP_RULE)
@@ -116,7 +119,7 @@ class TestCompletion:
         assert result.absences == 1
         assert result.violations == []
         assert result.possible  # a make-up is still open to him
-        assert "1 missed session to make up." in result.unmet
+        assert "1 missed session to make up: session 1." in result.unmet
         assert not result.complete
 
     def test_two_absences_in_a_row_break_the_policy(self, make_enrollment):
@@ -145,6 +148,9 @@ class TestCompletion:
     def test_a_long_gap_without_attendance_is_a_violation(self, make_enrollment):
         enrollment = make_enrollment()  # program rule: 21 days
         mark(enrollment, 1, AttendanceStatus.PRESENT)
+        # Marked, held sessions without attendance (excused: not absences) let the gap run on.
+        mark(enrollment, 2, AttendanceStatus.EXCUSED, 0)
+        mark(enrollment, 3, AttendanceStatus.EXCUSED, 0)
         session_day = local_date(enrollment.cohort.sessions[0])
         assert completion.evaluate(enrollment, today=session_day + timedelta(days=21)).possible
         late = completion.evaluate(enrollment, today=session_day + timedelta(days=22))

@@ -1,13 +1,29 @@
-"""Program director pages: the whole program at a glance, certificates and their revocation."""
+"""Program director pages: the program at a glance, courts, cohorts and their sessions,
+enrollments and invitation links, certificates and their revocation."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from datetime import time
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask import session as cookie_session
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from ..access import get_or_404, guard_blueprint
+from ..auth import invitations
 from ..extensions import db
+from ..forms import EmptyForm
 from ..models import (
     Certificate,
     Cohort,
@@ -15,13 +31,32 @@ from ..models import (
     CurriculumVersion,
     Enrollment,
     EnrollmentState,
+    Program,
+    ReferralType,
     Role,
+    Session,
+    SessionStatus,
     User,
+    utcnow,
 )
-from ..services import ServiceError, curriculum
+from ..services import ServiceError, audit, curriculum, scheduling
 from ..services import certificates as certificate_service
+from ..services import enrollments as enrollment_service
+from ..services import notices as notice_service
 from ..services.audit import verify_chain
-from .forms import MoveVersionForm, RevokeForm
+from ..services.enrollments import OPEN_STATES
+from ..templating import format_date, format_datetime
+from .forms import (
+    CancelSessionForm,
+    CohortDetailsForm,
+    CohortForm,
+    CourtForm,
+    EnrollForm,
+    EnrollmentSearchForm,
+    MoveVersionForm,
+    RescheduleForm,
+    RevokeForm,
+)
 
 bp = Blueprint("admin", __name__)
 guard_blueprint(bp, Role.ADMIN)
@@ -44,6 +79,8 @@ def home():
         certificates=db.session.scalars(
             select(Certificate).order_by(Certificate.issued_at.desc()).limit(20)
         ).all(),
+        overdue_notices=notice_service.overdue(),
+        open_notices=notice_service.open_count(),
         chain_ok=chain_ok,
         broken=broken,
         events=events,
@@ -97,4 +134,438 @@ def cohort(cohort_id: int):
         except ServiceError as exc:
             db.session.rollback()
             form.version_id.errors.append(str(exc))
-    return render_template("admin/cohort.html", cohort=cohort, newer=newer, form=form)
+    return render_template(
+        "admin/cohort.html",
+        cohort=cohort,
+        newer=newer,
+        form=form,
+        marked=scheduling.sessions_with_attendance(cohort.sessions),
+        now=utcnow(),
+        weekdays=scheduling.WEEKDAYS,
+    )
+
+
+# --- courts -------------------------------------------------------------------------------------
+
+
+@bp.route("/courts")
+def courts():
+    open_cases = dict(
+        db.session.execute(
+            select(Enrollment.court_id, func.count())
+            .where(Enrollment.state.in_(OPEN_STATES))
+            .group_by(Enrollment.court_id)
+        ).all()
+    )
+    clerks = dict(
+        db.session.execute(
+            select(User.court_id, func.count())
+            .where(User.role == Role.CLERK, User.active)
+            .group_by(User.court_id)
+        ).all()
+    )
+    return render_template(
+        "admin/courts.html",
+        courts=db.session.scalars(select(Court).order_by(Court.name)).all(),
+        open_cases=open_cases,
+        clerks=clerks,
+    )
+
+
+@bp.route("/courts/new", methods=["GET", "POST"])
+def new_court():
+    form = CourtForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            court = scheduling.create_court(
+                name=form.name.data,
+                jurisdiction=form.jurisdiction.data,
+                timezone=form.chosen_timezone,
+                notice_deadline_days=form.notice_deadline_days.data,
+                actor=current_user,
+            )
+            db.session.commit()
+            flash(f"Court {court.name} added.", "success")
+            return redirect(url_for(".courts"))
+        except ServiceError as exc:
+            db.session.rollback()
+            error = str(exc)
+    return _form_page("admin/court_form.html", form=form, court=None, error=error)
+
+
+@bp.route("/courts/<int:court_id>/edit", methods=["GET", "POST"])
+def edit_court(court_id: int):
+    court = get_or_404(Court, court_id)
+    form = CourtForm(obj=court)
+    if request.method == "GET":
+        form.show_timezone(court.timezone)
+    error = None
+    if form.validate_on_submit():
+        try:
+            scheduling.update_court(
+                court,
+                name=form.name.data,
+                jurisdiction=form.jurisdiction.data,
+                timezone=form.chosen_timezone,
+                notice_deadline_days=form.notice_deadline_days.data,
+                actor=current_user,
+            )
+            db.session.commit()
+            flash(f"Court {court.name} saved.", "success")
+            return redirect(url_for(".courts"))
+        except ServiceError as exc:
+            db.session.rollback()
+            error = str(exc)
+    return _form_page("admin/court_form.html", form=form, court=court, error=error)
+
+
+def _form_page(template: str, **context):
+    """A form page: 200 when first shown, 422 when a sent form comes back with errors."""
+    return render_template(template, **context), 422 if request.method == "POST" else 200
+
+
+# --- cohorts and their sessions -----------------------------------------------------------------
+
+
+def _facilitator_choices() -> list[tuple[int, str]]:
+    users = db.session.scalars(
+        select(User)
+        .where(User.role == Role.FACILITATOR, User.active)
+        .order_by(User.full_name, User.id)
+    )
+    return [(u.id, f"{u.full_name} ({u.email})") for u in users]
+
+
+def _users(ids: list[int]) -> list[User]:
+    return list(db.session.scalars(select(User).where(User.id.in_(ids)).order_by(User.full_name)))
+
+
+@bp.route("/cohorts")
+def cohorts():
+    now = utcnow()
+    query = (
+        select(Cohort)
+        .options(
+            selectinload(Cohort.sessions),
+            selectinload(Cohort.enrollments),
+            selectinload(Cohort.facilitators),
+        )
+        .order_by(Cohort.start_date.desc(), Cohort.id.desc())
+    )
+    rows = []
+    for cohort in db.session.scalars(query):
+        meeting = [s for s in cohort.sessions if s.status is not SessionStatus.CANCELLED]
+        ahead = [s for s in meeting if s.scheduled_at > now]
+        rows.append(
+            {
+                "cohort": cohort,
+                "sessions": len(meeting),
+                "held": len(meeting) - len(ahead),
+                "cancelled": len(cohort.sessions) - len(meeting),
+                "next": ahead[0] if ahead else None,
+                "open": sum(1 for e in cohort.enrollments if e.state.is_open),
+                "enrolled": len(cohort.enrollments),
+            }
+        )
+    return render_template("admin/cohorts.html", rows=rows, weekdays=scheduling.WEEKDAYS)
+
+
+@bp.route("/cohorts/new", methods=["GET", "POST"])
+def new_cohort():
+    versions = db.session.scalars(
+        select(CurriculumVersion)
+        .join(Program)
+        .order_by(Program.id, CurriculumVersion.loaded_at.desc(), CurriculumVersion.id.desc())
+    ).all()
+    form = CohortForm()
+    form.version_id.choices = [
+        (
+            v.id,
+            f"{v.program.title} · {v.label} ({v.short_hash}), {len(v.modules)} sessions, "
+            f"loaded {v.loaded_at:%Y-%m-%d}",
+        )
+        for v in versions
+    ]
+    form.facilitators.choices = _facilitator_choices()
+    if request.method == "GET":
+        # The newest version of the first program: a new cohort rarely wants an old course.
+        form.version_id.data = versions[0].id if versions else None
+        form.start_time.data = time(18, 30)
+    error = None
+    if form.validate_on_submit():
+        try:
+            cohort = scheduling.create_cohort(
+                name=form.name.data,
+                version=db.session.get(CurriculumVersion, form.version_id.data),
+                facilitators=_users(form.facilitators.data),
+                start_date=form.start_date.data,
+                weekday=form.weekday.data,
+                start_time=form.start_time.data,
+                timezone=form.chosen_timezone,
+                location=form.location.data,
+                video_link=form.video_link.data,
+                actor=current_user,
+            )
+            db.session.commit()
+            first = cohort.sessions[0].scheduled_at
+            flash(
+                f"Cohort {cohort.name} created with {len(cohort.sessions)} sessions, "
+                f"the first on {format_datetime(first, cohort.timezone)}.",
+                "success",
+            )
+            return redirect(url_for(".cohort", cohort_id=cohort.id))
+        except ServiceError as exc:
+            db.session.rollback()
+            error = str(exc)
+    return _form_page("admin/cohort_form.html", form=form, cohort=None, error=error)
+
+
+@bp.route("/cohorts/<int:cohort_id>/edit", methods=["GET", "POST"])
+def edit_cohort(cohort_id: int):
+    cohort = get_or_404(Cohort, cohort_id)
+    form = CohortDetailsForm()
+    form.facilitators.choices = _facilitator_choices()
+    if request.method == "GET":
+        form.name.data = cohort.name
+        form.location.data = cohort.location
+        form.video_link.data = cohort.video_link
+        form.facilitators.data = [u.id for u in cohort.facilitators]
+    error = None
+    if form.validate_on_submit():
+        try:
+            scheduling.update_cohort(
+                cohort,
+                name=form.name.data,
+                location=form.location.data,
+                video_link=form.video_link.data,
+                facilitators=_users(form.facilitators.data),
+                actor=current_user,
+            )
+            db.session.commit()
+            flash(f"Cohort {cohort.name} saved.", "success")
+            return redirect(url_for(".cohort", cohort_id=cohort.id))
+        except ServiceError as exc:
+            db.session.rollback()
+            error = str(exc)
+    return _form_page("admin/cohort_form.html", form=form, cohort=cohort, error=error)
+
+
+@bp.route("/sessions/<int:session_id>/reschedule", methods=["GET", "POST"])
+def reschedule_session(session_id: int):
+    meeting = get_or_404(Session, session_id)
+    form = RescheduleForm()
+    if request.method == "GET":
+        local = scheduling.local_when(meeting)
+        form.day.data, form.at.data = local.date(), local.time()
+    fixed, error = scheduling.why_fixed(meeting, "moved"), None
+    if fixed is None and form.validate_on_submit():
+        try:
+            scheduling.reschedule_session(
+                meeting,
+                day=form.day.data,
+                at=form.at.data,
+                reason=form.reason.data,
+                actor=current_user,
+            )
+            db.session.commit()
+            when = format_datetime(meeting.scheduled_at, meeting.cohort.timezone)
+            flash(f"Session {meeting.number} moved to {when}.", "success")
+            return redirect(url_for(".cohort", cohort_id=meeting.cohort_id))
+        except ServiceError as exc:
+            db.session.rollback()
+            error = str(exc)
+    return _form_page(
+        "admin/session_form.html",
+        form=form,
+        meeting=meeting,
+        action="reschedule",
+        fixed=fixed,
+        error=error,
+    )
+
+
+@bp.route("/sessions/<int:session_id>/cancel", methods=["GET", "POST"])
+def cancel_session(session_id: int):
+    meeting = get_or_404(Session, session_id)
+    form = CancelSessionForm()
+    fixed, error = scheduling.why_fixed(meeting, "cancelled"), None
+    if fixed is None and form.validate_on_submit():
+        try:
+            scheduling.cancel_session(meeting, reason=form.reason.data, actor=current_user)
+            db.session.commit()
+            flash(f"Session {meeting.number} cancelled.", "success")
+            return redirect(url_for(".cohort", cohort_id=meeting.cohort_id))
+        except ServiceError as exc:
+            db.session.rollback()
+            error = str(exc)
+    return _form_page(
+        "admin/session_form.html",
+        form=form,
+        meeting=meeting,
+        action="cancel",
+        fixed=fixed,
+        error=error,
+    )
+
+
+# --- enrollments and invitation links -----------------------------------------------------------
+
+
+@bp.route("/enrollments")
+def enrollments():
+    form = EnrollmentSearchForm(request.args)
+    form.court.choices = [(0, "Any court")] + [
+        (c.id, c.name) for c in db.session.scalars(select(Court).order_by(Court.name))
+    ]
+    form.cohort.choices = [(0, "Any cohort")] + [
+        (c.id, c.name)
+        for c in db.session.scalars(select(Cohort).order_by(Cohort.start_date.desc()))
+    ]
+    query = (
+        select(Enrollment)
+        .join(User, Enrollment.participant_id == User.id)
+        .order_by(Enrollment.created_at.desc(), Enrollment.id.desc())
+    )
+    if form.validate():
+        if form.q.data:
+            query = query.where(Enrollment.case_number.ilike(f"%{form.q.data}%"))
+        if form.court.data:
+            query = query.where(Enrollment.court_id == form.court.data)
+        if form.cohort.data:
+            query = query.where(Enrollment.cohort_id == form.cohort.data)
+        if form.state.data:
+            query = query.where(Enrollment.state == EnrollmentState(form.state.data))
+    page = db.paginate(query, per_page=25, error_out=False)
+    filters = {
+        "q": form.q.data or None,
+        "court": form.court.data or None,
+        "cohort": form.cohort.data or None,
+        "state": form.state.data or None,
+    }
+    return render_template(
+        "admin/enrollments.html", form=form, page=page, filters=filters, invite_form=EmptyForm()
+    )
+
+
+@bp.route("/enrollments/new", methods=["GET", "POST"])
+def new_enrollment():
+    now = utcnow()
+    form = EnrollForm()
+    participants = db.session.scalars(
+        select(User)
+        .where(User.role == Role.PARTICIPANT, User.active)
+        .order_by(User.full_name, User.id)
+    )
+    form.participant_id.choices = [(0, "New participant: enter his name and email below")] + [
+        (u.id, f"{u.full_name} ({u.email})") for u in participants
+    ]
+    # Only cohorts with a session still ahead: a finished cohort has nothing left to attend.
+    ongoing = [
+        c
+        for c in db.session.scalars(
+            select(Cohort).options(selectinload(Cohort.sessions)).order_by(Cohort.start_date)
+        )
+        if any(s.scheduled_at > now and s.status is not SessionStatus.CANCELLED for s in c.sessions)
+    ]
+    form.cohort_id.choices = [
+        (
+            c.id,
+            f"{c.name} · {scheduling.WEEKDAYS[c.weekday]}s {scheduling.clock_time(c.start_time)}, "
+            f"from {format_date(c.start_date)}",
+        )
+        for c in ongoing
+    ]
+    form.court_id.choices = [
+        (c.id, c.name) for c in db.session.scalars(select(Court).order_by(Court.name))
+    ]
+    if request.method == "GET":
+        form.referral_date.data = now.date()
+        for field, arg in ((form.cohort_id, "cohort"), (form.participant_id, "participant")):
+            wanted = request.args.get(arg, type=int)
+            if wanted in dict(field.choices):
+                field.data = wanted
+    error = None
+    if form.validate_on_submit():
+        try:
+            if form.participant_id.data:
+                participant, invited = db.session.get(User, form.participant_id.data), False
+            else:
+                participant = enrollment_service.new_participant(
+                    full_name=form.full_name.data, email=form.email.data, actor=current_user
+                )
+                invited = True
+            enrollment = enrollment_service.enroll(
+                participant=participant,
+                cohort=db.session.get(Cohort, form.cohort_id.data),
+                court=db.session.get(Court, form.court_id.data),
+                case_number=form.case_number.data,
+                referral_type=ReferralType(form.referral_type.data),
+                referral_date=form.referral_date.data,
+                completion_deadline=form.completion_deadline.data,
+                starts_on=form.starts_on.data,
+                overrides=form.overrides,
+                note=form.note.data or "",
+                actor=current_user,
+            )
+            token = _invite(participant) if invited else None
+            db.session.commit()
+        except ServiceError as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            flash(
+                f"{participant.full_name} enrolled in {enrollment.cohort.name}, "
+                f"case {enrollment.case_number}.",
+                "success",
+            )
+            if token:
+                return _show_invitation(participant, token)
+            return redirect(url_for("facilitator.enrollment", enrollment_id=enrollment.id))
+    return _form_page("admin/enrollment_form.html", form=form, error=error)
+
+
+def _invite(participant: User) -> str:
+    token = invitations.make_token(participant)
+    audit.record("invitation.create", current_user, participant)  # never the link itself
+    return token
+
+
+def _show_invitation(participant: User, token: str):
+    """Post/redirect/get: the link rides in the signed session cookie to a page showing it once."""
+    cookie_session["invitation"] = {"user_id": participant.id, "token": token}
+    return redirect(url_for(".invitation"))
+
+
+@bp.route("/participants/<int:user_id>/invitation", methods=["POST"])
+def new_invitation(user_id: int):
+    participant = get_or_404(User, user_id)
+    if participant.role is not Role.PARTICIPANT:
+        abort(404)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    if not participant.active:
+        flash(f"{participant.full_name}'s account is disabled; no link was made.", "error")
+        return redirect(url_for(".enrollments"))
+    token = _invite(participant)
+    db.session.commit()
+    return _show_invitation(participant, token)
+
+
+@bp.route("/invitation")
+def invitation():
+    shown = cookie_session.pop("invitation", None)
+    participant = db.session.get(User, shown["user_id"]) if shown else None
+    if participant is None:
+        flash("An invitation link is shown only once. Make a new one here.", "info")
+        return redirect(url_for(".enrollments"))
+    response = make_response(
+        render_template(
+            "admin/invitation.html",
+            participant=participant,
+            url=invitations.invitation_url(shown["token"]),
+            expires=utcnow() + invitations.VALID_FOR,
+        )
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response

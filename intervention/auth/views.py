@@ -1,4 +1,5 @@
-"""Sign-in and sign-out for every role; each role lands on its own home page."""
+"""Sign-in and sign-out for every role; each role lands on its own home page. New
+participants set their first password from an invitation link."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from ..extensions import db
 from ..forms import EmptyForm
 from ..models import Role, User, utcnow
 from ..services import audit
-from .forms import LoginForm
+from . import invitations
+from .forms import LoginForm, WelcomeForm
 
 bp = Blueprint("auth", __name__)
 
@@ -89,3 +91,30 @@ def logout():
         session.clear()
         flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/welcome/<token>", methods=["GET", "POST"])
+def welcome(token: str):
+    """Public: the link itself is the proof, and it stops working once the password is set."""
+    user = invitations.user_for_token(token)
+    if user is None:
+        response = current_app.make_response((render_template("auth/welcome_invalid.html"), 404))
+    else:
+        form = WelcomeForm()
+        if form.validate_on_submit():
+            user.set_password(form.password.data)
+            audit.record("auth.password_set", user, user, via="invitation")
+            session.clear()
+            login_user(user)
+            user.last_login_at = utcnow()
+            audit.record("auth.login", user, user)
+            db.session.commit()
+            flash("Your password is saved. You are signed in.", "success")
+            return redirect(home_url(user))
+        response = current_app.make_response(
+            render_template("auth/welcome.html", form=form, user=user)
+        )
+    # The address is a secret: keep it out of caches and out of Referer headers.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response

@@ -1,6 +1,8 @@
-"""Attendance roster and review forms."""
+"""Attendance roster, make-up, import, notice and review forms."""
 
+from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
+    DateField,
     FieldList,
     FormField,
     HiddenField,
@@ -14,6 +16,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..forms import BaseForm
 from ..models import AttendanceStatus, ReviewOutcome
+from ..services.notices import SEND_METHODS
 
 ROSTER_CHOICES = [(s.value, s.label) for s in AttendanceStatus if s is not AttendanceStatus.MADE_UP]
 
@@ -33,6 +36,39 @@ class RosterRowForm(BaseForm):
 
 class RosterForm(BaseForm):
     rows = FieldList(FormField(RosterRowForm))
+
+
+class MakeupForm(BaseForm):
+    # Choices are the men who may make up this module here; the service explains a refusal.
+    enrollment_id = SelectField(
+        "Participant",
+        coerce=lambda value: int(value) if value not in ("", None) else None,
+        validate_choice=False,
+        validators=[InputRequired(message="Choose the man who made up the session.")],
+    )
+    minutes = IntegerField(
+        "Minutes", validators=[Optional(), NumberRange(min=0, max=1440, message="0 to 1440.")]
+    )
+    note = StringField("Note", validators=[Length(max=500)])
+
+
+class RosterImportForm(BaseForm):
+    file = FileField(
+        "Roster file (CSV)",
+        validators=[
+            FileRequired(message="Choose the CSV file to upload."),
+            FileAllowed(["csv", "txt"], "Upload a .csv file."),
+        ],
+    )
+
+
+class NoticeSentForm(BaseForm):
+    sent_on = DateField("Date sent", validators=[InputRequired(message="Enter the date sent.")])
+    method = SelectField(
+        "Sent by",
+        choices=[("", "Choose…"), *[(m, m) for m in SEND_METHODS]],
+        validators=[InputRequired(message="Choose how it was sent.")],
+    )
 
 
 class ReviewForm(BaseForm):

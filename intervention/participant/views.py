@@ -6,6 +6,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     g,
     redirect,
@@ -14,13 +15,23 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import select
 
 from ..access import guard_blueprint
 from ..downloads import asset_response, certificate_response
 from ..extensions import db
-from ..models import Certificate, Enrollment, ReflectionPrompt, Role, SessionStatus
+from ..forms import EmptyForm
+from ..models import (
+    Certificate,
+    Enrollment,
+    ReflectionPrompt,
+    Role,
+    Session,
+    SessionStatus,
+    User,
+    utcnow,
+)
 from ..services import ServiceError, completion, curriculum
+from ..services import calendar as calendar_service
 from ..services import certificates as certificate_service
 from ..services import reflections as reflection_service
 from .forms import ReflectionForm
@@ -31,12 +42,7 @@ guard_blueprint(bp, Role.PARTICIPANT)
 
 @bp.before_request
 def load_enrollment():
-    g.enrollment = db.session.scalar(
-        select(Enrollment)
-        .where(Enrollment.participant_id == current_user.id)
-        .order_by(Enrollment.created_at.desc())
-        .limit(1)
-    )
+    g.enrollment = calendar_service.latest_enrollment(current_user)
 
 
 def _enrollment() -> Enrollment:
@@ -51,12 +57,14 @@ def home():
     if enrollment is None:
         return render_template("participant/no_enrollment.html")
     rows = curriculum.progress(enrollment)
+    week = this_week(rows)
     return render_template(
         "participant/home.html",
         enrollment=enrollment,
         result=completion.evaluate(enrollment),
         rows=rows,
-        this_week=this_week(rows),
+        this_week=week,
+        cancelled_soon=cancelled_soon(enrollment.cohort.sessions, week),
         certificate=enrollment.valid_certificate,
     )
 
@@ -65,6 +73,70 @@ def this_week(rows: list[curriculum.ModuleProgress]) -> curriculum.ModuleProgres
     """The next session's module; once every session is past, the last one held."""
     held = [r for r in rows if r.session and r.session.status is not SessionStatus.CANCELLED]
     return next((r for r in rows if r.is_next), held[-1] if held else None)
+
+
+def cancelled_soon(
+    sessions: list[Session], week: curriculum.ModuleProgress | None
+) -> list[Session]:
+    """Cancelled sessions still ahead of him, up to this week's session: he must not come."""
+    now = utcnow()
+    until = week.session.scheduled_at if week and week.session else None
+    return [
+        s
+        for s in sessions
+        if s.status is SessionStatus.CANCELLED
+        and s.scheduled_at >= now
+        and (until is None or s.scheduled_at <= until)
+    ]
+
+
+@bp.route("/schedule")
+def schedule():
+    enrollment = g.enrollment
+    if enrollment is None:
+        return render_template("participant/no_enrollment.html")
+    feed_url = _feed_url(current_user)
+    db.session.commit()  # the token made on his first visit
+    return render_template(
+        "participant/schedule.html",
+        enrollment=enrollment,
+        cohort=enrollment.cohort,
+        lines=calendar_service.schedule(enrollment),
+        open_numbers={
+            m.session_number
+            for m in enrollment.cohort.version.modules
+            if curriculum.is_open(enrollment.cohort, m)
+        },
+        timezone_name=timezone_name(enrollment.cohort.timezone),
+        feed_url=feed_url,
+        subscribe_url="webcal://" + feed_url.split("://", 1)[1],
+        renew_form=EmptyForm(),
+    )
+
+
+@bp.route("/schedule/calendar-link", methods=["POST"])
+def renew_calendar_link():
+    if EmptyForm().validate_on_submit():
+        calendar_service.renew_token(current_user)
+        db.session.commit()
+        flash(
+            "You have a new calendar link. The old link no longer works. "
+            "Add the new link to your calendar app.",
+            "success",
+        )
+    # Back to the top of the page, where the message shows, with a link down to the section.
+    return redirect(url_for(".schedule"))
+
+
+def _feed_url(user: User) -> str:
+    token = calendar_service.ensure_token(user)
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    return base + url_for("public.calendar_feed", token=token)
+
+
+def timezone_name(tz: str) -> str:
+    """'America/Los_Angeles' -> 'Los Angeles': the city a man knows his clock by."""
+    return tz.rsplit("/", 1)[-1].replace("_", " ")
 
 
 @bp.route("/modules")

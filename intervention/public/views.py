@@ -1,13 +1,15 @@
-"""Public pages: front page, /healthz, and /verify for anyone holding a certificate."""
+"""Public pages: front page, /healthz, /verify for anyone holding a certificate, and the
+private calendar feeds (calendar apps cannot sign in; the secret URL is the key)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import text
 
 from ..extensions import db
 from ..services import audit
+from ..services import calendar as calendar_service
 from ..services import certificates as certificate_service
 from .forms import VerifyForm
 
@@ -31,6 +33,26 @@ def healthz():
         db.session.rollback()
         return {"status": "error", "database": type(exc).__name__}, 503
     return {"status": "ok", "database": "ok"}
+
+
+@bp.route("/calendar/<token>.ics")
+def calendar_feed(token: str):
+    # Not audited per fetch: calendar apps poll every few hours. Making or renewing the
+    # token is audited instead.
+    user = calendar_service.user_for_token(token)
+    if user is None:
+        abort(404)
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    body = calendar_service.build_feed(
+        calendar_service.latest_enrollment(user),
+        lambda number: base + url_for("participant.module", number=number),
+    )
+    response = Response(body, mimetype="text/calendar")
+    response.headers["Content-Disposition"] = 'inline; filename="sessions.ics"'
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @bp.route("/verify", methods=["GET", "POST"])

@@ -1,6 +1,11 @@
-"""Marking attendance: first marks and corrections, each kept in an append-only history."""
+"""Marking attendance: first marks, corrections and make-ups, each kept in an append-only
+history."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -9,19 +14,68 @@ from ..models import (
     Attendance,
     AttendanceChange,
     AttendanceStatus,
+    Cohort,
+    CurriculumVersion,
     Enrollment,
+    EnrollmentState,
     Session,
     SessionStatus,
     User,
     utcnow,
 )
+from ..templating import format_date, format_datetime
 from . import ServiceError, audit
 
 
-def local_date(session: Session):
-    from zoneinfo import ZoneInfo
-
+def local_date(session: Session) -> date:
+    """The day the session meets, in its cohort's timezone."""
     return session.scheduled_at.astimezone(ZoneInfo(session.cohort.timezone)).date()
+
+
+def status_before_makeup(record: Attendance | None) -> AttendanceStatus | None:
+    """How a made-up session was marked before the make-up (None if it never was)."""
+    if record is None:
+        return None
+    for change in reversed(record.history):
+        if change.to_status is AttendanceStatus.MADE_UP:
+            return change.from_status
+    return None
+
+
+def session_closed_reason(session: Session) -> str | None:
+    """Why no attendance can be taken at this session at all, or None."""
+    when = format_date(session.scheduled_at, session.cohort.timezone)
+    if session.status is SessionStatus.CANCELLED:
+        why = f" ({session.cancel_reason})" if session.cancel_reason else ""
+        return f"Session {session.number} on {when} was cancelled{why}; attendance cannot be taken."
+    if session.scheduled_at > utcnow():
+        starts = format_datetime(session.scheduled_at, session.cohort.timezone)
+        return (
+            f"Session {session.number} has not happened yet: it starts {starts}. "
+            "Attendance can be taken once it has started."
+        )
+    return None
+
+
+def refusal(session: Session, enrollment: Enrollment) -> str | None:
+    """Why this man cannot be marked at this session of his own cohort, or None."""
+    name = enrollment.participant.full_name
+    if enrollment.cohort_id != session.cohort_id:
+        return (
+            f"{name} is not in this session's cohort ({session.cohort.name}); "
+            "record a make-up instead."
+        )
+    closed = session_closed_reason(session)
+    if closed:
+        return closed
+    if local_date(session) < enrollment.starts_on:
+        return (
+            f"{name} was not enrolled yet on {format_date(local_date(session))}: "
+            f"his case starts {format_date(enrollment.starts_on)}."
+        )
+    if not enrollment.state.is_open:
+        return f"This case is {enrollment.state.label.lower()}; it is closed."
+    return None
 
 
 def mark(
@@ -34,32 +88,55 @@ def mark(
     reason: str = "",
 ) -> Attendance:
     """Record one man's attendance at one session; a change needs a reason."""
-    if enrollment.cohort_id != session.cohort_id:
-        raise ServiceError(f"{enrollment.participant.full_name} is not in this session's cohort.")
-    if session.status is SessionStatus.CANCELLED:
-        raise ServiceError("This session was cancelled; attendance cannot be taken.")
-    if session.scheduled_at > utcnow():
-        raise ServiceError("This session has not happened yet; attendance cannot be taken.")
-    if local_date(session) < enrollment.starts_on:
+    problem = refusal(session, enrollment)
+    if problem:
+        raise ServiceError(problem)
+    if status is AttendanceStatus.MADE_UP:
+        raise ServiceError("A session is marked made up by recording the make-up itself.")
+    record = _current(enrollment, session)
+    if record is not None and record.status is AttendanceStatus.MADE_UP:
         raise ServiceError(
-            f"{enrollment.participant.full_name} was not enrolled yet on {local_date(session)}."
+            f"{enrollment.participant.full_name} made up session {session.number} elsewhere; "
+            "that mark is kept with the make-up."
         )
-    if not enrollment.state.is_open:
-        raise ServiceError(f"This case is {enrollment.state.label.lower()}; it is closed.")
+    _check_minutes(session, minutes)
+    return _record(session, enrollment, record, status, minutes, actor, note, reason)
+
+
+def _check_minutes(session: Session, minutes: int) -> None:
     duration = session.module.duration_minutes
     if not 0 <= minutes <= duration:
         raise ServiceError(f"Minutes credited must be between 0 and {duration}.")
 
-    record = db.session.scalar(
+
+def _current(enrollment: Enrollment, session: Session) -> Attendance | None:
+    return db.session.scalar(
         select(Attendance).where(
             Attendance.enrollment_id == enrollment.id, Attendance.session_id == session.id
         )
     )
+
+
+def _record(
+    session: Session,
+    enrollment: Enrollment,
+    record: Attendance | None,
+    status: AttendanceStatus,
+    minutes: int,
+    actor: User,
+    note: str,
+    reason: str,
+    *,
+    action: str | None = None,
+    **details,
+) -> Attendance:
+    """The one path that writes a mark: the change goes to the history, then to the audit log."""
+    reason = reason.strip()
     if record is not None and (record.status, record.minutes_credited) == (status, minutes):
         if note != record.note:
             record.note = note
         return record  # nothing that counts changed, so there is nothing to justify
-    if record is not None and not reason.strip():
+    if record is not None and not reason:
         raise ServiceError(
             f"{enrollment.participant.full_name} was already marked "
             f"{record.status.label.lower()}; give a reason for the change."
@@ -69,8 +146,9 @@ def mark(
         from_minutes=record.minutes_credited if record else None,
         to_status=status,
         to_minutes=minutes,
-        reason=reason.strip(),
+        reason=reason,
         actor=actor,
+        at=utcnow(),
     )
     if record is None:
         record = Attendance(enrollment=enrollment, session=session)
@@ -79,24 +157,181 @@ def mark(
     record.minutes_credited = minutes
     record.note = note
     record.recorded_by = actor
-    record.recorded_at = utcnow()
+    record.recorded_at = change.at
     change.attendance = record
     db.session.add(change)
     if session.status is SessionStatus.SCHEDULED:
         session.status = SessionStatus.HELD
     db.session.flush()
     audit.record(
-        "attendance.mark" if change.from_status is None else "attendance.change",
+        action or ("attendance.mark" if change.from_status is None else "attendance.change"),
         actor,
         record,
         enrollment_id=enrollment.id,
         session_id=session.id,
         to=status.value,
         minutes=minutes,
-        **(
-            {"from": change.from_status.value, "reason": reason.strip()}
-            if change.from_status
-            else {}
-        ),
+        **({"from": change.from_status.value, "reason": reason} if change.from_status else {}),
+        **details,
     )
     return record
+
+
+def roster(session: Session) -> list[Enrollment]:
+    """The men of the session's cohort who were enrolled on its day and whose case is open."""
+    day = local_date(session)
+    return sorted(
+        (e for e in session.cohort.enrollments if e.state.is_open and e.starts_on <= day),
+        key=lambda e: e.participant.full_name,
+    )
+
+
+def session_marks(session: Session) -> list[Attendance]:
+    """The marks of the session's own cohort (make-ups attended here are not among them)."""
+    marks = (a for e in session.cohort.enrollments for a in e.attendance)
+    return [a for a in marks if a.session_id == session.id]
+
+
+def makeups_at(session: Session) -> list[Attendance]:
+    """Marks of men from other cohorts who made up a session of theirs here."""
+    return list(
+        db.session.scalars(
+            select(Attendance)
+            .join(Enrollment, Attendance.enrollment_id == Enrollment.id)
+            .where(Attendance.session_id == session.id, Enrollment.cohort_id != session.cohort_id)
+            .order_by(Attendance.recorded_at)
+        )
+    )
+
+
+# --- make-ups -----------------------------------------------------------------------------
+
+
+@dataclass
+class MakeupCandidate:
+    """A man of another cohort who missed this session's module and may make it up here."""
+
+    enrollment: Enrollment
+    missed: Session  # his own cohort's session for the same module
+    mark: Attendance | None  # how that session is marked now (None: never marked)
+
+
+def own_session(enrollment: Enrollment, number: int) -> Session | None:
+    """His cohort's (not cancelled) session for module `number`."""
+    return next(
+        (
+            s
+            for s in enrollment.cohort.sessions
+            if s.number == number and s.status is not SessionStatus.CANCELLED
+        ),
+        None,
+    )
+
+
+def makeup_refusal(session: Session, enrollment: Enrollment) -> str | None:
+    """Why he cannot make up his session of this module at `session`, or None."""
+    from .completion import effective_policy, is_credited
+
+    name = enrollment.participant.full_name
+    if enrollment.cohort_id == session.cohort_id:
+        return f"{name} is in this cohort; mark him on the roster instead."
+    if enrollment.cohort.version.program_id != session.cohort.version.program_id:
+        return f"{name} is in another program; a make-up must be the same program's module."
+    if session.status is SessionStatus.CANCELLED:
+        return f"Session {session.number} of {session.cohort.name} was cancelled."
+    if session.scheduled_at > utcnow():
+        when = format_datetime(session.scheduled_at, session.cohort.timezone)
+        return (
+            f"Session {session.number} of {session.cohort.name} has not happened yet "
+            f"(it starts {when}); record the make-up once he has attended it."
+        )
+    if not enrollment.state.is_open:
+        return f"{name}'s case is {enrollment.state.label.lower()}; it is closed."
+    if local_date(session) < enrollment.starts_on:
+        return f"{name} was not enrolled yet on {format_date(local_date(session))}."
+    missed = own_session(enrollment, session.number)
+    if missed is None:
+        return f"{name}'s cohort has no session {session.number} to make up."
+    missed_day = format_date(local_date(missed))
+    # A session held before his case started may be made up too: he still owes its module.
+    record = _current(enrollment, missed)
+    if record is None and missed.scheduled_at > utcnow():
+        return (
+            f"{name}'s own session {missed.number} is on {missed_day}; "
+            "a make-up is for a session he has already missed."
+        )
+    if record is not None and is_credited(record.status, effective_policy(enrollment)):
+        return (
+            f"{name} already has credit for session {missed.number} "
+            f"({record.status.label.lower()}, {missed_day})."
+        )
+    if _current(enrollment, session) is not None:
+        return f"{name} is already recorded at this session."
+    return None
+
+
+def makeup_candidates(session: Session) -> list[MakeupCandidate]:
+    """Men of the program's other cohorts who may make up this session's module here."""
+    enrollments = db.session.scalars(
+        select(Enrollment)
+        .join(Cohort, Enrollment.cohort_id == Cohort.id)
+        .join(CurriculumVersion, Cohort.version_id == CurriculumVersion.id)
+        .where(
+            CurriculumVersion.program_id == session.cohort.version.program_id,
+            Enrollment.cohort_id != session.cohort_id,
+            Enrollment.state.in_([EnrollmentState.REFERRED, EnrollmentState.ACTIVE]),
+        )
+    ).all()
+    candidates = []
+    for enrollment in enrollments:
+        if makeup_refusal(session, enrollment) is None:
+            missed = own_session(enrollment, session.number)
+            candidates.append(MakeupCandidate(enrollment, missed, _current(enrollment, missed)))
+    return sorted(candidates, key=lambda c: c.enrollment.participant.full_name)
+
+
+def record_makeup(
+    session: Session,
+    enrollment: Enrollment,
+    actor: User,
+    minutes: int | None = None,
+    note: str = "",
+) -> Attendance:
+    """He attended `session` (another cohort's) in place of his own session of that module:
+    mark him present there, mark his own session made up, and link the two marks both ways."""
+    problem = makeup_refusal(session, enrollment)
+    if problem:
+        raise ServiceError(problem)
+    if minutes is None:
+        minutes = session.module.duration_minutes
+    _check_minutes(session, minutes)
+    missed = own_session(enrollment, session.number)
+    missed_record = _current(enrollment, missed)
+    day = format_date(local_date(session))
+    attended = _record(
+        session,
+        enrollment,
+        None,
+        AttendanceStatus.PRESENT,
+        minutes,
+        actor,
+        note,
+        f"Make-up for session {missed.number} of {enrollment.cohort.name}",
+        action="attendance.makeup",
+        missed_session_id=missed.id,
+    )
+    made_up = _record(
+        missed,
+        enrollment,
+        missed_record,
+        AttendanceStatus.MADE_UP,
+        minutes,
+        actor,
+        missed_record.note if missed_record else "",
+        f"Made up at {session.cohort.name} on {day}",
+    )
+    made_up.made_up_at_session = session
+    made_up.linked_attendance = attended
+    attended.linked_attendance = made_up
+    db.session.flush()
+    return attended

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from ..models import (
+    Attendance,
     AttendanceStatus,
     Enrollment,
     EnrollmentState,
@@ -14,9 +16,13 @@ from ..models import (
     SessionStatus,
     utcnow,
 )
-from .attendance import local_date
+from .attendance import local_date, status_before_makeup
 
-ABSENCES = {AttendanceStatus.ABSENT, AttendanceStatus.LEFT_EARLY}
+# The policy rules whose breach drafts a non-compliance notice, in the order they are reported.
+RULES = ("max_absences", "max_consecutive_absences", "max_gap_days", "completion_deadline")
+# How close to a limit counts as "at risk".
+GAP_WARNING_DAYS = 7
+DEADLINE_WARNING_DAYS = 14
 # What he still has to do about each kind of reflection not yet accepted, most urgent first.
 REFLECTION_OWED = {
     ReflectionState.RETURNED: "to revise and submit again",
@@ -27,11 +33,30 @@ REFLECTION_OWED = {
 
 @dataclass
 class SessionLine:
+    """One session of his own cohort, as it stands for him."""
+
     session: Session
     status: AttendanceStatus | None
     minutes: int
     credited: bool
     counts: bool  # False for sessions before his enrollment began
+    past: bool = False  # the session has started (cancelled sessions are never listed)
+    attendance: Attendance | None = None
+    # For a made-up session: how he was first marked at his own session (None if never).
+    missed_as: AttendanceStatus | None = None
+    owes_makeup: bool = False
+
+    @property
+    def unmarked(self) -> bool:
+        """Held (its time has passed) and counting, but nobody has marked him yet."""
+        return self.counts and self.past and self.status is None
+
+
+@dataclass
+class Violation:
+    rule: str  # one of RULES
+    reason: str  # plain words, shown to staff, the man and the court
+    since: date  # the day the rule was first broken, so one breach drafts one notice
 
 
 @dataclass
@@ -47,10 +72,22 @@ class Completion:
     reflections_required: int
     reflections_accepted: int
     lines: list[SessionLine] = field(default_factory=list)
+    breaches: list[Violation] = field(default_factory=list)
+    # Why completion is no longer possible: the violations, or too few sessions left.
+    blockers: list[str] = field(default_factory=list)
+    at_risk: bool = False
+    risk: list[str] = field(default_factory=list)  # why he is at risk, in plain words
+    makeups_owed: list[int] = field(default_factory=list)  # session numbers
+    unmarked: list[Session] = field(default_factory=list)  # held, counting, not marked yet
+    days_without_attendance: int = 0
 
     @property
     def hours_credited(self) -> float:
         return round(self.minutes_credited / 60, 1)
+
+    @property
+    def violated(self) -> dict[str, str]:
+        return {v.rule: v.reason for v in self.breaches}
 
 
 def effective_policy(enrollment: Enrollment) -> dict:
@@ -67,52 +104,156 @@ def is_credited(status: AttendanceStatus | None, policy: dict) -> bool:
     return status is AttendanceStatus.LATE and bool(policy.get("late_counts_as_attended"))
 
 
+def absence_statuses(policy: dict) -> set[AttendanceStatus]:
+    """Marks that count as an absence: late too, when lateness does not count as attending."""
+    statuses = {AttendanceStatus.ABSENT, AttendanceStatus.LEFT_EARLY}
+    if not policy.get("late_counts_as_attended"):
+        statuses.add(AttendanceStatus.LATE)
+    return statuses
+
+
+def missed_statuses(policy: dict) -> set[AttendanceStatus]:
+    """Marks of a session he did not get credit for, which a make-up can replace."""
+    return absence_statuses(policy) | {AttendanceStatus.EXCUSED}
+
+
+def local_today(enrollment: Enrollment) -> date:
+    return utcnow().astimezone(ZoneInfo(enrollment.cohort.timezone)).date()
+
+
 def evaluate(enrollment: Enrollment, today: date | None = None) -> Completion:
+    """Apply the program's policy and the court's overrides to his marks, as of `today`
+    (the cohort's local date). Only his own cohort's sessions count; a make-up credits the
+    session he missed, never the other cohort's session he attended."""
     policy = effective_policy(enrollment)
-    today = today or utcnow().date()
+    now = utcnow()
+    today = today or local_today(enrollment)
+    absent_like = absence_statuses(policy)
+    makeups_required = bool(policy.get("makeups_required"))
     marks = {a.session_id: a for a in enrollment.attendance}
+    max_abs = policy.get("max_absences")
+    max_run = policy.get("max_consecutive_absences")
 
     lines: list[SessionLine] = []
-    credited = absences = consecutive = worst_run = minutes = 0
-    owed_makeups = 0
-    upcoming = 0
+    credited = absences = run = worst_run = minutes = cancelled = 0
+    makeups_owed: list[int] = []
+    unmarked: list[SessionLine] = []
+    open_lines: list[SessionLine] = []  # ahead of him, or held and not marked yet
     last_attended: date | None = None
+    breaches: dict[str, Violation] = {}
     for session in enrollment.cohort.sessions:
         if session.status is SessionStatus.CANCELLED:
+            cancelled += 1  # the program did not hold it: never for or against him
             continue
-        counts = local_date(session) >= enrollment.starts_on
+        day = local_date(session)
+        past = day < today or (day == today and session.scheduled_at <= now)
+        counts = day >= enrollment.starts_on
         mark = marks.get(session.id)
         status = mark.status if mark else None
+        missed_as = status_before_makeup(mark) if status is AttendanceStatus.MADE_UP else None
         ok = is_credited(status, policy)
-        lines.append(SessionLine(session, status, mark.minutes_credited if mark else 0, ok, counts))
-        if not counts:
-            continue
+        line = SessionLine(
+            session,
+            status,
+            mark.minutes_credited if mark else 0,
+            ok,
+            counts,
+            past=past,
+            attendance=mark,
+            missed_as=missed_as,
+        )
+        lines.append(line)
+        if not counts and status is not AttendanceStatus.MADE_UP:
+            continue  # before he started; only a make-up of it can credit him
         if mark is None:
-            # Not held yet, or held and not marked yet: either way it may still be credited.
-            upcoming += 1
+            open_lines.append(line)
+            if past:
+                unmarked.append(line)
             continue
+        # What he did at his own session: a make-up credits it but does not undo an absence.
+        did = missed_as if status is AttendanceStatus.MADE_UP else status
         if ok:
             credited += 1
             minutes += mark.minutes_credited
-            consecutive = 0
-            last_attended = local_date(session)
-        elif status in ABSENCES:
+            attended_on = day
+            if status is AttendanceStatus.MADE_UP and mark.linked_attendance is not None:
+                attended_on = local_date(mark.linked_attendance.session)
+            last_attended = max(last_attended or attended_on, attended_on)
+        if did in absent_like and counts:
             absences += 1
-            consecutive += 1
-            worst_run = max(worst_run, consecutive)
-        if status in ABSENCES | {AttendanceStatus.EXCUSED} and policy.get("makeups_required"):
-            owed_makeups += 1
+            run += 1
+            worst_run = max(worst_run, run)
+            # The day each limit was first broken: one breach, one notice.
+            if max_abs is not None and absences == max_abs + 1:
+                breaches["max_absences"] = Violation("max_absences", "", day)
+            if max_run is not None and run == max_run + 1:
+                breaches.setdefault(
+                    "max_consecutive_absences", Violation("max_consecutive_absences", "", day)
+                )
+        elif did is not None and did is not AttendanceStatus.EXCUSED:
+            run = 0  # attending ends a run; an excused absence neither ends nor extends it
+        if not ok and counts and status in missed_statuses(policy) and makeups_required:
+            line.owes_makeup = True
+            makeups_owed.append(session.number)
 
+    # A cancelled session is not owed: once the cohort has no spare sessions left, each
+    # cancellation lowers the number required.
     required = policy["sessions_required"]
-    unmet: list[str] = []
-    violations: list[str] = []
-    if credited < required:
-        unmet.append(
-            f"{plural(required - credited, 'more session')} to attend "
-            f"({credited} of {required} credited)."
+    spare = max(0, len(lines) + cancelled - required)
+    required -= max(0, cancelled - spare)
+    owes_sessions = credited < required or bool(makeups_owed)
+
+    # Gap: from his last attendance (or his start) to today, but never past a held session
+    # nobody has marked yet: he may have been there, so that is for the facilitator to mark.
+    gap_from = last_attended or enrollment.starts_on
+    gap_to = today
+    pending = [local_date(line.session) for line in unmarked]
+    pending = [d for d in pending if d >= gap_from]
+    if pending:
+        gap_to = min(gap_to, min(pending))
+    gap_days = max(0, (gap_to - gap_from).days)
+
+    if "max_absences" in breaches:
+        breaches["max_absences"].reason = f"{plural(absences, 'absence')}; the limit is {max_abs}."
+    if "max_consecutive_absences" in breaches:
+        breaches[
+            "max_consecutive_absences"
+        ].reason = f"{worst_run} absences in a row; the limit is {max_run}."
+    max_gap = policy.get("max_gap_days")
+    if max_gap and owes_sessions and gap_days > max_gap:
+        breaches["max_gap_days"] = Violation(
+            "max_gap_days",
+            f"{gap_days} days without attendance; the limit is {max_gap}.",
+            gap_from + timedelta(days=max_gap + 1),
         )
-    if owed_makeups and policy.get("makeups_required"):
-        unmet.append(f"{plural(owed_makeups, 'missed session')} to make up.")
+
+    unmet: list[str] = []
+    still = required - credited - len(makeups_owed)
+    to_attend = min(still, len(open_lines))
+    if to_attend > 0:
+        unmet.append(
+            f"{plural(to_attend, 'more session')} to attend ({credited} of {required} credited)."
+        )
+    if makeups_owed:
+        unmet.append(
+            f"{plural(len(makeups_owed), 'missed session')} to make up: {_sessions(makeups_owed)}."
+        )
+    # More than his cohort has left for him: the rest can only be made up in another cohort.
+    extra = still - max(0, to_attend)
+    still_open = {id(line) for line in open_lines}
+    elsewhere = [
+        line.session.number
+        for line in lines
+        if not line.credited and id(line) not in still_open and not line.owes_makeup
+    ]
+    if extra > 0 and elsewhere:
+        which = _sessions(elsewhere)
+        if extra < len(elsewhere):
+            which = "any of " + which
+        unmet.append(
+            f"{plural(min(extra, len(elsewhere)), 'more session')} to make up in another "
+            f"group: {which}."
+        )
 
     prompts = [p for m in enrollment.cohort.version.modules for p in m.prompts if p.required]
     states = {r.prompt_id: r.state for r in enrollment.reflections}
@@ -129,32 +270,58 @@ def evaluate(enrollment: Enrollment, today: date | None = None) -> Completion:
                 f"{_sessions(sessions)}."
             )
 
-    max_abs = policy.get("max_absences")
-    if max_abs is not None and absences > max_abs:
-        violations.append(f"{plural(absences, 'absence')}; the limit is {max_abs}.")
-    max_run = policy.get("max_consecutive_absences")
-    if max_run is not None and worst_run > max_run:
-        violations.append(f"{worst_run} absences in a row; the limit is {max_run}.")
-    max_gap = policy.get("max_gap_days")
-    gap_from = last_attended or enrollment.starts_on
-    if max_gap and credited < required and (today - gap_from).days > max_gap:
-        violations.append(
-            f"{(today - gap_from).days} days without attendance; the limit is {max_gap}."
-        )
-    if enrollment.completion_deadline and today > enrollment.completion_deadline:
-        violations.append(
-            f"The completion deadline ({enrollment.completion_deadline:%b %d, %Y}) has passed."
+    deadline = enrollment.completion_deadline
+    if deadline and today > deadline and unmet and enrollment.state.is_open:
+        breaches["completion_deadline"] = Violation(
+            "completion_deadline",
+            f"The completion deadline ({_day(deadline)}) has passed.",
+            deadline + timedelta(days=1),
         )
 
-    reachable = credited + upcoming >= required or owed_makeups > 0
-    possible = enrollment.state.is_open and not violations and reachable
+    ordered = [breaches[rule] for rule in RULES if rule in breaches]
+    violations = [v.reason for v in ordered]
+    blockers = list(violations)
+    # Every session not cancelled can still be credited, by attending it or by a make-up.
+    if len(lines) < required:
+        blockers.append(
+            f"Only {plural(len(lines), 'session')} can count for this case; "
+            f"{required} are required."
+        )
+    complete = credited >= required and not unmet and not violations
+    possible = complete or (enrollment.state.is_open and not blockers)
     if enrollment.state is EnrollmentState.COMPLETED:
         possible = True
-    complete = credited >= required and not unmet and not violations
+
+    risk: list[str] = []
+    if possible and not complete and enrollment.state.is_open:
+        ahead = any(not line.past for line in lines if line.counts)
+        if max_abs and absences == max_abs and ahead:
+            risk.append(
+                f"{plural(absences, 'absence')} so far; one more breaks the limit of {max_abs}."
+            )
+        if max_run and run == max_run and ahead:
+            risk.append(
+                f"{plural(run, 'absence')} in a row; one more in a row breaks the limit "
+                f"of {max_run}."
+            )
+        if max_gap and owes_sessions and max_gap - GAP_WARNING_DAYS <= gap_days <= max_gap:
+            risk.append(
+                f"{gap_days} days without attendance; the limit of {max_gap} days is "
+                f"reached on {_day(gap_from + timedelta(days=max_gap + 1))}."
+            )
+        if deadline and owes_sessions and 0 <= (deadline - today).days <= DEADLINE_WARNING_DAYS:
+            left = (deadline - today).days
+            still = max(required - credited, len(makeups_owed))
+            risk.append(
+                f"The completion deadline is {_day(deadline)}, "
+                f"{'today' if left == 0 else 'in ' + plural(left, 'day')}; "
+                f"{plural(still, 'session')} still to be credited."
+            )
+
     return Completion(
         complete=complete,
-        possible=possible or complete,
-        unmet=unmet + violations,
+        possible=possible,
+        unmet=unmet + blockers,
         violations=violations,
         sessions_required=required,
         sessions_credited=credited,
@@ -163,11 +330,22 @@ def evaluate(enrollment: Enrollment, today: date | None = None) -> Completion:
         reflections_required=len(prompts),
         reflections_accepted=accepted,
         lines=lines,
+        breaches=ordered,
+        blockers=blockers,
+        at_risk=bool(risk),
+        risk=risk,
+        makeups_owed=makeups_owed,
+        unmarked=[line.session for line in unmarked],
+        days_without_attendance=gap_days,
     )
 
 
 def plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _day(value: date) -> str:
+    return f"{value:%b} {value.day}, {value:%Y}"
 
 
 def _sessions(numbers: list[int]) -> str:

@@ -1,10 +1,40 @@
-"""Enrollment state changes, each recorded with actor, time and reason."""
+"""Enrolling a man on a court's referral, and every later change of his case's state."""
 
 from __future__ import annotations
 
+import re
+import secrets
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
 from ..extensions import db
-from ..models import ALLOWED_TRANSITIONS, Enrollment, EnrollmentState, EnrollmentTransition, User
+from ..models import (
+    ALLOWED_TRANSITIONS,
+    Cohort,
+    Court,
+    Enrollment,
+    EnrollmentState,
+    EnrollmentTransition,
+    ReferralType,
+    Role,
+    SessionStatus,
+    User,
+    utcnow,
+)
 from . import ServiceError, audit
+from .attendance import local_date
+
+# Policy rules a court may order differently for one man, with their smallest allowed value.
+OVERRIDE_RULES = {
+    "sessions_required": 1,
+    "max_absences": 0,
+    "max_consecutive_absences": 0,
+    "max_gap_days": 1,
+}
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+OPEN_STATES = [s for s in EnrollmentState if s.is_open]
 
 
 def transition(
@@ -36,3 +66,151 @@ def transition(
         **{"from": previous.value, "to": to_state.value, "reason": reason.strip()},
     )
     return enrollment
+
+
+def new_participant(*, full_name: str, email: str, actor: User) -> User:
+    """A participant account nobody can sign in to until he sets a password by invitation."""
+    full_name, email = full_name.strip(), email.strip().lower()
+    if not full_name:
+        raise ServiceError("Give the participant's full name.")
+    if not EMAIL_RE.match(email):
+        raise ServiceError("Give a valid email address, like name@example.com.")
+    existing = db.session.scalar(select(User).where(func.lower(User.email) == email))
+    if existing is not None:
+        raise ServiceError(
+            f"An account with the email {email} already exists ({existing.full_name}). "
+            "Choose it from the list of participants instead."
+        )
+    user = User(email=email, full_name=full_name, role=Role.PARTICIPANT)
+    user.set_password(secrets.token_urlsafe(32))  # random and never shown: unusable
+    db.session.add(user)
+    db.session.flush()
+    audit.record("user.create", actor, user, role=user.role.value, email=email)
+    return user
+
+
+def open_case(court: Court, case_number: str) -> Enrollment | None:
+    """The open enrollment of this court's case, if there is one (case number ignores case)."""
+    return db.session.scalar(
+        select(Enrollment).where(
+            Enrollment.court_id == court.id,
+            func.upper(Enrollment.case_number) == case_number.strip().upper(),
+            Enrollment.state.in_(OPEN_STATES),
+        )
+    )
+
+
+def _duplicate(existing: Enrollment | None, court: Court, case_number: str) -> ServiceError:
+    if existing is None:
+        return ServiceError(f"Case {case_number} at {court.name} already has an open enrollment.")
+    return ServiceError(
+        f"Case {existing.case_number} at {court.name} is already open: "
+        f"{existing.participant.full_name} in {existing.cohort.name} "
+        f"({existing.state.label.lower()}). Close that enrollment before enrolling the case again."
+    )
+
+
+def _check_overrides(overrides: dict) -> dict:
+    stored = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key not in OVERRIDE_RULES:
+            raise ServiceError(f"“{key}” is not a rule a court can change.")
+        if not isinstance(value, int) or value < OVERRIDE_RULES[key]:
+            label = key.replace("_", " ").capitalize()
+            raise ServiceError(f"{label} must be a whole number of at least {OVERRIDE_RULES[key]}.")
+        stored[key] = value
+    return stored
+
+
+def enroll(
+    *,
+    participant: User,
+    cohort: Cohort,
+    court: Court,
+    case_number: str,
+    referral_type: ReferralType,
+    referral_date: date,
+    completion_deadline: date | None,
+    starts_on: date | None,
+    overrides: dict,
+    note: str,
+    actor: User,
+) -> Enrollment:
+    """Record a court's referral and enroll the man in a cohort: referred, then active."""
+    case_number = case_number.strip()
+    if not case_number:
+        raise ServiceError("Give the case or docket number.")
+    if participant.role is not Role.PARTICIPANT:
+        raise ServiceError(f"{participant.full_name} is not a participant account.")
+    if completion_deadline is not None and completion_deadline <= referral_date:
+        raise ServiceError("The completion deadline must be after the referral date.")
+    stored_overrides = _check_overrides(overrides)
+
+    now = utcnow()
+    starts_on = starts_on or max(now.date(), cohort.start_date)
+    sessions = [s for s in cohort.sessions if s.status is not SessionStatus.CANCELLED]
+    if not any(s.scheduled_at > now for s in sessions):
+        raise ServiceError(
+            f"Every session of {cohort.name} has already been held. "
+            "Choose a cohort with sessions still ahead."
+        )
+    if not any(local_date(s) >= starts_on for s in sessions):
+        raise ServiceError(
+            f"No session of {cohort.name} falls on or after {starts_on:%b} {starts_on.day}, "
+            f"{starts_on:%Y}, the day his enrollment starts."
+        )
+
+    existing = open_case(court, case_number)
+    if existing is not None:
+        raise _duplicate(existing, court, case_number)
+    enrollment = Enrollment(
+        participant=participant,
+        cohort=cohort,
+        court=court,
+        case_number=case_number,
+        referral_type=referral_type,
+        referral_date=referral_date,
+        completion_deadline=completion_deadline,
+        starts_on=starts_on,
+        overrides=stored_overrides,
+        state=EnrollmentState.REFERRED,
+    )
+    try:
+        # A savepoint, so losing a race to a concurrent enrollment of the same case (the
+        # partial unique index) leaves the transaction usable and answers with the message.
+        with db.session.begin_nested():
+            db.session.add(enrollment)
+            db.session.flush()
+    except IntegrityError:
+        raise _duplicate(open_case(court, case_number), court, case_number) from None
+
+    note = note.strip()
+    referral = f"Referral from {court.name}" + (f": {note}" if note else ".")
+    db.session.add(
+        EnrollmentTransition(
+            enrollment=enrollment,
+            from_state=None,
+            to_state=EnrollmentState.REFERRED,
+            actor=actor,
+            reason=referral,
+        )
+    )
+    db.session.flush()
+    audit.record(
+        "enrollment.create",
+        actor,
+        enrollment,
+        participant_id=participant.id,
+        cohort_id=cohort.id,
+        court_id=court.id,
+        case_number=case_number,
+        referral_type=referral_type.value,
+        referral_date=referral_date.isoformat(),
+        completion_deadline=completion_deadline.isoformat() if completion_deadline else None,
+        starts_on=starts_on.isoformat(),
+        overrides=stored_overrides,
+        note=note,
+    )
+    return transition(enrollment, EnrollmentState.ACTIVE, actor, f"Enrolled by {actor.full_name}.")

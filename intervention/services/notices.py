@@ -1,0 +1,175 @@
+"""Non-compliance notices: one draft per broken rule, due to the court within its deadline."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import (
+    Cohort,
+    CourtDocument,
+    DocumentKind,
+    Enrollment,
+    EnrollmentState,
+    User,
+    utcnow,
+)
+from . import ServiceError, audit, completion
+
+# How a notice reached the court; stored as the label the clerk would recognise.
+SEND_METHODS = ("Mail", "Email", "Fax", "Hand delivery", "E-filing")
+
+
+def court_today(enrollment: Enrollment) -> date:
+    return utcnow().astimezone(ZoneInfo(enrollment.court.timezone)).date()
+
+
+def _created_on(notice: CourtDocument) -> date:
+    return notice.created_at.astimezone(ZoneInfo(notice.enrollment.court.timezone)).date()
+
+
+def notices_for(enrollment: Enrollment) -> list[CourtDocument]:
+    return list(
+        db.session.scalars(
+            select(CourtDocument)
+            .where(
+                CourtDocument.enrollment_id == enrollment.id,
+                CourtDocument.kind == DocumentKind.NONCOMPLIANCE_NOTICE,
+            )
+            .order_by(CourtDocument.created_at, CourtDocument.id)
+        )
+    )
+
+
+def draft_for(
+    enrollment: Enrollment, actor: User | None = None, today: date | None = None
+) -> list[CourtDocument]:
+    """Draft a notice for each rule the engine says is broken, unless one is already open for
+    that rule, or this breach (same rule, broken since the same day) was already noticed.
+    Returns the notices drafted now."""
+    if not enrollment.state.is_open:
+        return []
+    result = completion.evaluate(enrollment, today=today)
+    if not result.breaches:
+        return []
+    today = today or court_today(enrollment)
+    existing = notices_for(enrollment)
+    drafted = []
+    for breach in result.breaches:
+        same_rule = [n for n in existing if n.rule == breach.rule]
+        if any(n.sent_at is None for n in same_rule):
+            continue
+        if any(_created_on(n) >= breach.since for n in same_rule):
+            continue  # sent already: this breach is known to the court
+        notice = CourtDocument(
+            enrollment=enrollment,
+            kind=DocumentKind.NONCOMPLIANCE_NOTICE,
+            rule=breach.rule,
+            reason=breach.reason,
+            due_on=today + timedelta(days=enrollment.court.notice_deadline_days),
+            created_at=utcnow(),
+        )
+        db.session.add(notice)
+        db.session.flush()
+        audit.record(
+            "notice.draft",
+            actor,
+            notice,
+            enrollment_id=enrollment.id,
+            rule=breach.rule,
+            reason=breach.reason,
+            due_on=notice.due_on.isoformat(),
+        )
+        drafted.append(notice)
+    return drafted
+
+
+def scan(today: date | None = None) -> list[CourtDocument]:
+    """Draft notices for breaches that came with the passage of time (gap, deadline)."""
+    drafted = []
+    open_cases = db.session.scalars(
+        select(Enrollment)
+        .where(Enrollment.state.in_([EnrollmentState.REFERRED, EnrollmentState.ACTIVE]))
+        .order_by(Enrollment.id)
+    )
+    for enrollment in open_cases:
+        drafted += draft_for(enrollment, None, today=today)
+    return drafted
+
+
+def is_overdue(notice: CourtDocument, today: date | None = None) -> bool:
+    if notice.sent_at is not None or notice.due_on is None:
+        return False
+    return notice.due_on < (today or court_today(notice.enrollment))
+
+
+def days_overdue(notice: CourtDocument, today: date | None = None) -> int:
+    return ((today or court_today(notice.enrollment)) - notice.due_on).days
+
+
+def overdue(cohorts: list[Cohort] | None = None) -> list[CourtDocument]:
+    """Unsent notices past their due date, oldest due first; all cohorts when None."""
+    query = (
+        select(CourtDocument)
+        .join(Enrollment, CourtDocument.enrollment_id == Enrollment.id)
+        .where(
+            CourtDocument.kind == DocumentKind.NONCOMPLIANCE_NOTICE,
+            CourtDocument.sent_at.is_(None),
+            # A day of slack for the courts' timezones; is_overdue decides exactly.
+            CourtDocument.due_on < utcnow().date() + timedelta(days=1),
+        )
+        .order_by(CourtDocument.due_on, CourtDocument.id)
+    )
+    if cohorts is not None:
+        query = query.where(Enrollment.cohort_id.in_([c.id for c in cohorts]))
+    return [n for n in db.session.scalars(query) if is_overdue(n)]
+
+
+def open_count(cohorts: list[Cohort] | None = None) -> int:
+    query = (
+        select(CourtDocument.id)
+        .join(Enrollment, CourtDocument.enrollment_id == Enrollment.id)
+        .where(
+            CourtDocument.kind == DocumentKind.NONCOMPLIANCE_NOTICE,
+            CourtDocument.sent_at.is_(None),
+        )
+    )
+    if cohorts is not None:
+        query = query.where(Enrollment.cohort_id.in_([c.id for c in cohorts]))
+    return len(db.session.scalars(query).all())
+
+
+def mark_sent(notice: CourtDocument, sent_on: date, method: str, actor: User) -> CourtDocument:
+    """Record that the notice reached the court: the day and how."""
+    if notice.kind is not DocumentKind.NONCOMPLIANCE_NOTICE:
+        raise ServiceError("Only a non-compliance notice is marked as sent here.")
+    if notice.sent_at is not None:
+        raise ServiceError(f"This notice was already marked sent ({notice.sent_method}).")
+    if method not in SEND_METHODS:
+        raise ServiceError("Choose how the notice was sent: " + ", ".join(SEND_METHODS) + ".")
+    tz = ZoneInfo(notice.enrollment.court.timezone)
+    today = utcnow().astimezone(tz).date()
+    if sent_on > today:
+        raise ServiceError("The date sent cannot be in the future.")
+    if sent_on < _created_on(notice):
+        raise ServiceError("The date sent cannot be before the notice was drafted.")
+    # The court's business day is what counts; noon keeps the date in every timezone nearby.
+    notice.sent_at = (
+        utcnow() if sent_on == today else datetime.combine(sent_on, time(12), tzinfo=tz)
+    ).astimezone(UTC)
+    notice.sent_method = method
+    db.session.flush()
+    audit.record(
+        "notice.sent",
+        actor,
+        notice,
+        enrollment_id=notice.enrollment_id,
+        rule=notice.rule,
+        sent_on=sent_on.isoformat(),
+        method=method,
+        overdue=sent_on > notice.due_on if notice.due_on else False,
+    )
+    return notice

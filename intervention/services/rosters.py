@@ -1,0 +1,457 @@
+"""Attendance as CSV: exports of a cohort and of one man's record, and the import of a paper
+roster for one session, checked row by row and applied all or nothing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from ..extensions import db
+from ..models import (
+    AttendanceStatus,
+    Cohort,
+    Enrollment,
+    Session,
+    SessionStatus,
+    User,
+)
+from . import ServiceError, audit, completion
+from .attendance import local_date, mark, roster, session_closed_reason, session_marks
+
+MAX_IMPORT_BYTES = 1_000_000
+MAX_IMPORT_ROWS = 500
+# A spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+IMPORT_COLUMNS = ("case_number", "status", "minutes", "note", "reason")
+REQUIRED_COLUMNS = ("case_number", "status")
+# Columns of our own exports that an import reads past, so an export can come back edited.
+EXPORT_ONLY_COLUMNS = ("participant", "session_number", "date", "recorded_by", "recorded_at")
+COHORT_COLUMNS = (
+    "case_number",
+    "participant",
+    "session_number",
+    "date",
+    "status",
+    "minutes",
+    "note",
+    "recorded_by",
+    "recorded_at",
+)
+ROSTER_COLUMNS = ("case_number", "participant", "status", "minutes", "note", "reason")
+IMPORTABLE = [s for s in AttendanceStatus if s is not AttendanceStatus.MADE_UP]
+
+
+def safe_cell(value) -> str:
+    """Text a spreadsheet shows as text: a leading formula character gets a quote before it."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def _unquote(text: str) -> str:
+    """Undo safe_cell, so an exported note comes back unchanged."""
+    if text.startswith("'") and text[1:].startswith(FORMULA_START):
+        return text[1:]
+    return text
+
+
+def _write(rows: list[list]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow([safe_cell(cell) for cell in row])
+    return "\ufeff" + buffer.getvalue()  # the BOM tells spreadsheets the file is UTF-8
+
+
+def _when(moment, tz: str) -> str:
+    return moment.astimezone(ZoneInfo(tz)).isoformat(timespec="seconds") if moment else ""
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "export"
+
+
+# --- exports ------------------------------------------------------------------------------
+
+
+def cohort_csv(cohort: Cohort, actor: User) -> tuple[str, str]:
+    """(filename, text): one row per man and session of the cohort."""
+    rows: list[list] = [list(COHORT_COLUMNS)]
+    tz = cohort.timezone
+    for enrollment in sorted(cohort.enrollments, key=lambda e: e.participant.full_name):
+        marks = {a.session_id: a for a in enrollment.attendance}
+        for session in cohort.sessions:
+            record = marks.get(session.id)
+            status = record.status.value if record else ""
+            if session.status is SessionStatus.CANCELLED:
+                status = status or "cancelled"
+            rows.append(
+                [
+                    enrollment.case_number,
+                    enrollment.participant.full_name,
+                    session.number,
+                    local_date(session).isoformat(),
+                    status,
+                    record.minutes_credited if record else "",
+                    record.note if record else "",
+                    record.recorded_by.full_name if record else "",
+                    _when(record.recorded_at, tz) if record else "",
+                ]
+            )
+    audit.record("attendance.export", actor, cohort, rows=len(rows) - 1)
+    return f"attendance-{slug(cohort.name)}.csv", _write(rows)
+
+
+def session_csv(session: Session, actor: User) -> tuple[str, str]:
+    """(filename, text): the session's roster in the import's columns, to fill in and upload."""
+    rows: list[list] = [list(ROSTER_COLUMNS)]
+    marks = {a.enrollment_id: a for a in session_marks(session)}
+    for enrollment in roster(session):
+        record = marks.get(enrollment.id)
+        rows.append(
+            [
+                enrollment.case_number,
+                enrollment.participant.full_name,
+                record.status.value if record else "",
+                record.minutes_credited if record else "",
+                record.note if record else "",
+                "",
+            ]
+        )
+    audit.record("attendance.export", actor, session, rows=len(rows) - 1)
+    day = local_date(session).isoformat()
+    return f"roster-{slug(session.cohort.name)}-session-{session.number}-{day}.csv", _write(rows)
+
+
+def record_csv(enrollment: Enrollment, actor: User) -> tuple[str, str]:
+    """(filename, text): his attendance, every change of it, and where his case stands.
+    States and counts only: never the words of his reflections."""
+    result = completion.evaluate(enrollment)
+    tz = enrollment.cohort.timezone
+    yes = lambda flag: "yes" if flag else "no"  # noqa: E731
+    rows: list[list] = [
+        ["Summary"],
+        ["field", "value"],
+        ["case_number", enrollment.case_number],
+        ["participant", enrollment.participant.full_name],
+        ["court", enrollment.court.name],
+        ["program", enrollment.cohort.version.program.title],
+        ["curriculum_version", enrollment.cohort.version.label],
+        ["cohort", enrollment.cohort.name],
+        ["referral_type", enrollment.referral_type.label],
+        ["referral_date", enrollment.referral_date.isoformat()],
+        ["starts_on", enrollment.starts_on.isoformat()],
+        [
+            "completion_deadline",
+            enrollment.completion_deadline.isoformat() if enrollment.completion_deadline else "",
+        ],
+        ["case_status", enrollment.state.value],
+        ["sessions_required", result.sessions_required],
+        ["sessions_credited", result.sessions_credited],
+        ["hours_credited", f"{result.hours_credited:.1f}"],
+        ["absences", result.absences],
+        ["makeups_owed", len(result.makeups_owed)],
+        ["reflections_required", result.reflections_required],
+        ["reflections_accepted", result.reflections_accepted],
+        ["complete", yes(result.complete)],
+        ["completion_possible", yes(result.possible)],
+        *[["still_owed", item] for item in result.unmet],
+        *[["violation", item] for item in result.violations],
+        [],
+        ["Attendance"],
+        [
+            "session_number",
+            "date",
+            "status",
+            "minutes",
+            "credited",
+            "counts",
+            "note",
+            "recorded_by",
+            "recorded_at",
+            "made_up_at",
+        ],
+    ]
+    for line in result.lines:
+        record = line.attendance
+        made_up_at = ""
+        if record is not None and record.linked_attendance is not None:
+            other = record.linked_attendance.session
+            made_up_at = f"{other.cohort.name}, {local_date(other).isoformat()}"
+        rows.append(
+            [
+                line.session.number,
+                local_date(line.session).isoformat(),
+                line.status.value if line.status else "",
+                line.minutes if record else "",
+                yes(line.credited),
+                yes(line.counts),
+                record.note if record else "",
+                record.recorded_by.full_name if record else "",
+                _when(record.recorded_at, tz) if record else "",
+                made_up_at,
+            ]
+        )
+    rows += [
+        [],
+        ["History"],
+        [
+            "session_number",
+            "session_cohort",
+            "date",
+            "changed_at",
+            "changed_by",
+            "from_status",
+            "from_minutes",
+            "to_status",
+            "to_minutes",
+            "reason",
+        ],
+    ]
+    records = sorted(
+        enrollment.attendance, key=lambda a: (a.session.scheduled_at, a.session.cohort_id)
+    )
+    for record in records:
+        for change in record.history:
+            rows.append(
+                [
+                    record.session.number,
+                    record.session.cohort.name,
+                    local_date(record.session).isoformat(),
+                    _when(change.at, tz),
+                    change.actor.full_name,
+                    change.from_status.value if change.from_status else "",
+                    "" if change.from_minutes is None else change.from_minutes,
+                    change.to_status.value,
+                    change.to_minutes,
+                    change.reason,
+                ]
+            )
+    audit.record("case.export", actor, enrollment)
+    return f"record-{slug(enrollment.case_number)}.csv", _write(rows)
+
+
+# --- import -------------------------------------------------------------------------------
+
+
+class RosterImportError(ServiceError):
+    """Every problem found in the file, each as 'line N: message'."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+@dataclass
+class ImportResult:
+    rows: int  # rows with a status
+    changed: int  # marks recorded or changed
+    enrollments: list[Enrollment]
+
+
+@dataclass
+class _Row:
+    line: int
+    enrollment: Enrollment
+    status: AttendanceStatus
+    minutes: int
+    note: str
+    reason: str
+
+
+def _status(text: str) -> AttendanceStatus | None:
+    key = re.sub(r"[\s\-]+", "_", text.strip().lower())
+    return next((s for s in IMPORTABLE if key in (s.value, s.label.lower())), None)
+
+
+def _decode(data: bytes) -> str:
+    if not data.strip():
+        raise RosterImportError(["line 1: the file is empty."])
+    if len(data) > MAX_IMPORT_BYTES:
+        raise RosterImportError(
+            [f"line 1: the file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB."]
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise RosterImportError(
+            [f"line {line}: the file is not UTF-8 text; save it as 'CSV UTF-8' and try again."]
+        ) from None
+
+
+def read_roster(session: Session, data: bytes) -> list[_Row]:
+    """Check every row of the file; raise RosterImportError listing every problem found."""
+    text = _decode(data)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    errors: list[str] = []
+    try:
+        header = next(reader, [])
+    except csv.Error as exc:
+        raise RosterImportError([f"line 1: {exc}."]) from None
+    columns = [h.strip().lower() for h in header]
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    unknown = [c for c in columns if c and c not in IMPORT_COLUMNS + EXPORT_ONLY_COLUMNS]
+    if missing or unknown:
+        problems = []
+        if missing:
+            problems.append("missing column(s) " + ", ".join(missing))
+        if unknown:
+            problems.append("unknown column(s) " + ", ".join(unknown))
+        raise RosterImportError(
+            [
+                f"line 1: {'; '.join(problems)}. The first line must be: "
+                + ",".join(IMPORT_COLUMNS)
+                + "."
+            ]
+        )
+    if len(set(c for c in columns if c)) != len([c for c in columns if c]):
+        raise RosterImportError(["line 1: a column is named twice."])
+
+    duration = session.module.duration_minutes
+    day = local_date(session)
+    cohort_cases: dict[str, list[Enrollment]] = {}
+    for e in session.cohort.enrollments:
+        cohort_cases.setdefault(e.case_number.strip().upper(), []).append(e)
+    current = {a.enrollment_id: a for a in session_marks(session)}
+    seen: dict[int, int] = {}
+    rows: list[_Row] = []
+    count = 0
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            errors.append(f"line {reader.line_num}: {exc}.")
+            break
+        line = reader.line_num
+        if not any(c.strip() for c in cells):
+            continue
+        count += 1
+        if count > MAX_IMPORT_ROWS:
+            errors.append(f"line {line}: more than {MAX_IMPORT_ROWS} rows; split the file.")
+            break
+        if len(cells) > len(columns):
+            errors.append(f"line {line}: {len(cells)} cells but only {len(columns)} columns.")
+            continue
+        cell = {name: _unquote(value.strip()) for name, value in zip(columns, cells, strict=False)}
+        problems = []
+
+        case = cell.get("case_number", "")
+        matches = [e for e in cohort_cases.get(case.upper(), []) if e.state.is_open]
+        matches = matches or cohort_cases.get(case.upper(), [])
+        enrollment = matches[0] if len(matches) == 1 else None
+        if not case:
+            problems.append("the case number is empty.")
+        elif not matches:
+            problems.append(f"case {case} is not in {session.cohort.name}.")
+        elif len(matches) > 1:
+            problems.append(f"case {case} matches more than one open case in this cohort.")
+        if enrollment is not None:
+            if enrollment.id in seen:
+                problems.append(f"case {case} is already on line {seen[enrollment.id]}.")
+            seen.setdefault(enrollment.id, line)
+            if enrollment.starts_on > day:
+                problems.append(
+                    f"{enrollment.participant.full_name} ({case}) was not enrolled yet on "
+                    f"{day.isoformat()}."
+                )
+            elif not enrollment.state.is_open:
+                problems.append(f"case {case} is {enrollment.state.label.lower()}; it is closed.")
+        number = cell.get("session_number", "")
+        if number and number != str(session.number):
+            problems.append(f"the row is for session {number}, not session {session.number}.")
+
+        raw_status = cell.get("status", "")
+        status = _status(raw_status) if raw_status else None
+        if raw_status and status is None:
+            if _status_is_made_up(raw_status):
+                problems.append("made up is recorded with the make-up form, not by import.")
+            else:
+                allowed = ", ".join(s.value for s in IMPORTABLE)
+                problems.append(f"status '{raw_status}' is not one of {allowed}.")
+
+        raw_minutes = cell.get("minutes", "")
+        minutes: int | None = None
+        if raw_minutes:
+            if re.fullmatch(r"\d{1,4}", raw_minutes):
+                minutes = int(raw_minutes)
+                if minutes > duration:
+                    problems.append(f"minutes must be between 0 and {duration}.")
+            else:
+                problems.append(
+                    f"minutes '{raw_minutes}' is not a whole number from 0 to {duration}."
+                )
+        if len(cell.get("note", "")) > 500 or len(cell.get("reason", "")) > 500:
+            problems.append("a note or reason is longer than 500 characters.")
+
+        if status is None or enrollment is None or problems:
+            errors += [f"line {line}: {p}" for p in problems]
+            continue  # a blank status leaves his mark as it is
+
+        if minutes is None:
+            minutes = duration if status in (AttendanceStatus.PRESENT, AttendanceStatus.LATE) else 0
+        before = current.get(enrollment.id)
+        changes = before is not None and (before.status, before.minutes_credited) != (
+            status,
+            minutes,
+        )
+        if before is not None and before.status is AttendanceStatus.MADE_UP:
+            errors.append(
+                f"line {line}: {enrollment.participant.full_name} made up this session "
+                "elsewhere; that mark is kept with the make-up."
+            )
+            continue
+        if changes and not cell.get("reason"):
+            errors.append(
+                f"line {line}: {enrollment.participant.full_name} is marked "
+                f"{before.status.label.lower()} ({before.minutes_credited} min); "
+                "give a reason for the change."
+            )
+            continue
+        rows.append(
+            _Row(
+                line,
+                enrollment,
+                status,
+                minutes,
+                cell.get("note", before.note if before else ""),
+                cell.get("reason", ""),
+            )
+        )
+    if not count and not errors:
+        errors.append("line 2: the file has no rows under its header.")
+    if errors:
+        raise RosterImportError(errors)
+    return rows
+
+
+def _status_is_made_up(text: str) -> bool:
+    return re.sub(r"[\s\-]+", "_", text.strip().lower()) == AttendanceStatus.MADE_UP.value
+
+
+def import_roster(session: Session, data: bytes, actor: User) -> ImportResult:
+    """Apply a paper roster for one session: every row valid, or nothing is recorded."""
+    closed = session_closed_reason(session)
+    if closed:
+        raise RosterImportError([closed])
+    rows = read_roster(session, data)
+    changed = 0
+    savepoint = db.session.begin_nested()
+    try:
+        for row in rows:
+            before = next(
+                (a for a in row.enrollment.attendance if a.session_id == session.id), None
+            )
+            before_state = (before.status, before.minutes_credited) if before else None
+            mark(session, row.enrollment, row.status, row.minutes, actor, row.note, row.reason)
+            changed += before_state != (row.status, row.minutes)
+    except ServiceError as exc:
+        savepoint.rollback()
+        raise RosterImportError([f"line {row.line}: {exc}"]) from None
+    savepoint.commit()
+    audit.record("attendance.import", actor, session, rows=len(rows), changed=changed)
+    return ImportResult(len(rows), changed, [r.enrollment for r in rows])
