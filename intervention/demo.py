@@ -24,7 +24,7 @@ from .models import (
     User,
     utcnow,
 )
-from .services import attendance, certificates, enrollments, reflections
+from .services import attendance, certificates, enrollments, notices, reflections
 
 DEMO_PASSWORD = "demo-password"
 
@@ -43,6 +43,14 @@ ANSWERS = [
     "I want to remember that she is a person with a family and a future, and that my money kept "
     "the whole thing going. I will not buy sex again, and I will tell my son why.",
 ]
+
+
+TUESDAY, THURSDAY = 1, 3
+
+
+def _next_weekday(day: date, weekday: int) -> date:
+    """The first date on or after `day` that falls on `weekday` (0 = Monday)."""
+    return day + timedelta(days=(weekday - day.weekday()) % 7)
 
 
 class DemoRefused(Exception):
@@ -161,7 +169,7 @@ def seed() -> str:
         "Summer 2026, Tuesday evening",
         version,
         facilitator,
-        today - timedelta(weeks=len(modules) + 6),
+        _next_weekday(today, TUESDAY) - timedelta(weeks=len(modules) + 6),
         king,
     )
     held = max(1, len(modules) * 2 // 3)
@@ -169,7 +177,8 @@ def seed() -> str:
         "Fall 2026, Thursday evening",
         version,
         facilitator,
-        today - timedelta(weeks=held) + timedelta(days=3),
+        # The next Thursday is session held+1: that many sessions are already behind them.
+        _next_weekday(today, THURSDAY) - timedelta(weeks=held),
         king,
     )
 
@@ -237,6 +246,10 @@ def seed() -> str:
     )
     cohorts = 2 + _spanish_cohort(king, facilitator, admin, today)
     db.session.flush()
+    # What the roster would have done as attendance was taken: draft notices for breaches.
+    for enrollment in db.session.scalars(select(Enrollment)):
+        if enrollment.state.is_open:
+            notices.draft_for(enrollment, facilitator)
     return (
         f"Demo data added: 2 courts, {cohorts} cohorts, "
         f"{db.session.scalar(select(func.count(Enrollment.id)))} cases, "
@@ -255,7 +268,7 @@ def _spanish_cohort(court: Court, facilitator: User, admin: User, today: date) -
         "Otoño 2026, grupo en español (martes)",
         version,
         facilitator,
-        today - timedelta(weeks=2) + timedelta(days=2),
+        _next_weekday(today, TUESDAY) - timedelta(weeks=2),
         court,
     )
     carlos = _user("participante@demo.test", "Carlos Ramírez", Role.PARTICIPANT)

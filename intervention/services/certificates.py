@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import (
+    AttendanceStatus,
     Certificate,
     CertificateStatus,
     Enrollment,
@@ -135,7 +136,12 @@ def render_certificate(
 
     version = enrollment.cohort.version
     tz = enrollment.court.timezone
-    attended = [line for line in result.lines if line.credited and line.counts]
+    # Sessions before he started count only once made up; credited lines are exactly those.
+    attended = [
+        line
+        for line in result.lines
+        if line.credited and (line.counts or line.status is AttendanceStatus.MADE_UP)
+    ]
     url = verify_url(code)
     return render_pdf(
         "pdf/certificate.html",

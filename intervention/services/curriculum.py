@@ -87,7 +87,9 @@ def progress(enrollment: Enrollment, now: datetime | None = None) -> list[Module
                 opens_at=opens_at(cohort, module),
                 is_open=is_open(cohort, module, now),
                 attendance=mark.status if mark else None,
-                counts=session is None or local_date(session) >= enrollment.starts_on,
+                counts=session is None
+                or local_date(session) >= enrollment.starts_on
+                or (mark is not None and mark.status is AttendanceStatus.MADE_UP),
                 reflections=[(p, reflections.get(p.id)) for p in module.prompts],
             )
         )
