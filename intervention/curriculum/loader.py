@@ -30,6 +30,7 @@ PROGRAM_KEYS = {
     "policy",
     "rubric",
     "module_opens_days_before",
+    "reflection_due_days",
 }
 # Files a module may link to or show from the program's assets/ folder.
 ASSET_TYPES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".pdf"}
@@ -90,6 +91,7 @@ class LoadedProgram:
     content_hash: str
     folder: Path = Path(".")
     module_opens_days_before: int = 0
+    reflection_due_days: int | None = None  # None: due before the next session
     modules: list[LoadedModule] = field(default_factory=list)
     assets: dict[str, bytes] = field(default_factory=dict)  # path under assets/ -> bytes
 
@@ -239,6 +241,16 @@ def load_program(folder: Path) -> tuple[LoadedProgram | None, list[Problem]]:
             _line_of(node, "module_opens_days_before"),
             "'module_opens_days_before' must be 365 or less",
         )
+    due_days = data.get("reflection_due_days")
+    if due_days is not None and (
+        not isinstance(due_days, int) or isinstance(due_days, bool) or not 0 <= due_days <= 60
+    ):
+        r.error(
+            _line_of(node, "reflection_due_days"),
+            "'reflection_due_days' must be a whole "
+            f"number from 0 to 60 (days after the session), not {due_days!r}",
+        )
+        due_days = None
     rubric = data.get("rubric") or []
     if not isinstance(rubric, list):
         r.error(_line_of(node, "rubric"), "'rubric' must be a list of criteria")
@@ -269,6 +281,7 @@ def load_program(folder: Path) -> tuple[LoadedProgram | None, list[Problem]]:
         content_hash=hash_program_folder(folder),
         folder=folder,
         module_opens_days_before=opens or 0,
+        reflection_due_days=due_days,
         modules=sorted(modules, key=lambda m: m.session),
         assets=assets,
     )

@@ -67,6 +67,7 @@ def store_program(loaded: LoadedProgram) -> tuple[CurriculumVersion, bool, list[
         policy=loaded.policy,
         rubric=loaded.rubric,
         module_opens_days_before=loaded.module_opens_days_before,
+        reflection_due_days=loaded.reflection_due_days,
     )
     db.session.add(version)
     for rel, content in loaded.assets.items():

@@ -38,9 +38,12 @@ class Cohort(db.Model):
     timezone: Mapped[str] = mapped_column(sa.String(64), default="America/Los_Angeles")
     location: Mapped[str] = mapped_column(sa.String(300), default="")
     video_link: Mapped[str] = mapped_column(sa.String(500), default="")
+    # Set by an admin to hand the cohort's reviews to one facilitator; None: its facilitators.
+    reviewer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
     version: Mapped[CurriculumVersion] = relationship()
     facilitators: Mapped[list[User]] = relationship(secondary=cohort_facilitators)
+    reviewer: Mapped[User | None] = relationship(foreign_keys=[reviewer_id])
     sessions: Mapped[list[Session]] = relationship(
         back_populates="cohort", order_by="Session.scheduled_at"
     )

@@ -44,6 +44,8 @@ class CurriculumVersion(db.Model):
     rubric: Mapped[list] = mapped_column(sa.JSON, default=list)
     # A module's reading opens this many days before its session starts (0: at the start).
     module_opens_days_before: Mapped[int] = mapped_column(default=0, server_default="0")
+    # A reflection is due this many days after its session; None: before the next session.
+    reflection_due_days: Mapped[int | None]
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     program: Mapped[Program] = relationship(back_populates="versions")
