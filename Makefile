@@ -66,7 +66,8 @@ run: install
 	@echo "Serving http://$(HOST):$(PORT)  (demo logins: see README.md; Ctrl-C to stop)"
 	exec env $(RUN_ENV) $(FLASK) run --host $(HOST) --port $(PORT)
 
-test: install
+# The browser tests (tests/browser) need Debian's chromium: no browser, no test run.
+test: install browser-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 install: system-deps $(STAMP)

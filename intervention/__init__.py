@@ -8,7 +8,7 @@ from flask import Flask
 from sqlalchemy import event
 
 from .config import ROOT, load_config
-from .extensions import csrf, db, login_manager, migrate
+from .extensions import csrf, db, limiter, login_manager, migrate
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -37,6 +37,7 @@ def register_extensions(app: Flask) -> None:
         app, db, directory=str(ROOT / "intervention" / "migrations"), render_as_batch=True
     )
     csrf.init_app(app)
+    limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to see that page."
@@ -75,6 +76,7 @@ def register_blueprints(app: Flask) -> None:
     from .admin.views import bp as admin_bp
     from .auth.views import bp as auth_bp
     from .clerk.views import bp as clerk_bp
+    from .documents.views import bp as documents_bp
     from .facilitator.views import bp as facilitator_bp
     from .participant.views import bp as participant_bp
     from .public.views import bp as public_bp
@@ -84,6 +86,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(participant_bp, url_prefix="/me")
     app.register_blueprint(facilitator_bp, url_prefix="/facilitator")
     app.register_blueprint(clerk_bp, url_prefix="/court")
+    app.register_blueprint(documents_bp, url_prefix="/cases")
     app.register_blueprint(admin_bp, url_prefix="/admin")
 
 

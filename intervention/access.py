@@ -41,13 +41,28 @@ def can_see_case(user: User, enrollment: Enrollment) -> bool:
     return False
 
 
+def can_review(user: User, cohort: Cohort) -> bool:
+    """Reviews a cohort's reflections: the reviewer an admin handed them to, else its
+    facilitators; admins always. The reviewer reads the answers and the man's progress
+    but gets none of the cohort's other pages."""
+    if user.role is Role.ADMIN:
+        return True
+    if user.role is not Role.FACILITATOR:
+        return False
+    if cohort.reviewer_id is not None:
+        return cohort.reviewer_id == user.id
+    return cohort.is_facilitated_by(user)
+
+
 def can_read_reflection(user: User, reflection: Reflection) -> bool:
-    """Reflection text: its author, his cohort's facilitators and admins. Never clerks."""
+    """Reflection text: its author, his cohort's facilitators, its reviewer and admins.
+    Never clerks."""
     if user.role is Role.CLERK:
         return False
     if user.role is Role.PARTICIPANT:
         return reflection.enrollment.participant_id == user.id
-    return can_facilitate(user, reflection.enrollment.cohort)
+    cohort = reflection.enrollment.cohort
+    return can_facilitate(user, cohort) or can_review(user, cohort)
 
 
 def get_or_404(model, ident):

@@ -22,6 +22,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     env = os.environ.get("INTERVENTION_ENV", "development")
     testing = bool(overrides.get("TESTING", env == "testing"))
     development = env == "development"
+    redis_url = os.environ.get("INTERVENTION_REDIS_URL", "").strip()
 
     config: dict = {
         "ENV_NAME": "testing" if testing else env,
@@ -40,6 +41,13 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "REMEMBER_COOKIE_SECURE": not (development or testing),
         "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,
+        # Rate limits (Flask-Limiter): off in tests unless a test turns them on.
+        "RATE_LIMITS": not testing,
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # If Redis goes away, each worker keeps counting in memory rather than failing.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": bool(redis_url),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "VERIFY_RATE_LIMIT": os.environ.get("INTERVENTION_VERIFY_RATE_LIMIT", "30 per minute"),
     }
     secret = os.environ.get("SECRET_KEY") or overrides.get("SECRET_KEY")
     if not secret:

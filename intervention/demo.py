@@ -246,6 +246,7 @@ def seed() -> str:
     )
     cohorts = 2 + _spanish_cohort(king, facilitator, admin, today)
     db.session.flush()
+    _backdate_answers()
     # What the roster would have done as attendance was taken: draft notices for breaches.
     for enrollment in db.session.scalars(select(Enrollment)):
         if enrollment.state.is_open:
@@ -288,3 +289,22 @@ def _spanish_cohort(court: Court, facilitator: User, admin: User, today: date) -
         "hacerlo nunca.",
     )
     return 1
+
+
+def _backdate_answers() -> None:
+    """Demo answers were all written just now; date them two days after their session (and
+    reviews a day later) so the pages show a believable history, not every answer late."""
+    from .models import ReflectionAttempt
+    from .services.curriculum import session_for
+
+    now = utcnow()
+    for attempt in db.session.scalars(select(ReflectionAttempt)):
+        reflection = attempt.reflection
+        session = session_for(reflection.enrollment.cohort, reflection.prompt.module)
+        if session is None:
+            continue
+        when = min(now, session.scheduled_at + timedelta(days=2))
+        attempt.submitted_at = when
+        reflection.draft_saved_at = when
+        if attempt.review is not None:
+            attempt.review.created_at = min(now, when + timedelta(days=1))

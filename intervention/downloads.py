@@ -8,7 +8,7 @@ from flask import abort, send_file
 from sqlalchemy import select
 
 from .extensions import db
-from .models import Certificate, CurriculumAsset, CurriculumVersion
+from .models import Certificate, CourtDocument, CurriculumAsset, CurriculumVersion
 
 
 def certificate_response(cert: Certificate):
@@ -20,6 +20,18 @@ def certificate_response(cert: Certificate):
     )
     # Lets a clerk compare what he received with the hash shown on the verify page.
     response.headers["X-Content-SHA256"] = cert.sha256
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def document_response(doc: CourtDocument, filename: str):
+    """A report or notice to the court, exactly as generated; 404 before it has a PDF."""
+    if doc.sha256 is None:
+        abort(404)
+    response = send_file(
+        io.BytesIO(doc.pdf), mimetype="application/pdf", as_attachment=True, download_name=filename
+    )
+    response.headers["X-Content-SHA256"] = doc.sha256
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

@@ -1,5 +1,8 @@
 """Every Flask extension object, created once here and bound to the app in create_app."""
 
+from flask import current_app
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -25,3 +28,15 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+
+
+# Rate limits per client address, counted in Redis when INTERVENTION_REDIS_URL is set (so all
+# workers share the counts), in memory otherwise. Views opt in with @limiter.limit(...).
+limiter = Limiter(key_func=get_remote_address, key_prefix="intervention")
+
+
+@limiter.request_filter
+def _rate_limits_off() -> bool:
+    # Flask-Limiter skips its whole setup when disabled at start, so a test could not turn
+    # limits back on; RATE_LIMITS is read per request instead (off in the testing config).
+    return not current_app.config.get("RATE_LIMITS", True)

@@ -3,6 +3,7 @@ text kept from clerks and from other men, and CSRF on every form that changes so
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import pytest
@@ -17,6 +18,7 @@ from intervention.models import (
     Role,
     Session,
     User,
+    utcnow,
 )
 from intervention.services import calendar as calendar_service
 from intervention.services import reflections as reflection_service
@@ -45,6 +47,7 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "participant.module_asset": frozenset({P}),
     "participant.reflections": frozenset({P}),
     "participant.reflection": frozenset({P}),
+    "participant.save_draft": frozenset({P}),
     "participant.certificate_pdf": frozenset({P}),
     "participant.schedule": frozenset({P}),
     "participant.renew_calendar_link": frozenset({P}),
@@ -64,9 +67,19 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "facilitator.record_makeup": frozenset({F, A}),
     "facilitator.enrollment_csv": frozenset({F, A}),
     "facilitator.notice_sent": frozenset({F, A}),
+    "documents.case": frozenset({F, A}),
+    "documents.change_status": frozenset({F, A}),
+    "documents.progress_report": frozenset({F, A}),
+    "documents.notice_pdf": frozenset({F, A}),
+    "documents.reissue_certificate": frozenset({F, A}),
+    "documents.document_pdf": frozenset({F, A}),
     "clerk.cases": frozenset({C}),
     "clerk.case": frozenset({C}),
     "clerk.certificate_pdf": frozenset({C}),
+    "clerk.document_pdf": frozenset({C}),
+    "clerk.cases_csv": frozenset({C}),
+    "clerk.export_zip": frozenset({C}),
+    "clerk.api_case": frozenset({C}),
     "admin.home": frozenset({A}),
     "admin.certificate": frozenset({A}),
     "admin.cohort": frozenset({A}),
@@ -102,6 +115,7 @@ class World:
     cohort: Cohort
     certificate_id: int
     notice_id: int = 0  # a drafted non-compliance notice of the case
+    report_id: int = 0  # a generated progress report of the case (stored PDF)
 
     def user(self, role: Role) -> User:
         return {P: self.participant, F: self.facilitator, C: self.clerk, A: self.admin}[role]
@@ -117,6 +131,10 @@ class World:
             "participant.module_asset": ("GET", "/me/modules/assets/week-plan.png"),
             "participant.reflections": ("GET", "/me/reflections"),
             "participant.reflection": ("GET", f"/me/reflections/{self.prompt_id}"),
+            "participant.save_draft": (
+                "POST",
+                f"/me/reflections/{prompts_by_key(self.enrollment)['my-excuses'].id}/draft",
+            ),
             "participant.certificate_pdf": ("GET", f"/me/certificates/{cert}.pdf"),
             "participant.schedule": ("GET", "/me/schedule"),
             "participant.renew_calendar_link": ("POST", "/me/schedule/calendar-link"),
@@ -153,9 +171,19 @@ class World:
             ),
             "facilitator.enrollment_csv": ("GET", f"/facilitator/enrollments/{e}/record.csv"),
             "facilitator.notice_sent": ("POST", f"/facilitator/notices/{self.notice_id}/sent"),
+            "documents.case": ("GET", f"/cases/{e}"),
+            "documents.change_status": ("POST", f"/cases/{e}/status"),
+            "documents.progress_report": ("POST", f"/cases/{e}/progress-report"),
+            "documents.notice_pdf": ("POST", f"/cases/notices/{self.notice_id}/pdf"),
+            "documents.reissue_certificate": ("POST", f"/cases/certificates/{cert}/reissue"),
+            "documents.document_pdf": ("GET", f"/cases/documents/{self.report_id}.pdf"),
             "clerk.cases": ("GET", "/court/"),
             "clerk.case": ("GET", f"/court/cases/{e}"),
             "clerk.certificate_pdf": ("GET", f"/court/certificates/{cert}.pdf"),
+            "clerk.document_pdf": ("GET", f"/court/documents/{self.report_id}.pdf"),
+            "clerk.cases_csv": ("GET", "/court/cases.csv"),
+            "clerk.export_zip": ("GET", "/court/export.zip?from=2026-01-01&to=2026-01-31"),
+            "clerk.api_case": ("GET", f"/court/api/cases/{self.enrollment.case_number}"),
             "admin.home": ("GET", "/admin/"),
             "admin.certificate": ("GET", f"/admin/certificates/{cert}"),
             "admin.cohort": ("GET", f"/admin/cohorts/{self.cohort.id}"),
@@ -195,6 +223,16 @@ def world(make_user, make_court, make_enrollment) -> World:
         due_on=enrollment.cohort.start_date,
     )
     db.session.add(notice)
+    report_pdf = b"%PDF-1.7 stand-in progress report"
+    report = CourtDocument(
+        enrollment=enrollment,
+        kind=DocumentKind.PROGRESS_REPORT,
+        pdf=report_pdf,
+        sha256=hashlib.sha256(report_pdf).hexdigest(),
+        generated_by=admin,
+        generated_at=utcnow(),
+    )
+    db.session.add(report)
     calendar_service.ensure_token(enrollment.participant)
     db.session.commit()
     return World(
@@ -209,14 +247,19 @@ def world(make_user, make_court, make_enrollment) -> World:
         cohort=enrollment.cohort,
         certificate_id=cert.id,
         notice_id=notice.id,
+        report_id=report.id,
     )
 
 
-def send(client, method: str, url: str, token_page: str = "/login"):
-    """GET, or POST an otherwise empty form carrying the session's CSRF token."""
+# The fields a POST needs besides its CSRF token, for routes that refuse an empty form.
+FORM_DATA = {"participant.save_draft": {"text": "A first line", "revision": "0"}}
+
+
+def send(client, method: str, url: str, token_page: str = "/login", data: dict | None = None):
+    """GET, or POST a form carrying the session's CSRF token (otherwise empty by default)."""
     if method == "GET":
         return client.get(url)
-    return client.post(url, data={"csrf_token": csrf_token(client, token_page)})
+    return client.post(url, data={**(data or {}), "csrf_token": csrf_token(client, token_page)})
 
 
 def signed_in(app, user: User):
@@ -244,7 +287,7 @@ def test_each_role_reaches_exactly_its_own_pages(app, world, role):
         if allowed == "public" or endpoint == "auth.logout":
             continue  # public pages are tested below; signing out would end this session
         method, url = world.request(endpoint)
-        response = send(client, method, url, token_page=home)
+        response = send(client, method, url, token_page=home, data=FORM_DATA.get(endpoint))
         if role in allowed:
             ok, want = response.status_code in (200, 302), "200 or 302"
         else:
@@ -286,9 +329,15 @@ PROTECTED = [
     "/facilitator/reviews/1",
     "/facilitator/enrollments/1",
     "/facilitator/certificates/1.pdf",
+    "/cases/1",
+    "/cases/documents/1.pdf",
     "/court/",
     "/court/cases/1",
     "/court/certificates/1.pdf",
+    "/court/documents/1.pdf",
+    "/court/cases.csv",
+    "/court/export.zip",
+    "/court/api/cases/KC-1",
     "/admin/",
     "/admin/certificates/1",
     "/admin/courts",
@@ -324,7 +373,7 @@ def test_anonymous_posts_to_protected_forms_are_sent_to_sign_in(client):
         ("/login", "Sign in"),
         ("/verify", "Enter the verification code printed on the certificate"),
         ("/healthz", '"status":"ok"'),
-        ("/verify/0000-0000-0000-0000", "No certificate matches"),
+        ("/verify/0000-0000-0000-0000", "No certificate has this code"),
     ],
 )
 def test_public_pages_answer_without_sign_in(client, url, expected):

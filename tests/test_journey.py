@@ -270,7 +270,7 @@ def test_a_case_from_first_sign_in_to_a_verified_certificate(
         content_type="multipart/form-data",
     )
     assert response.status_code == 404
-    assert "Not found" in text_of(response)
+    assert "This file is not an issued document" in text_of(response)
     assert "Michael Thornton" not in text_of(response)
 
     # --- every look at the case was recorded, and the chain holds ------------------------------

@@ -35,6 +35,14 @@ class MoveVersionForm(BaseForm):
     )
 
 
+class ReviewerForm(BaseForm):
+    # Empty: the cohort's facilitators; otherwise one facilitator's email.
+    reviewer = SelectField("Reviews go to", default="")
+    reason = TextAreaField(
+        "Reason", validators=[DataRequired(message="Give the reason."), Length(max=2000)]
+    )
+
+
 class CheckboxesField(SelectMultipleField):
     """A multiple choice shown as checkboxes, easier than a multi-select on a phone."""
 

@@ -43,6 +43,7 @@ from ..services import ServiceError, audit, curriculum, scheduling
 from ..services import certificates as certificate_service
 from ..services import enrollments as enrollment_service
 from ..services import notices as notice_service
+from ..services import reflections as reflection_service
 from ..services.audit import verify_chain
 from ..services.enrollments import OPEN_STATES
 from ..templating import format_date, format_datetime
@@ -55,6 +56,7 @@ from .forms import (
     EnrollmentSearchForm,
     MoveVersionForm,
     RescheduleForm,
+    ReviewerForm,
     RevokeForm,
 )
 
@@ -124,7 +126,28 @@ def cohort(cohort_id: int):
     form.version_id.choices = [
         (v.id, f"{v.label} ({v.short_hash}), loaded {v.loaded_at:%Y-%m-%d}") for v in newer
     ]
-    if newer and form.validate_on_submit():
+    # Two forms post here; the reviewer form's fields carry its prefix.
+    reviewer_form = ReviewerForm(prefix="reviews")
+    reviewer_form.reviewer.choices = _reviewer_choices(cohort)
+    if request.method == "GET":
+        reviewer_form.reviewer.data = cohort.reviewer.email if cohort.reviewer else ""
+    if reviewer_form.reviewer.name in request.form:
+        if reviewer_form.validate_on_submit():
+            try:
+                reviewer = db.session.scalar(
+                    select(User).where(User.email == reviewer_form.reviewer.data)
+                )
+                reflection_service.assign_reviewer(
+                    cohort, reviewer, current_user, reviewer_form.reason.data
+                )
+                db.session.commit()
+                who = reviewer.full_name if reviewer else "the cohort's facilitators"
+                flash(f"Reviews of {cohort.name} now go to {who}.", "success")
+                return redirect(url_for(".cohort", cohort_id=cohort.id))
+            except ServiceError as exc:
+                db.session.rollback()
+                reviewer_form.reviewer.errors.append(str(exc))
+    elif newer and form.validate_on_submit():
         try:
             version = db.session.get(CurriculumVersion, form.version_id.data)
             changes = curriculum.move_cohort(cohort, version, current_user, form.reason.data)
@@ -139,6 +162,7 @@ def cohort(cohort_id: int):
         cohort=cohort,
         newer=newer,
         form=form,
+        reviewer_form=reviewer_form,
         marked=scheduling.sessions_with_attendance(cohort.sessions),
         now=utcnow(),
         weekdays=scheduling.WEEKDAYS,
@@ -235,6 +259,22 @@ def _facilitator_choices() -> list[tuple[int, str]]:
         .order_by(User.full_name, User.id)
     )
     return [(u.id, f"{u.full_name} ({u.email})") for u in users]
+
+
+def _reviewer_choices(cohort: Cohort) -> list[tuple[str, str]]:
+    """Active facilitators by email (the value a person can read), and the current reviewer
+    even when his account has since been disabled."""
+    users = db.session.scalars(
+        select(User)
+        .where(User.role == Role.FACILITATOR, User.active)
+        .order_by(User.full_name, User.id)
+    )
+    choices = [("", "The cohort's facilitators")]
+    choices += [(u.email, f"{u.full_name} ({u.email})") for u in users]
+    current = cohort.reviewer
+    if current is not None and current.email not in dict(choices):
+        choices.append((current.email, f"{current.full_name} ({current.email}), account disabled"))
+    return choices
 
 
 def _users(ids: list[int]) -> list[User]:

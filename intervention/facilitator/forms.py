@@ -78,3 +78,47 @@ class ReviewForm(BaseForm):
         validators=[InputRequired(message="Choose accept or return.")],
     )
     comment = TextAreaField("Comment to the participant", validators=[Length(max=5000)])
+    # (criterion, its select) for each criterion of the program's rubric; see review_form().
+    rubric: list[tuple[dict, SelectField]] = []
+
+    @property
+    def scores(self) -> dict[str, int]:
+        """{criterion id: level index} for the criteria that were scored."""
+        return {c["id"]: int(f.data) for c, f in self.rubric if f.data not in ("", None)}
+
+
+def review_form(criteria: list[dict]) -> ReviewForm:
+    """The review form with one optional select per rubric criterion."""
+
+    class RubricReviewForm(ReviewForm):
+        pass
+
+    # Fields are named by position: criterion ids come from program authors.
+    for i, criterion in enumerate(criteria):
+        levels = [(str(n), level) for n, level in enumerate(criterion["levels"])]
+        setattr(
+            RubricReviewForm,
+            f"rubric_{i}",
+            SelectField(criterion["title"], choices=[("", "Not scored"), *levels], default=""),
+        )
+    form = RubricReviewForm()
+    form.rubric = [(c, form[f"rubric_{i}"]) for i, c in enumerate(criteria)]
+    return form
+
+
+QUEUE_STATE_CHOICES = [
+    ("waiting", "Waiting"),
+    ("returned", "Returned for revision"),
+    ("accepted", "Accepted"),
+]
+
+
+class QueueFilterForm(BaseForm):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    cohort = SelectField("Cohort", coerce=int, default=0, validators=[Optional()])
+    module = SelectField("Session", coerce=int, default=0, validators=[Optional()])
+    state = SelectField(
+        "State", choices=QUEUE_STATE_CHOICES, default="waiting", validators=[Optional()]
+    )

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..access import can_facilitate, get_or_404, guard_blueprint, owned_or_404
+from ..access import (
+    can_facilitate,
+    can_read_reflection,
+    can_review,
+    get_or_404,
+    guard_blueprint,
+    owned_or_404,
+)
 from ..downloads import asset_response, certificate_response
 from ..extensions import db
 from ..forms import EmptyForm
@@ -17,9 +27,10 @@ from ..models import (
     CourtDocument,
     DocumentKind,
     Enrollment,
-    Reflection,
     ReflectionAttempt,
     ReflectionState,
+    Review,
+    ReviewOutcome,
     Role,
     Session,
     cohort_facilitators,
@@ -31,7 +42,14 @@ from ..services import certificates as certificate_service
 from ..services import notices as notice_service
 from ..services import reflections as reflection_service
 from ..templating import format_date
-from .forms import MakeupForm, NoticeSentForm, ReviewForm, RosterForm, RosterImportForm
+from .forms import (
+    MakeupForm,
+    NoticeSentForm,
+    QueueFilterForm,
+    RosterForm,
+    RosterImportForm,
+    review_form,
+)
 
 bp = Blueprint("facilitator", __name__)
 guard_blueprint(bp, Role.FACILITATOR, Role.ADMIN)
@@ -44,17 +62,6 @@ def my_cohorts_query():
             cohort_facilitators.c.user_id == current_user.id
         )
     return query
-
-
-def waiting_reviews_query(cohort_ids):
-    return (
-        select(ReflectionAttempt)
-        .join(Reflection, ReflectionAttempt.reflection_id == Reflection.id)
-        .join(Enrollment, Reflection.enrollment_id == Enrollment.id)
-        .where(Reflection.state == ReflectionState.SUBMITTED, Enrollment.cohort_id.in_(cohort_ids))
-        .where(~ReflectionAttempt.review.has())
-        .order_by(ReflectionAttempt.submitted_at)
-    )
 
 
 def _cohort(cohort_id: int) -> Cohort:
@@ -72,7 +79,8 @@ def _enrollment(enrollment_id: int) -> Enrollment:
 @bp.route("/")
 def home():
     cohorts = db.session.scalars(my_cohorts_query()).all()
-    waiting = db.session.scalars(waiting_reviews_query([c.id for c in cohorts])).all()
+    reviewed = db.session.scalars(reflection_service.reviewed_cohorts(current_user)).all()
+    waiting = reflection_service.waiting_by_cohort([c.id for c in reviewed])
     overdue = notice_service.overdue(cohorts)
     summaries = []
     for cohort in cohorts:
@@ -81,9 +89,8 @@ def home():
             {
                 "cohort": cohort,
                 "enrolled": len(cohort.enrollments),
-                "waiting": sum(
-                    1 for a in waiting if a.reflection.enrollment.cohort_id == cohort.id
-                ),
+                # None: an admin handed this cohort's reviews to someone else.
+                "waiting": waiting.get(cohort.id, 0) if can_review(current_user, cohort) else None,
                 "cannot_finish": sum(1 for e, r in results if not r.possible),
                 "at_risk": sum(1 for e, r in results if r.at_risk),
                 "ready": sum(1 for e, r in results if r.complete and e.valid_certificate is None),
@@ -91,10 +98,13 @@ def home():
                 "overdue": sum(1 for n in overdue if n.enrollment.cohort_id == cohort.id),
             }
         )
+    facilitated = {c.id for c in cohorts}
     return render_template(
         "facilitator/home.html",
         summaries=summaries,
-        waiting=len(waiting),
+        waiting=sum(waiting.values()),
+        # Cohorts whose reviews were handed to him though he does not facilitate them.
+        handed=[(c, waiting.get(c.id, 0)) for c in reviewed if c.id not in facilitated],
         overdue=overdue,
         open_notices=notice_service.open_count(cohorts),
     )
@@ -386,44 +396,156 @@ def import_roster(session_id: int):
     ), (422 if errors or form.errors else 200)
 
 
+@dataclass
+class QueueScope:
+    """The reviews a page works through: his cohorts, narrowed by the queue's filters."""
+
+    form: QueueFilterForm
+    cohorts: list[Cohort]  # every cohort whose reviews are his
+    cohort_ids: list[int]  # those the cohort filter leaves
+    session_number: int | None
+    state: str  # a key of reflection_service.QUEUE_STATES
+
+    @property
+    def args(self) -> dict:
+        """The cohort and session filters as query arguments, for links that keep them."""
+        return {"cohort": self.form.cohort.data or None, "module": self.session_number}
+
+
+def queue_scope() -> QueueScope:
+    cohorts = db.session.scalars(reflection_service.reviewed_cohorts(current_user)).all()
+    form = QueueFilterForm(request.args)
+    form.cohort.choices = [(0, "All cohorts")] + [(c.id, c.name) for c in cohorts]
+    numbers = sorted({m.session_number for c in cohorts for m in c.version.modules})
+    form.module.choices = [(0, "All sessions")] + [(n, f"Session {n}") for n in numbers]
+    form.validate()
+    # A filter he cannot use (another man's cohort, a made-up number) is ignored, never widened.
+    if form.cohort.data not in {c.id for c in cohorts}:
+        form.cohort.data = 0
+    if form.module.data not in numbers:
+        form.module.data = 0
+    if form.state.data not in reflection_service.QUEUE_STATES:
+        form.state.data = "waiting"
+    ids = [c.id for c in cohorts]
+    return QueueScope(
+        form=form,
+        cohorts=cohorts,
+        cohort_ids=[form.cohort.data] if form.cohort.data else ids,
+        session_number=form.module.data or None,
+        state=form.state.data,
+    )
+
+
+def waited(since: datetime, now: datetime | None = None) -> str:
+    """How long an answer has waited, in the largest whole unit."""
+    seconds = max(0, int(((now or utcnow()) - since).total_seconds()))
+    days, hours = seconds // 86400, seconds // 3600
+    if days:
+        return completion.plural(days, "day")
+    if hours:
+        return completion.plural(hours, "hour")
+    return "under an hour"
+
+
 @bp.route("/reviews")
 def review_queue():
-    cohorts = db.session.scalars(my_cohorts_query()).all()
-    waiting = db.session.scalars(waiting_reviews_query([c.id for c in cohorts])).all()
-    return render_template("facilitator/review_queue.html", waiting=waiting)
+    scope = queue_scope()
+    state = reflection_service.QUEUE_STATES[scope.state]
+    page = db.paginate(
+        reflection_service.queue(scope.cohort_ids, state, scope.session_number),
+        per_page=50,
+        error_out=False,
+    )
+    return render_template(
+        "facilitator/review_queue.html",
+        scope=scope,
+        page=page,
+        counts=reflection_service.queue_counts(scope.cohort_ids, scope.session_number),
+        states=reflection_service.QUEUE_STATES,
+        waited=waited,
+        is_late=reflection_service.is_late,
+    )
 
 
 @bp.route("/reviews/<int:attempt_id>", methods=["GET", "POST"])
 def review(attempt_id: int):
+    """Read an answer with his progress; accept it or return it, then go on to the next."""
     attempt = get_or_404(ReflectionAttempt, attempt_id)
     reflection = attempt.reflection
-    owned_or_404(can_facilitate(current_user, reflection.enrollment.cohort))
-    form = ReviewForm()
-    if form.validate_on_submit():
+    cohort = reflection.enrollment.cohort
+    owned_or_404(can_read_reflection(current_user, reflection))
+    may_review = can_review(current_user, cohort)
+    scope = queue_scope()
+    form = review_form(reflection_service.rubric_of(attempt))
+    refusal = None  # why his review was not saved; what he wrote is shown back to him
+    status = 200
+    if request.method == "POST" and not may_review:
+        # Handed to someone else since he opened the page: say so, and show his text back.
+        refusal = (
+            f"Reviews of {cohort.name} now go to {_reviewers(cohort)}. Your review was not saved."
+        )
+        status = 403
+    elif form.validate_on_submit():
+        outcome = ReviewOutcome(form.outcome.data)
+        comment = form.comment.data or ""
         try:
-            from ..models import ReviewOutcome
-
-            reflection_service.review(
-                attempt, ReviewOutcome(form.outcome.data), form.comment.data or "", current_user
-            )
+            reflection_service.review(attempt, outcome, comment, current_user, form.scores)
             db.session.commit()
-            flash(f"Review saved: {ReviewOutcome(form.outcome.data).label.lower()}.", "success")
-            return redirect(url_for(".review_queue"))
         except reflection_service.AlreadyReviewed as exc:
             db.session.rollback()
-            flash(str(exc), "error")
-            return redirect(url_for(".review", attempt_id=attempt.id))
+            first = exc.review
+            if first.reviewer_id == current_user.id and _same(first, outcome, comment):
+                return _next_after(attempt, scope)  # his own double click: saved once
+            refusal, status = str(exc), 409
         except ServiceError as exc:
             db.session.rollback()
             form.comment.errors.append(str(exc))
+            status = 422
+        else:
+            flash(f"Review saved: {outcome.label.lower()}.", "success")
+            return _next_after(attempt, scope)
+    elif request.method == "POST":
+        status = 422
+    result = completion.evaluate(reflection.enrollment)
+    waiting = reflection.state is ReflectionState.SUBMITTED and attempt.review is None
     return render_template(
         "facilitator/review.html",
         attempt=attempt,
         reflection=reflection,
-        form=form,
         enrollment=reflection.enrollment,
-        result=completion.evaluate(reflection.enrollment),
-    )
+        result=result,
+        form=form,
+        may_review=may_review,
+        reviewers=_reviewers(cohort),
+        can_open_record=can_facilitate(current_user, cohort),
+        refusal=refusal,
+        scope=scope,
+        skip=reflection_service.next_waiting(scope.cohort_ids, scope.session_number, attempt)
+        if waiting and may_review
+        else None,
+        waited=waited,
+        is_late=reflection_service.is_late,
+        rubric_lines=reflection_service.rubric_lines,
+    ), status
+
+
+def _reviewers(cohort: Cohort) -> str:
+    if cohort.reviewer is not None:
+        return cohort.reviewer.full_name
+    return "its facilitators"
+
+
+def _same(review: Review, outcome: ReviewOutcome, comment: str) -> bool:
+    return review.outcome is outcome and review.comment == comment.strip()
+
+
+def _next_after(attempt: ReflectionAttempt, scope: QueueScope):
+    """The next answer waiting under the same filters, or the queue when none is left."""
+    following = reflection_service.next_waiting(scope.cohort_ids, scope.session_number, attempt)
+    if following is not None:
+        return redirect(url_for(".review", attempt_id=following.id, **scope.args))
+    flash("Nothing left to review.", "info")
+    return redirect(url_for(".review_queue", **scope.args))
 
 
 @bp.route("/enrollments/<int:enrollment_id>")

@@ -1,4 +1,5 @@
-"""The reflection editor: one form, two buttons (save draft, submit)."""
+"""The reflection editor: one form, two buttons (save draft, submit), and the same text and
+revision posted by the editor's autosave."""
 
 from wtforms import HiddenField, IntegerField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length
@@ -8,7 +9,7 @@ from ..forms import BaseForm
 MAX_ANSWER = 20_000
 
 
-class ReflectionForm(BaseForm):
+class DraftForm(BaseForm):
     keep_whitespace = frozenset({"text"})
 
     text = TextAreaField(
@@ -19,5 +20,8 @@ class ReflectionForm(BaseForm):
     )
     # The draft revision this page was loaded with; a newer one means another tab saved.
     revision = IntegerField(widget=HiddenField.widget, validators=[InputRequired()])
+
+
+class ReflectionForm(DraftForm):
     save = SubmitField("Save draft")
     submit = SubmitField("Submit for review")

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from flask import (
     Blueprint,
     Response,
@@ -9,21 +15,27 @@ from flask import (
     current_app,
     flash,
     g,
+    jsonify,
     redirect,
     render_template,
     request,
     url_for,
 )
 from flask_login import current_user
+from sqlalchemy.exc import OperationalError
 
 from ..access import guard_blueprint
 from ..downloads import asset_response, certificate_response
+from ..errors import SIGNED_OUT, from_this_site, keep_text_page
 from ..extensions import db
 from ..forms import EmptyForm
 from ..models import (
     Certificate,
     Enrollment,
+    Module,
+    Reflection,
     ReflectionPrompt,
+    ReflectionState,
     Role,
     Session,
     SessionStatus,
@@ -34,9 +46,27 @@ from ..services import ServiceError, completion, curriculum
 from ..services import calendar as calendar_service
 from ..services import certificates as certificate_service
 from ..services import reflections as reflection_service
-from .forms import ReflectionForm
+from .forms import DraftForm, ReflectionForm
 
 bp = Blueprint("participant", __name__)
+
+
+# Registered before the role guard, whose redirect to the sign-in page would drop his text.
+@bp.before_request
+def keep_text_of_signed_out_man():
+    """A man whose session ended while he wrote gets his text back, not a redirect."""
+    if current_user.is_authenticated or request.method != "POST":
+        return None
+    if request.endpoint == "participant.save_draft":
+        return jsonify(error="signed_out", message=SIGNED_OUT), 401
+    text = request.form.get("text", "")
+    if request.endpoint == "participant.reflection" and text.strip() and from_this_site():
+        return keep_text_page(
+            text, 401, "You were signed out", "Your session ended before your answer was sent."
+        )
+    return None
+
+
 guard_blueprint(bp, Role.PARTICIPANT)
 
 
@@ -175,6 +205,10 @@ def module(number: int):
         module=module,
         session=curriculum.session_for(enrollment.cohort, module),
         reflections=reflections,
+        deadlines={
+            p.id: reflection_service.deadline(p, reflections.get(p.id), enrollment)
+            for p in module.prompts
+        },
         show_notes=False,
     )
 
@@ -184,22 +218,86 @@ def module_asset(name: str):
     return asset_response(_enrollment().cohort.version, name)
 
 
+# The groups of the "my reflections" page, in the order he should deal with them.
+GROUPS = {
+    "returned": "To revise",
+    "due": "To write",
+    "waiting": "Waiting for review",
+    "accepted": "Accepted",
+    "later": "Opens later",
+}
+
+
+@dataclass
+class ReflectionRow:
+    module: Module
+    prompt: ReflectionPrompt
+    reflection: Reflection | None
+    deadline: reflection_service.Deadline
+    is_open: bool
+
+    @property
+    def group(self) -> str:
+        state = self.reflection.state if self.reflection else ReflectionState.DRAFT
+        if state is ReflectionState.DRAFT:
+            return "due" if self.is_open else "later"
+        return {
+            ReflectionState.RETURNED: "returned",
+            ReflectionState.SUBMITTED: "waiting",
+            ReflectionState.ACCEPTED: "accepted",
+        }[state]
+
+    @property
+    def order(self) -> tuple:
+        """Required before optional, then the oldest due date first."""
+        due = self.deadline.due_at
+        return (
+            not self.prompt.required,
+            due is None,
+            due or datetime.min,
+            self.module.session_number,
+            self.prompt.position,
+        )
+
+
 @bp.route("/reflections")
 def reflections():
     enrollment = _enrollment()
+    cohort = enrollment.cohort
     existing = {r.prompt_id: r for r in enrollment.reflections}
-    rows = [
-        (m, p, existing.get(p.id)) for m in enrollment.cohort.version.modules for p in m.prompts
-    ]
-    return render_template("participant/reflections.html", rows=rows, enrollment=enrollment)
+    groups: dict[str, list[ReflectionRow]] = {key: [] for key in GROUPS}
+    for module in cohort.version.modules:
+        is_open = curriculum.is_open(cohort, module)
+        for prompt in module.prompts:
+            reflection = existing.get(prompt.id)
+            row = ReflectionRow(
+                module=module,
+                prompt=prompt,
+                reflection=reflection,
+                deadline=reflection_service.deadline(prompt, reflection, enrollment),
+                is_open=is_open,
+            )
+            groups[row.group].append(row)
+    for rows in groups.values():
+        rows.sort(key=lambda row: row.order)
+    return render_template(
+        "participant/reflections.html", enrollment=enrollment, groups=groups, titles=GROUPS
+    )
+
+
+def _own_prompt(enrollment: Enrollment, prompt_id: int) -> ReflectionPrompt | None:
+    """Only prompts of his own course exist for him; anything else is "not found"."""
+    prompt = db.session.get(ReflectionPrompt, prompt_id)
+    if prompt is None or prompt.module.version_id != enrollment.cohort.version_id:
+        return None
+    return prompt
 
 
 @bp.route("/reflections/<int:prompt_id>", methods=["GET", "POST"])
 def reflection(prompt_id: int):
     enrollment = _enrollment()
-    prompt = db.session.get(ReflectionPrompt, prompt_id)
-    # Only prompts of his own course exist for him; anything else is "not found".
-    if prompt is None or prompt.module.version_id != enrollment.cohort.version_id:
+    prompt = _own_prompt(enrollment, prompt_id)
+    if prompt is None:
         abort(404)
     _open_module(enrollment, prompt.module.session_number)
     reflection = reflection_service.reflection_for(enrollment, prompt)
@@ -212,12 +310,18 @@ def reflection(prompt_id: int):
         text = form.text.data or ""
         try:
             if form.submit.data:
-                reflection_service.submit(reflection, text, form.revision.data, current_user)
-                db.session.commit()
+                committed(
+                    lambda: reflection_service.submit(
+                        reflection, text, form.revision.data, current_user
+                    )
+                )
                 flash("Your answer was sent for review. You will see the feedback here.", "success")
                 return redirect(url_for(".reflection", prompt_id=prompt.id))
-            reflection_service.save_draft(reflection, text, form.revision.data, current_user)
-            db.session.commit()
+            committed(
+                lambda: reflection_service.save_draft(
+                    reflection, text, form.revision.data, current_user
+                )
+            )
             flash("Draft saved.", "success")
             return redirect(url_for(".reflection", prompt_id=prompt.id))
         except ServiceError as exc:
@@ -234,9 +338,74 @@ def reflection(prompt_id: int):
         enrollment=enrollment,
         prompt=prompt,
         reflection=reflection,
+        deadline=reflection_service.deadline(prompt, reflection, enrollment),
         form=form,
+        # False when the box holds text the server has not kept (a refused submit).
+        text_is_saved=(form.text.data or "") == reflection.draft_text,
         word_count=reflection_service.count_words(form.text.data or ""),
     ), (200 if not form.errors else 422)
+
+
+@bp.route("/reflections/<int:prompt_id>/draft", methods=["POST"])
+def save_draft(prompt_id: int):
+    """The editor's autosave: the answer in JSON, never a redirect, so the script can say
+    plainly what happened to his text."""
+    enrollment = g.enrollment
+    prompt = _own_prompt(enrollment, prompt_id) if enrollment else None
+    if prompt is None:
+        return _refused(404, "not_found", "This question is not part of your course.")
+    if not curriculum.is_open(enrollment.cohort, prompt.module):
+        return _refused(403, "locked", "This session is not open yet. Your text was not saved.")
+    form = DraftForm()
+    if not form.validate_on_submit():
+        errors = [e for field_errors in form.errors.values() for e in field_errors]
+        return _refused(422, "invalid", errors[0] if errors else "Your text was not saved.")
+    text = form.text.data or ""
+    reflection = reflection_service.reflection_for(enrollment, prompt)
+    try:
+        committed(
+            lambda: reflection_service.save_draft(
+                reflection, text, form.revision.data, current_user
+            )
+        )
+    except reflection_service.StaleDraft as exc:
+        db.session.rollback()
+        return _refused(409, "stale", str(exc))
+    except ServiceError as exc:
+        db.session.rollback()
+        return _refused(409, "closed", str(exc))
+    return jsonify(
+        revision=reflection.draft_revision,
+        saved_at=clock(reflection.draft_saved_at, enrollment.cohort.timezone),
+        words=reflection_service.count_words(text),
+    )
+
+
+def committed(change: Callable[[], object], tries: int = 5) -> None:
+    """Make the change and commit it. SQLite refuses at once a write from a transaction that
+    read while another request was writing (the second click of a double click): that one
+    waits a moment and starts again from what the other stored, where the services'
+    idempotency and revision checks decide. PostgreSQL waits by itself."""
+    for attempt in range(1, tries + 1):
+        try:
+            change()
+            db.session.commit()
+            return
+        except OperationalError:
+            db.session.rollback()
+            if db.engine.dialect.name != "sqlite" or attempt == tries:
+                raise
+            time.sleep(0.05 * attempt)
+
+
+def _refused(status: int, error: str, message: str):
+    return jsonify(error=error, message=message), status
+
+
+def clock(value: datetime, tz: str) -> str:
+    """'6:42 PM' in the cohort's timezone: when today's draft was saved."""
+    local = value.astimezone(ZoneInfo(tz))
+    return f"{local:%I}".lstrip("0") + f":{local:%M} {local:%p}"
 
 
 @bp.route("/certificates/<int:certificate_id>.pdf")

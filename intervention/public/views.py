@@ -3,14 +3,28 @@ private calendar feeds (calendar apps cannot sign in; the secret URL is the key)
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, url_for
+import math
+import time
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import text
 
-from ..extensions import db
+from ..extensions import db, limiter
+from ..models import Certificate, EnrollmentState
 from ..services import audit
 from ..services import calendar as calendar_service
 from ..services import certificates as certificate_service
+from ..templating import format_date
 from .forms import VerifyForm
 
 bp = Blueprint("public", __name__)
@@ -55,7 +69,18 @@ def calendar_feed(token: str):
     return response
 
 
+def _verify_limit() -> str:
+    return current_app.config["VERIFY_RATE_LIMIT"]
+
+
+# One budget per address for both ways of asking (the form and the QR link), so codes cannot
+# be guessed by switching between them. The blank form itself is not counted.
+verify_limit = limiter.shared_limit(_verify_limit, scope="verify", methods=["POST"])
+verify_link_limit = limiter.shared_limit(_verify_limit, scope="verify")
+
+
 @bp.route("/verify", methods=["GET", "POST"])
+@verify_limit
 def verify():
     form = VerifyForm()
     if form.validate_on_submit():
@@ -70,11 +95,12 @@ def verify():
 
 
 @bp.route("/verify/<code>")
+@verify_link_limit
 def verify_code(code: str):
     return _show(certificate_service.find_by_code(code), "link")
 
 
-def _show(cert, method: str):
+def _show(cert: Certificate | None, method: str):
     actor = current_user if current_user.is_authenticated else None
     audit.record(
         "certificate.verify",
@@ -85,12 +111,35 @@ def _show(cert, method: str):
         **({"number": cert.number, "status": cert.status.value} if cert else {}),
     )
     db.session.commit()
-    if cert is None:
-        return render_template("public/verify_result.html", cert=None), 404
-    return render_template(
+    # Only the minimum a holder needs confirmed: no court, case number, issuer, code or hash.
+    page = render_template(
         "public/verify_result.html",
         cert=cert,
-        enrollment=cert.enrollment,
-        code=certificate_service.format_code(cert.verification_code),
-        verify_form_url=url_for("public.verify"),
+        method=method,
+        completed_on=_completion_date(cert) if cert else None,
     )
+    response = make_response(page, 200 if cert else 404)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the URL holds a verification code
+    return response
+
+
+def _completion_date(cert: Certificate) -> str:
+    """The day the case was completed, as the court's calendar has it: when it moved to
+    completed, which a corrected re-issue does not change; else the day of issue."""
+    enrollment = cert.enrollment
+    completed = [t.at for t in enrollment.transitions if t.to_state is EnrollmentState.COMPLETED]
+    moment = min(completed) if completed else cert.issued_at
+    return format_date(moment, enrollment.court.timezone)
+
+
+@bp.app_errorhandler(429)
+def too_many_requests(_error):
+    """Any rate limit of the site (verification now, sign-in later): say when to try again."""
+    current = limiter.current_limit
+    wait = max(1, math.ceil(current.reset_at - time.time())) if current else 60
+    page = render_template("public/too_many_requests.html", wait=wait)
+    response = make_response(page, 429)
+    response.headers["Retry-After"] = str(wait)
+    return response

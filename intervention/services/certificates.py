@@ -57,50 +57,119 @@ def _next_number(enrollment: Enrollment, year: int) -> str:
     return f"{prefix}{last + 1:04d}"
 
 
-def _lock(enrollment: Enrollment) -> None:
-    """On PostgreSQL, hold the case's row so two clicks cannot both issue."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(
-            select(Enrollment.id).where(Enrollment.id == enrollment.id).with_for_update()
-        )
-        db.session.refresh(enrollment)
-
-
-def issue(enrollment: Enrollment, actor: User) -> Certificate:
-    """Issue the completion certificate once the engine says the case is complete."""
+def _check_issuer(actor: User) -> None:
     if actor.role not in (Role.FACILITATOR, Role.ADMIN):
         raise ServiceError("Only a facilitator or the program director can issue certificates.")
-    _lock(enrollment)
+
+
+def _check_state(enrollment: Enrollment) -> None:
     if enrollment.state not in (EnrollmentState.ACTIVE, EnrollmentState.COMPLETED):
         # The engine counts sessions and reflections only; a closed case is not completed.
         raise ServiceError(
             f"This case is {enrollment.state.label.lower()}; no certificate can be issued."
         )
-    existing = enrollment.valid_certificate
-    if existing is not None:
-        raise ServiceError(f"Certificate {existing.number} was already issued for this case.")
+
+
+def _check_complete(enrollment: Enrollment) -> completion.Completion:
+    """The engine's word, which every certificate needs, first or re-issued."""
     result = completion.evaluate(enrollment)
     if not result.complete:
         raise ServiceError("This case is not complete yet: " + " ".join(result.unmet))
+    return result
+
+
+def issue(enrollment: Enrollment, actor: User) -> Certificate:
+    """Issue the completion certificate once the engine says the case is complete."""
+    _check_issuer(actor)
+    enrollments.lock(enrollment)
+    _check_state(enrollment)
+    existing = enrollment.valid_certificate
+    if existing is not None:
+        raise ServiceError(f"Certificate {existing.number} was already issued for this case.")
+    result = _check_complete(enrollment)
 
     issued_at = utcnow()
     cert = _store_with_next_number(enrollment, actor, result, issued_at)
-    if enrollment.state is EnrollmentState.ACTIVE:
-        enrollments.transition(
-            enrollment, EnrollmentState.COMPLETED, actor, f"Certificate {cert.number} issued."
-        )
+    _complete(enrollment, cert, actor)
     audit.record("certificate.issue", actor, cert, number=cert.number, sha256=cert.sha256)
     return cert
 
 
-def _store_with_next_number(enrollment, actor, result, issued_at) -> Certificate:
+def reissue(old: Certificate, actor: User, reason: str) -> Certificate:
+    """A correction: a new certificate (new number, code and PDF) through the same guards as
+    the first, and the old one marked superseded by it, with the reason."""
+    _check_issuer(actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError("Give the reason for re-issuing this certificate.")
+    enrollment = old.enrollment
+    enrollments.lock(enrollment)
+    db.session.refresh(old)  # a second click waits for the first, then sees its result
+    if old.status is not CertificateStatus.VALID:
+        raise ServiceError(
+            f"Certificate {old.number} is {old.status.label.lower()}; "
+            "only a valid certificate can be re-issued."
+        )
+    _check_state(enrollment)
+    result = _check_complete(enrollment)
+
+    issued_at = utcnow()
+    cert = _store_with_next_number(
+        enrollment, actor, result, issued_at, completed_at=_completed_at(old), replaces=old
+    )
+    old.status = CertificateStatus.SUPERSEDED
+    old.status_reason = reason
+    old.status_changed_at = issued_at
+    old.superseded_by_id = cert.id
+    db.session.flush()
+    _complete(enrollment, cert, actor)
+    audit.record(
+        "certificate.issue",
+        actor,
+        cert,
+        number=cert.number,
+        sha256=cert.sha256,
+        replaces=old.number,
+        reason=reason,
+    )
+    audit.record(
+        "certificate.supersede", actor, old, number=old.number, by=cert.number, reason=reason
+    )
+    return cert
+
+
+def _complete(enrollment: Enrollment, cert: Certificate, actor: User) -> None:
+    if enrollment.state is EnrollmentState.ACTIVE:
+        enrollments.transition(
+            enrollment, EnrollmentState.COMPLETED, actor, f"Certificate {cert.number} issued."
+        )
+
+
+def _completed_at(cert: Certificate):
+    """When the case was completed: a corrected certificate keeps the original's date."""
+    done = [t.at for t in cert.enrollment.transitions if t.to_state is EnrollmentState.COMPLETED]
+    return done[0] if done else cert.issued_at
+
+
+def _store_with_next_number(
+    enrollment, actor, result, issued_at, *, completed_at=None, replaces=None
+) -> Certificate:
     """Numbers are sequential per program and year; when another issue takes the same
     number first (the unique constraint says so), take the next one and render again."""
     version = enrollment.cohort.version
     for _try in range(5):
         number = _next_number(enrollment, issued_at.year)
         code = new_verification_code()
-        pdf = render_certificate(number, code, enrollment, actor, issued_at, result)
+        pdf = render_certificate(
+            number,
+            code,
+            enrollment,
+            actor,
+            issued_at,
+            result,
+            completed_at=completed_at,
+            replaces=replaces.number if replaces is not None else None,
+        )
         # Built from ids, not relationships, so nothing reaches the session before the
         # savepoint: a taken number then rolls back this row alone.
         cert = Certificate(
@@ -130,6 +199,9 @@ def render_certificate(
     issued_by: User,
     issued_at,
     result: completion.Completion,
+    *,
+    completed_at=None,
+    replaces: str | None = None,
 ) -> bytes:
     from ..pdf import render_pdf
     from ..templating import format_date, format_datetime
@@ -156,7 +228,7 @@ def render_certificate(
         case_number=enrollment.case_number,
         referral_type=enrollment.referral_type.label,
         referral_date=format_date(enrollment.referral_date),
-        completion_date=format_date(issued_at, tz),
+        completion_date=format_date(completed_at or issued_at, tz),
         sessions=[
             {
                 "number": line.session.number,
@@ -177,6 +249,7 @@ def render_certificate(
         verification_code=format_code(code),
         verify_url=url,
         qr_svg=segno.make(url, error="m").svg_inline(scale=3),
+        replaces=replaces,
     )
 
 

@@ -14,6 +14,7 @@ from ..models import (
     ALLOWED_TRANSITIONS,
     Cohort,
     Court,
+    CourtDocument,
     Enrollment,
     EnrollmentState,
     EnrollmentTransition,
@@ -66,6 +67,50 @@ def transition(
         **{"from": previous.value, "to": to_state.value, "reason": reason.strip()},
     )
     return enrollment
+
+
+# What staff may do to a case by hand. Completion comes only with issuing the certificate.
+STAFF_ACTIONS = {
+    EnrollmentState.ACTIVE: "Activate",
+    EnrollmentState.TERMINATED: "Terminate",
+    EnrollmentState.RETURNED_TO_COURT: "Return to court",
+    EnrollmentState.WITHDRAWN: "Withdraw",
+}
+
+
+def lock(enrollment: Enrollment) -> None:
+    """On PostgreSQL, hold the case's row so two clicks cannot both act on its state."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(
+            select(Enrollment.id).where(Enrollment.id == enrollment.id).with_for_update()
+        )
+        db.session.refresh(enrollment)
+
+
+def staff_actions(enrollment: Enrollment) -> dict[EnrollmentState, str]:
+    allowed = ALLOWED_TRANSITIONS.get(enrollment.state, set())
+    return {state: label for state, label in STAFF_ACTIONS.items() if state in allowed}
+
+
+def change_status(
+    enrollment: Enrollment, to_state: EnrollmentState, actor: User, reason: str
+) -> tuple[Enrollment, CourtDocument | None]:
+    """A facilitator or the director activates, terminates, returns or withdraws a case.
+    A termination always comes with its report to the court, returned with the case."""
+    from . import documents  # documents render PDFs; most callers of this module never do
+
+    if actor.role not in (Role.FACILITATOR, Role.ADMIN):
+        raise ServiceError("Only a facilitator or the program director can change a case.")
+    if to_state not in STAFF_ACTIONS:
+        raise ServiceError(
+            "A case is completed only by issuing its certificate, once every requirement is met."
+        )
+    lock(enrollment)
+    transition(enrollment, to_state, actor, reason)
+    report = None
+    if to_state is EnrollmentState.TERMINATED:
+        report = documents.termination_report(enrollment, actor)
+    return enrollment, report
 
 
 def new_participant(*, full_name: str, email: str, actor: User) -> User:
@@ -165,10 +210,13 @@ def enroll(
     existing = open_case(court, case_number)
     if existing is not None:
         raise _duplicate(existing, court, case_number)
+    db.session.flush()  # a new participant account gets its id before the savepoint
+    # Built from ids, not relationships, so the row reaches the session only inside the
+    # savepoint below (a relationship would cascade it in at once).
     enrollment = Enrollment(
-        participant=participant,
-        cohort=cohort,
-        court=court,
+        participant_id=participant.id,
+        cohort_id=cohort.id,
+        court_id=court.id,
         case_number=case_number,
         referral_type=referral_type,
         referral_date=referral_date,
@@ -185,6 +233,7 @@ def enroll(
             db.session.flush()
     except IntegrityError:
         raise _duplicate(open_case(court, case_number), court, case_number) from None
+    db.session.refresh(enrollment)
 
     note = note.strip()
     referral = f"Referral from {court.name}" + (f": {note}" if note else ".")

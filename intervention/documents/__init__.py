@@ -1,0 +1,1 @@
+"""Case actions and court documents for facilitators and the program director."""

@@ -1,0 +1,173 @@
+"""The case page: status, what is unmet, the timeline, the court documents, and the actions on
+the case. Facilitators reach their own cohorts' cases; the program director reaches all."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from wtforms import SelectChoice
+
+from ..access import can_facilitate, get_or_404, guard_blueprint, owned_or_404
+from ..downloads import document_response
+from ..extensions import db
+from ..forms import EmptyForm
+from ..models import (
+    Certificate,
+    CourtDocument,
+    DocumentKind,
+    Enrollment,
+    EnrollmentState,
+    Role,
+)
+from ..services import ServiceError, completion
+from ..services import certificates as certificate_service
+from ..services import documents as document_service
+from ..services import enrollments as enrollment_service
+from ..services import notices as notice_service
+from .forms import ReissueForm, StatusForm
+
+bp = Blueprint("documents", __name__)
+guard_blueprint(bp, Role.FACILITATOR, Role.ADMIN)
+
+
+def _case(enrollment_id: int) -> Enrollment:
+    enrollment = get_or_404(Enrollment, enrollment_id)
+    owned_or_404(can_facilitate(current_user, enrollment.cohort))
+    return enrollment
+
+
+def _back(enrollment: Enrollment, anchor: str = "") -> str:
+    return url_for(".case", enrollment_id=enrollment.id) + (f"#{anchor}" if anchor else "")
+
+
+def _flash_errors(prefix: str, form) -> None:
+    for errors in form.errors.values():
+        for error in errors:
+            flash(f"{prefix}: {error}", "error")
+
+
+def _status_form(enrollment: Enrollment, **kwargs) -> StatusForm:
+    form = StatusForm(**kwargs)
+    form.to_state.choices = [SelectChoice("", "Choose…")] + [
+        SelectChoice(state.value, label)
+        for state, label in enrollment_service.staff_actions(enrollment).items()
+    ]
+    return form
+
+
+@bp.route("/<int:enrollment_id>")
+def case(enrollment_id: int):
+    enrollment = _case(enrollment_id)
+    return render_template(
+        "documents/case.html",
+        enrollment=enrollment,
+        result=completion.evaluate(enrollment),
+        status_form=_status_form(enrollment, formdata=None),
+        reissue_form=ReissueForm(formdata=None),
+        button_form=EmptyForm(),
+        documents=document_service.documents_for(enrollment),
+        numbers=document_service.numbers_for(enrollment),
+        is_overdue=notice_service.is_overdue,
+        today=notice_service.court_today(enrollment),
+        DocumentKind=DocumentKind,
+        format_code=certificate_service.format_code,
+    )
+
+
+@bp.route("/<int:enrollment_id>/status", methods=["POST"])
+def change_status(enrollment_id: int):
+    enrollment = _case(enrollment_id)
+    form = _status_form(enrollment)
+    if not form.validate_on_submit():
+        _flash_errors("Status not changed", form)
+        return redirect(_back(enrollment, "status"))
+    to_state = EnrollmentState(form.to_state.data)
+    try:
+        _, report = enrollment_service.change_status(
+            enrollment, to_state, current_user, form.reason.data
+        )
+        db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(f"Status not changed: {exc}", "error")
+        return redirect(_back(enrollment, "status"))
+    message = f"Case {enrollment.case_number} is now {to_state.label.lower()}."
+    if report is not None:
+        message += f" Termination report {document_service.document_number(report)} generated."
+    flash(message, "success")
+    return redirect(_back(enrollment))
+
+
+@bp.route("/<int:enrollment_id>/progress-report", methods=["POST"])
+def progress_report(enrollment_id: int):
+    enrollment = _case(enrollment_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        report = document_service.progress_report(enrollment, current_user)
+        db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(f"No report generated: {exc}", "error")
+        return redirect(_back(enrollment, "documents"))
+    flash(f"Progress report {document_service.document_number(report)} generated.", "success")
+    return redirect(_back(enrollment, "documents"))
+
+
+@bp.route("/notices/<int:notice_id>/pdf", methods=["POST"])
+def notice_pdf(notice_id: int):
+    notice = get_or_404(CourtDocument, notice_id)
+    if notice.kind is not DocumentKind.NONCOMPLIANCE_NOTICE:
+        abort(404)
+    owned_or_404(can_facilitate(current_user, notice.enrollment.cohort))
+    back = _back(notice.enrollment, "documents")
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        document_service.generate_notice(notice, current_user)
+        db.session.commit()
+    except document_service.AlreadyGenerated as exc:
+        db.session.rollback()
+        flash(str(exc), "info")
+        return redirect(back)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(f"Notice not generated: {exc}", "error")
+        return redirect(back)
+    flash(
+        f"Notice {document_service.document_number(notice)} generated. "
+        "Its PDF is now fixed and will not change.",
+        "success",
+    )
+    return redirect(back)
+
+
+@bp.route("/certificates/<int:certificate_id>/reissue", methods=["POST"])
+def reissue_certificate(certificate_id: int):
+    cert = get_or_404(Certificate, certificate_id)
+    owned_or_404(can_facilitate(current_user, cert.enrollment.cohort))
+    back = _back(cert.enrollment, "certificates")
+    form = ReissueForm()
+    if not form.validate_on_submit():
+        _flash_errors("Certificate not re-issued", form)
+        return redirect(back)
+    try:
+        new = certificate_service.reissue(cert, current_user, form.reason.data)
+        db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(f"Certificate not re-issued: {exc}", "error")
+        return redirect(back)
+    flash(f"Certificate {new.number} issued; {cert.number} is superseded by it.", "success")
+    return redirect(back)
+
+
+@bp.route("/documents/<int:doc_id>.pdf")
+def document_pdf(doc_id: int):
+    doc = get_or_404(CourtDocument, doc_id)
+    owned_or_404(can_facilitate(current_user, doc.enrollment.cohort))
+    if doc.sha256 is None:
+        abort(404)  # a drafted notice whose PDF is not generated yet
+    document_service.record_download(doc, current_user)
+    db.session.commit()
+    return document_response(doc, document_service.filename(doc))

@@ -1,0 +1,395 @@
+"""Progress reports, non-compliance notices and termination reports: PDFs for the court,
+stored once with their SHA-256. They state status, dates and counts, never reflection text."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from ..extensions import db
+from ..models import (
+    AttendanceStatus,
+    CourtDocument,
+    DocumentKind,
+    Enrollment,
+    EnrollmentState,
+    Role,
+    User,
+    utcnow,
+)
+from . import ServiceError, audit, completion
+
+# The prefix of each kind's document number: PR-<case>-<n>, NC-<case>-<n>, TR-<case>-<n>.
+PREFIX = {
+    DocumentKind.PROGRESS_REPORT: "PR",
+    DocumentKind.NONCOMPLIANCE_NOTICE: "NC",
+    DocumentKind.TERMINATION_REPORT: "TR",
+}
+TEMPLATE = {
+    DocumentKind.PROGRESS_REPORT: "pdf/progress_report.html",
+    DocumentKind.NONCOMPLIANCE_NOTICE: "pdf/noncompliance_notice.html",
+    DocumentKind.TERMINATION_REPORT: "pdf/termination_report.html",
+}
+TITLE = {
+    DocumentKind.PROGRESS_REPORT: "Progress report",
+    DocumentKind.NONCOMPLIANCE_NOTICE: "Notice of non-compliance",
+    DocumentKind.TERMINATION_REPORT: "Termination report",
+}
+# The policy rules a notice can be about, as the court reads them. `{limit}` is the limit
+# that applied to this case (program policy or the court's own order).
+RULE_TEXT = {
+    "max_absences": "Absences: no more than {limit} from required sessions.",
+    "max_consecutive_absences": "Consecutive absences: no more than {limit} in a row.",
+    "max_gap_days": "Regular attendance: no more than {limit} without attending a session.",
+    "completion_deadline": "Completion deadline: every requirement met by {limit}.",
+}
+RULE_UNIT = {
+    "max_absences": "absence",
+    "max_consecutive_absences": "absence",
+    "max_gap_days": "day",
+}
+
+
+class AlreadyGenerated(ServiceError):
+    """The notice's PDF exists; it is never generated again."""
+
+
+def documents_for(enrollment: Enrollment) -> list[CourtDocument]:
+    return list(
+        db.session.scalars(
+            select(CourtDocument)
+            .where(CourtDocument.enrollment_id == enrollment.id)
+            .order_by(CourtDocument.created_at, CourtDocument.id)
+        )
+    )
+
+
+def numbers_for(enrollment: Enrollment) -> dict[int, str]:
+    """Each document's number: its kind, the case, and its place among the case's documents
+    of that kind (in the order they were made, so a number never changes)."""
+    numbers: dict[int, str] = {}
+    seen: dict[DocumentKind, int] = {}
+    docs = db.session.scalars(
+        select(CourtDocument)
+        .where(CourtDocument.enrollment_id == enrollment.id)
+        .order_by(CourtDocument.id)
+    )
+    for doc in docs:
+        seen[doc.kind] = seen.get(doc.kind, 0) + 1
+        numbers[doc.id] = f"{PREFIX[doc.kind]}-{enrollment.case_number}-{seen[doc.kind]}"
+    return numbers
+
+
+def document_number(doc: CourtDocument) -> str:
+    return numbers_for(doc.enrollment)[doc.id]
+
+
+def filename(doc: CourtDocument) -> str:
+    kind = doc.kind.value.replace("_", "-")
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", f"{kind}-{document_number(doc)}") + ".pdf"
+
+
+def _check_staff(actor: User) -> None:
+    if actor.role not in (Role.FACILITATOR, Role.ADMIN):
+        raise ServiceError("Only a facilitator or the program director can make court documents.")
+
+
+def progress_report(enrollment: Enrollment, actor: User) -> CourtDocument:
+    """Where the case stands today, for the court; any time, as often as asked."""
+    return _new_document(enrollment, DocumentKind.PROGRESS_REPORT, actor)
+
+
+def termination_report(enrollment: Enrollment, actor: User) -> CourtDocument:
+    """The report that goes with a termination; the reason is the transition's."""
+    if enrollment.state is not EnrollmentState.TERMINATED:
+        raise ServiceError("A termination report is made only for a terminated case.")
+    return _new_document(enrollment, DocumentKind.TERMINATION_REPORT, actor)
+
+
+def _new_document(enrollment: Enrollment, kind: DocumentKind, actor: User) -> CourtDocument:
+    _check_staff(actor)
+    now = utcnow()
+    doc = CourtDocument(
+        enrollment=enrollment,
+        kind=kind,
+        reason=_termination(enrollment).reason if kind is DocumentKind.TERMINATION_REPORT else "",
+        generated_by=actor,
+        generated_at=now,
+        created_at=now,
+    )
+    db.session.add(doc)
+    db.session.flush()  # the id is printed on the document
+    doc.pdf = render(doc, actor, now)
+    doc.sha256 = hashlib.sha256(doc.pdf).hexdigest()
+    db.session.flush()
+    _audit_generated(doc, actor)
+    return doc
+
+
+def generate_notice(notice: CourtDocument, actor: User) -> CourtDocument:
+    """Render a drafted notice once. Its bytes never change after that: a second request,
+    even one racing the first, finds the PDF there and changes nothing."""
+    if notice.kind is not DocumentKind.NONCOMPLIANCE_NOTICE:
+        raise ServiceError("Only a drafted non-compliance notice is generated here.")
+    _check_staff(actor)
+    if notice.sha256 is not None:
+        raise _already(notice)
+    now = utcnow()
+    pdf = render(notice, actor, now)
+    # Conditional, so whichever request writes first wins and the other changes nothing.
+    stored = db.session.execute(
+        update(CourtDocument)
+        .where(CourtDocument.id == notice.id, CourtDocument.sha256.is_(None))
+        .values(
+            pdf=pdf,
+            sha256=hashlib.sha256(pdf).hexdigest(),
+            generated_by_id=actor.id,
+            generated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(notice)
+    if stored.rowcount != 1:
+        raise _already(notice)
+    _audit_generated(notice, actor)
+    return notice
+
+
+def _already(notice: CourtDocument) -> AlreadyGenerated:
+    from ..templating import format_datetime
+
+    when = format_datetime(notice.generated_at, notice.enrollment.court.timezone)
+    who = notice.generated_by.full_name if notice.generated_by else "someone"
+    return AlreadyGenerated(
+        f"Notice {document_number(notice)} was already generated on {when} by {who}. "
+        "Its PDF never changes; nothing was done."
+    )
+
+
+def _audit_generated(doc: CourtDocument, actor: User) -> None:
+    audit.record(
+        "document.generate",
+        actor,
+        doc,
+        enrollment_id=doc.enrollment_id,
+        kind=doc.kind.value,
+        number=document_number(doc),
+        sha256=doc.sha256,
+    )
+
+
+def record_download(doc: CourtDocument, actor: User) -> None:
+    audit.record(
+        "document.download",
+        actor,
+        doc,
+        enrollment_id=doc.enrollment_id,
+        kind=doc.kind.value,
+        number=document_number(doc),
+    )
+
+
+def _termination(enrollment: Enrollment):
+    ended = [t for t in enrollment.transitions if t.to_state is EnrollmentState.TERMINATED]
+    if not ended:
+        raise ServiceError("This case has no termination on record.")
+    return ended[-1]
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
+def render(doc: CourtDocument, actor: User, generated_at: datetime) -> bytes:
+    """The PDF of one document, from the records as they stand now."""
+    from ..pdf import render_pdf
+
+    enrollment = doc.enrollment
+    number = document_number(doc)
+    result = completion.evaluate(enrollment)
+    context = {
+        **_case_facts(enrollment, result),
+        "document_number": number,
+        "document_id": doc.id,
+        "generated_by_name": actor.full_name,
+        "generated_by_role": actor.role.label,
+        "generated_at": _when(generated_at, enrollment),
+        **_summary(result, enrollment.state.is_open),
+    }
+    if doc.kind is DocumentKind.NONCOMPLIANCE_NOTICE:
+        context.update(_notice_facts(doc, result))
+    if doc.kind is DocumentKind.TERMINATION_REPORT:
+        ended = _termination(enrollment)
+        context.update(
+            terminated_on=_day(ended.at, enrollment),
+            terminated_by=f"{ended.actor.full_name}, {ended.actor.role.label}",
+            termination_reason=ended.reason,
+        )
+    return render_pdf(
+        TEMPLATE[doc.kind],
+        title=f"{TITLE[doc.kind]} {number}",
+        author=f"{actor.full_name}, {actor.role.label}",
+        **context,
+    )
+
+
+def _day(value, enrollment: Enrollment) -> str:
+    from ..templating import format_date
+
+    return format_date(value, enrollment.court.timezone)
+
+
+def _when(value, enrollment: Enrollment) -> str:
+    from ..templating import format_datetime
+
+    return format_datetime(value, enrollment.court.timezone)
+
+
+def _case_facts(enrollment: Enrollment, result: completion.Completion) -> dict:
+    version = enrollment.cohort.version
+    return {
+        "program_title": version.program.title,
+        "curriculum_version": version.label,
+        "curriculum_hash": version.short_hash,
+        "participant_name": enrollment.participant.full_name,
+        "court_name": enrollment.court.name,
+        "court_jurisdiction": enrollment.court.jurisdiction,
+        "case_number": enrollment.case_number,
+        "referral_type": enrollment.referral_type.label,
+        "referral_date": _day(enrollment.referral_date, enrollment),
+        "starts_on": _day(enrollment.starts_on, enrollment),
+        "deadline": _day(enrollment.completion_deadline, enrollment) or "None set",
+        "status": enrollment.state.label,
+        "status_statement": _status_statement(enrollment, result),
+        "cohort_name": enrollment.cohort.name,
+    }
+
+
+def _status_statement(enrollment: Enrollment, result: completion.Completion) -> str:
+    state = enrollment.state
+    if state is EnrollmentState.COMPLETED:
+        cert = enrollment.valid_certificate
+        if cert is not None:
+            return (
+                f"Completed. Certificate of completion {cert.number} was issued "
+                f"{_day(cert.issued_at, enrollment)}."
+            )
+        return "Completed."
+    if not state.is_open:
+        since = enrollment.transitions[-1].at if enrollment.transitions else None
+        return f"{state.label} on {_day(since, enrollment)}." if since else f"{state.label}."
+    if result.complete:
+        return "Every requirement is met; the certificate of completion is not yet issued."
+    if result.possible:
+        return "In progress. Completion is still possible."
+    return "In progress, but completion is no longer possible."
+
+
+def _summary(result: completion.Completion, open_case: bool) -> dict:
+    made_up = sum(1 for line in result.lines if line.status is AttendanceStatus.MADE_UP)
+    return {
+        "sessions_required": result.sessions_required,
+        "sessions_credited": result.sessions_credited,
+        "hours_credited": f"{result.minutes_credited / 60:.1f}",
+        "absences": result.absences,
+        "makeups_done": made_up,
+        "makeups_owed": len(result.makeups_owed),
+        "reflections_required": result.reflections_required,
+        "reflections_accepted": result.reflections_accepted,
+        "complete": result.complete,
+        "possible": result.possible,
+        "unmet": result.unmet,
+        "blockers": result.blockers,
+        # Once the case is closed, sessions still ahead are no part of his record.
+        "sessions": [
+            _session_row(line)
+            for line in result.lines
+            if open_case or line.attendance is not None or line.past
+        ],
+    }
+
+
+def _session_row(line: completion.SessionLine) -> dict:
+    session = line.session
+    mark = line.attendance
+    notes = []
+    if not line.counts and mark is None:
+        attendance = "Before enrollment"
+        notes.append("Held before his enrollment began; does not count.")
+    elif mark is None:
+        attendance = "Not marked yet" if line.past else "Scheduled"
+    else:
+        attendance = line.status.label
+        if line.status is AttendanceStatus.MADE_UP and mark.linked_attendance is not None:
+            other = mark.linked_attendance.session
+            notes.append(
+                f"Made up at {other.cohort.name}, session {other.number}, {_session_day(other)}."
+            )
+        if line.missed_as is not None:
+            notes.append(f"First marked {line.missed_as.label.lower()}.")
+    if line.owes_makeup:
+        notes.append("Make-up owed.")
+    return {
+        "number": session.number,
+        "title": session.module.title,
+        "date": _session_day(session),
+        "attendance": attendance,
+        "hours": f"{line.minutes / 60:.1f}" if mark is not None else "",
+        "credited": line.credited,
+        "note": " ".join(notes),
+    }
+
+
+def _session_day(session) -> str:
+    from ..templating import format_date
+
+    return format_date(session.scheduled_at, session.cohort.timezone)
+
+
+def _notice_facts(notice: CourtDocument, result: completion.Completion) -> dict:
+    enrollment = notice.enrollment
+    policy = completion.effective_policy(enrollment)
+    rule = notice.rule
+    if rule == "completion_deadline":
+        limit = _day(enrollment.completion_deadline, enrollment)
+    elif rule in RULE_UNIT and isinstance(policy.get(rule), int):
+        limit = completion.plural(policy[rule], RULE_UNIT[rule])
+    else:
+        limit = policy.get(rule)
+    breach = next((b for b in result.breaches if b.rule == rule), None)
+    absent_like = completion.absence_statuses(policy)
+    absences = []
+    for line in result.lines:
+        did = line.missed_as if line.status is AttendanceStatus.MADE_UP else line.status
+        if line.counts and did in absent_like:
+            absences.append(
+                {
+                    "number": line.session.number,
+                    "date": _session_day(line.session),
+                    "marked": did.label,
+                    "now": "Made up" if line.status is AttendanceStatus.MADE_UP else "Not made up",
+                }
+            )
+    # Where he actually was: for a make-up, the other cohort's session he attended.
+    attended = [
+        line.attendance.linked_attendance.session
+        if line.status is AttendanceStatus.MADE_UP and line.attendance.linked_attendance
+        else line.session
+        for line in result.lines
+        if line.credited
+    ]
+    last = max(attended, key=lambda s: s.scheduled_at, default=None)
+    return {
+        "rule_text": RULE_TEXT.get(rule, rule).format(limit=limit) if rule else "",
+        "finding": notice.reason,
+        # The day the rule was first broken, while the breach stands; else the day drafted.
+        "violation_date": _day(breach.since if breach else notice.created_at, enrollment),
+        "drafted_on": _day(notice.created_at, enrollment),
+        "due_on": _day(notice.due_on, enrollment) if notice.due_on else "",
+        "absence_rows": absences,
+        "last_attended": _session_day(last) if last else "None",
+        "days_without_attendance": result.days_without_attendance,
+        "notice_rule": rule,
+    }
