@@ -20,6 +20,8 @@ class Program(db.Model):
     title: Mapped[str] = mapped_column(sa.String(200))
     description: Mapped[str] = mapped_column(sa.Text, default="")
     language: Mapped[str] = mapped_column(sa.String(12), default="en")
+    # Closed cases are anonymised this many years after closing (retention apply).
+    retention_years: Mapped[int] = mapped_column(default=4, server_default="4")
 
     versions: Mapped[list[CurriculumVersion]] = relationship(
         back_populates="program", order_by="CurriculumVersion.loaded_at"

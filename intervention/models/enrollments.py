@@ -88,6 +88,10 @@ class Enrollment(db.Model):
         str_enum(EnrollmentState, "enrollment_state"), default=EnrollmentState.REFERRED
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # An admin's legal hold keeps a closed case from being anonymised; the reason is required.
+    legal_hold: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    legal_hold_reason: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    anonymized_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         # One open enrollment per court case: a second referral of the same docket is refused.

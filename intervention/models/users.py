@@ -48,6 +48,14 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Secret part of the private calendar feed URL; replaced to revoke an old link.
     calendar_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    # Bumped on password change: sessions carrying an older number are signed out.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Time-based one-time codes for staff: the base32 secret, whether it is on, and whether
+    # an admin requires it for this account.
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    totp_enabled: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    totp_required: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     court: Mapped[Court | None] = relationship()
 
