@@ -55,7 +55,7 @@ help:
 	@echo "make install       create $(VENV) and install the project with its dev tools"
 	@echo "make system-deps   check (or, as root with apt-get, install) PDF libraries and fonts"
 	@echo "make browser-deps  check (or install) Debian's chromium for browser tests"
-	@echo "make lint          ruff check and ruff format --check"
+	@echo "make lint          ruff check, ruff format --check, bandit (medium and high)"
 	@echo "make clean         remove $(VENV) and caches (keeps instance/, your local database)"
 	@echo "Variables: PORT=$(PORT) HOST=$(HOST) DEBUG=$(DEBUG) PYTHON=$(PYTHON)"
 
@@ -104,6 +104,7 @@ browser-deps:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/bandit -q -r intervention -ll
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .coverage

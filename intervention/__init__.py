@@ -23,6 +23,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_errors(app)
+    register_security(app)
     register_template_helpers(app)
     register_cli(app)
     return app
@@ -92,6 +93,12 @@ def register_blueprints(app: Flask) -> None:
 
 def register_errors(app: Flask) -> None:
     from .errors import register
+
+    register(app)
+
+
+def register_security(app: Flask) -> None:
+    from .security import register
 
     register(app)
 

@@ -1,4 +1,4 @@
-"""Command-line tools: curriculum check and sync, demo data, audit chain check."""
+"""Command-line tools: curriculum, demo data, audit chain check, retention, backup and restore."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from .extensions import db
 curriculum_cli = AppGroup("curriculum", help="Check and load the programs in curricula/.")
 audit_cli = AppGroup("audit", help="Check the audit log.")
 notices_cli = AppGroup("notices", help="Non-compliance notices to the courts.")
+retention_cli = AppGroup("retention", help="Anonymise closed cases past their retention period.")
 
 
 def _as_given(path: Path) -> Path:
@@ -119,8 +120,76 @@ def notices_scan() -> None:
     click.echo(f"{len(drafted)} notice(s) drafted; {len(overdue())} overdue.")
 
 
+@retention_cli.command("apply")
+@click.option("--dry-run", is_flag=True, help="Report what would be anonymised; change nothing.")
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Count retention periods up to this day (YYYY-MM-DD) instead of today.",
+)
+def retention_apply(dry_run: bool, today) -> None:
+    """Anonymise closed cases older than their program's retention_years, unless on hold."""
+    from .services.retention import KEPT, apply
+
+    report = apply(today.date() if today else None, dry_run=dry_run)
+    if not dry_run:  # a dry run changed nothing, so there is nothing to commit
+        db.session.commit()
+    verb = "would be" if dry_run else "were"
+    programs = sorted(set(report.anonymised) | set(report.texts_only) | set(report.held))
+    for title in programs:
+        click.echo(
+            f"{title}: {report.anonymised[title]} case(s) anonymised, "
+            f"{report.texts_only[title]} case(s) texts removed only (the man has another "
+            f"open case), {report.held[title]} on legal hold"
+        )
+    click.echo(f"{report.total} case(s) {verb} anonymised as of {report.today}.")
+    click.echo(KEPT)
+    if dry_run:
+        click.echo("Dry run: nothing was changed.")
+
+
+def _database_url() -> str:
+    return current_app.config["SQLALCHEMY_DATABASE_URI"]
+
+
+@click.command("backup")
+@click.argument("path", type=click.Path(path_type=Path))
+def backup_command(path: Path) -> None:
+    """Write a consistent copy of the database to PATH (SQLite file or pg_dump archive)."""
+    from .services import ServiceError
+    from .services.backup import backup
+
+    try:
+        backup(_database_url(), path)
+    except ServiceError as exc:
+        click.echo(f"Backup failed: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"Backup written to {path} ({path.stat().st_size} bytes).")
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite a database that already holds data.")
+def restore_command(path: Path, force: bool) -> None:
+    """Replace the database with the backup at PATH."""
+    from .services import ServiceError
+    from .services.backup import restore
+
+    db.session.remove()
+    db.engine.dispose()  # no open connection may hold the database during the restore
+    try:
+        restore(_database_url(), path, force=force)
+    except ServiceError as exc:
+        click.echo(f"Restore failed: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"Restored {path}.")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(curriculum_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(notices_cli)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(retention_cli)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

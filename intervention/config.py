@@ -47,6 +47,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # If Redis goes away, each worker keeps counting in memory rather than failing.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": bool(redis_url),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Number of reverse proxies in front of the app (INTERVENTION_PROXY_HOPS, e.g. 1 for
+        # nginx): their X-Forwarded-For/-Proto are trusted so HTTPS (HSTS, secure cookies)
+        # and client addresses (rate limits, audit) are seen correctly. 0 = no proxy.
+        "PROXY_HOPS": int(os.environ.get("INTERVENTION_PROXY_HOPS", "0") or 0),
         "VERIFY_RATE_LIMIT": os.environ.get("INTERVENTION_VERIFY_RATE_LIMIT", "30 per minute"),
     }
     secret = os.environ.get("SECRET_KEY") or overrides.get("SECRET_KEY")

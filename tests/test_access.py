@@ -41,6 +41,10 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "auth.login": "public",
     "auth.welcome": "public",  # the signed one-time link is the proof
     "auth.logout": SIGNED_IN,
+    "auth.login_code": "public",  # the password step in this session is the proof
+    "auth.account": SIGNED_IN,
+    "auth.change_password": SIGNED_IN,
+    "auth.two_step": frozenset({F, C, A}),  # codes are for staff accounts
     "participant.home": frozenset({P}),
     "participant.module": frozenset({P}),
     "participant.modules": frozenset({P}),
@@ -51,6 +55,8 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "participant.certificate_pdf": frozenset({P}),
     "participant.schedule": frozenset({P}),
     "participant.renew_calendar_link": frozenset({P}),
+    "participant.my_data": frozenset({P}),
+    "participant.my_data_json": frozenset({P}),
     "facilitator.home": frozenset({F, A}),
     "facilitator.cohort": frozenset({F, A}),
     "facilitator.module": frozenset({F, A}),
@@ -95,6 +101,17 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "admin.new_enrollment": frozenset({A}),
     "admin.new_invitation": frozenset({A}),
     "admin.invitation": frozenset({A}),
+    "admin.audit_log": frozenset({A}),
+    "admin.holds": frozenset({A}),
+    "admin.case_hold": frozenset({A}),
+    "admin.audit_csv": frozenset({A}),
+    "admin.staff": frozenset({A}),
+    "admin.new_staff": frozenset({A}),
+    "admin.staff_account": frozenset({A}),
+    "admin.disable_staff": frozenset({A}),
+    "admin.enable_staff": frozenset({A}),
+    "admin.staff_two_step": frozenset({A}),
+    "admin.staff_invitation": frozenset({A}),
 }
 
 SECRET = "Xyzzysecretanswer"  # a word that appears only in the reflection
@@ -125,6 +142,10 @@ class World:
         e, cert = self.enrollment.id, self.certificate_id
         return {
             "auth.logout": ("POST", "/logout"),
+            "auth.login_code": ("GET", "/login/code"),
+            "auth.account": ("GET", "/account"),
+            "auth.change_password": ("POST", "/account/password"),
+            "auth.two_step": ("POST", "/account/two-step"),
             "participant.home": ("GET", "/me/"),
             "participant.module": ("GET", "/me/modules/1"),
             "participant.modules": ("GET", "/me/modules"),
@@ -138,6 +159,8 @@ class World:
             "participant.certificate_pdf": ("GET", f"/me/certificates/{cert}.pdf"),
             "participant.schedule": ("GET", "/me/schedule"),
             "participant.renew_calendar_link": ("POST", "/me/schedule/calendar-link"),
+            "participant.my_data": ("GET", "/me/data"),
+            "participant.my_data_json": ("GET", "/me/data.json"),
             # The participant's private feed: the World fixture gives him a token.
             "public.calendar_feed": ("GET", f"/calendar/{self.participant.calendar_token}.ics"),
             "facilitator.home": ("GET", "/facilitator/"),
@@ -202,6 +225,17 @@ class World:
                 f"/admin/participants/{self.participant.id}/invitation",
             ),
             "admin.invitation": ("GET", "/admin/invitation"),
+            "admin.audit_log": ("GET", "/admin/audit"),
+            "admin.holds": ("GET", "/admin/holds"),
+            "admin.case_hold": ("GET", f"/admin/cases/{e}/hold"),
+            "admin.audit_csv": ("GET", "/admin/audit.csv"),
+            "admin.staff": ("GET", "/admin/staff"),
+            "admin.new_staff": ("GET", "/admin/staff/new"),
+            "admin.staff_account": ("GET", f"/admin/staff/{self.facilitator.id}"),
+            "admin.disable_staff": ("POST", f"/admin/staff/{self.facilitator.id}/disable"),
+            "admin.enable_staff": ("POST", f"/admin/staff/{self.facilitator.id}/enable"),
+            "admin.staff_two_step": ("POST", f"/admin/staff/{self.facilitator.id}/two-step"),
+            "admin.staff_invitation": ("POST", f"/admin/staff/{self.facilitator.id}/invitation"),
         }[endpoint]
 
 
@@ -346,6 +380,10 @@ PROTECTED = [
     "/admin/enrollments",
     "/admin/enrollments/new",
     "/admin/sessions/1/reschedule",
+    "/admin/audit",
+    "/admin/audit.csv",
+    "/admin/staff",
+    "/admin/staff/1",
 ]
 
 

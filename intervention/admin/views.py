@@ -377,8 +377,9 @@ def edit_cohort(cohort_id: int):
             scheduling.update_cohort(
                 cohort,
                 name=form.name.data,
-                location=form.location.data,
-                video_link=form.video_link.data,
+                # A field left out of the request is None, not "" (found by test_form_fuzz).
+                location=form.location.data or "",
+                video_link=form.video_link.data or "",
                 facilitators=_users(form.facilitators.data),
                 actor=current_user,
             )

@@ -1,12 +1,21 @@
-"""Sign-in and sign-out for every role; each role lands on its own home page. New
-participants set their first password from an invitation link."""
+"""Sign-in and sign-out for every role; each role lands on its own home page. New account
+holders set their first password from an invitation link. Signed-in people manage their
+password and (staff) two-step sign-in under /account.
+
+Sessions carry the account's session_version (a password change bumps it, which signs out
+every other session) and the time of the last request (an idle session is signed out)."""
 
 from __future__ import annotations
 
+import hashlib
+import math
+import time
 from urllib.parse import urlsplit
 
+import segno
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     redirect,
@@ -16,14 +25,16 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
+from limits import parse
 from sqlalchemy import func, select
 
-from ..extensions import db
+from ..extensions import db, limiter
 from ..forms import EmptyForm
 from ..models import Role, User, utcnow
-from ..services import audit
+from ..services import ServiceError, audit
+from ..services import accounts as account_service
 from . import invitations
-from .forms import LoginForm, WelcomeForm
+from .forms import ChangePasswordForm, CodeForm, LoginForm, WelcomeForm
 
 bp = Blueprint("auth", __name__)
 
@@ -41,6 +52,22 @@ DEMO_ACCOUNTS = [
     ("participant2@demo.test", "Participant, completed"),
     ("participante@demo.test", "Participant, Spanish edition"),
 ]
+GENERIC_FAILURE = "That email and password do not match an active account."
+
+# Sign-in throttles. Per address: every sign-in or code attempt. Per account: failures only,
+# keyed on the normalised email (so spreading guesses over many addresses does not help).
+# Counted by the app's Flask-Limiter storage: Redis when INTERVENTION_REDIS_URL is set.
+PER_ADDRESS = parse("10 per 15 minutes")
+PER_ACCOUNT_FAILURES = parse("5 per 15 minutes")
+
+# Minutes without a request after which a session is signed out.
+IDLE_MINUTES = {True: 30, False: 60}  # staff, participants
+CODE_STEP_SECONDS = 5 * 60
+TWO_STEP_OPEN = {"auth.two_step", "auth.logout", "auth.account", "static"}
+
+
+def _clock() -> float:
+    return time.time()
 
 
 def home_url(user: User) -> str:
@@ -57,27 +84,181 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+# --- throttling ------------------------------------------------------------------------------
+
+
+def _limits_on() -> bool:
+    return current_app.config.get("RATE_LIMITS", True)
+
+
+def _address_key() -> str:
+    return f"signin-address/{request.remote_addr or 'unknown'}"
+
+
+def _account_key(email: str) -> str:
+    return f"signin-account/{email.strip().lower()}"
+
+
+def _minutes_left(item, key: str) -> int:
+    reset_at = limiter.limiter.get_window_stats(item, key).reset_time
+    return max(1, math.ceil((reset_at - time.time()) / 60))
+
+
+def _throttled(email: str | None) -> str | None:
+    """The message to show when this address (or this account) has tried too often."""
+    if not _limits_on():
+        return None
+    checks = [(PER_ADDRESS, _address_key())]
+    if email:
+        checks.append((PER_ACCOUNT_FAILURES, _account_key(email)))
+    for item, key in checks:
+        if not limiter.limiter.test(item, key):
+            return f"Too many attempts. Try again in {_minutes_left(item, key)} minutes."
+    return None
+
+
+def _count_attempt() -> None:
+    if _limits_on():
+        limiter.limiter.hit(PER_ADDRESS, _address_key())
+
+
+def _count_failure(email: str) -> None:
+    if _limits_on():
+        limiter.limiter.hit(PER_ACCOUNT_FAILURES, _account_key(email))
+
+
+def _first_use(user: User, code: str) -> bool:
+    """A code signs in once: one seen over someone's shoulder cannot be used again while it
+    is still valid (about 90 seconds with the clock tolerance). Kept in the limiter's storage,
+    so every worker knows."""
+    secret = hashlib.sha256((user.totp_secret or "").encode()).hexdigest()[:12]
+    key = f"intervention/totp-used/{user.id}/{secret}/{''.join(code.split())}"
+    return limiter.storage.incr(key, 120) == 1
+
+
+# --- sessions --------------------------------------------------------------------------------
+
+
+def _start_session(user: User) -> None:
+    """A fresh session (so an old session id is useless) that remembers the password era."""
+    session.clear()
+    login_user(user)
+    session["session_version"] = user.session_version
+    session["seen"] = _clock()
+    user.last_login_at = utcnow()
+    audit.record("auth.login", user, user)
+
+
+def _end_session(message: str) -> None:
+    logout_user()
+    for key in ("session_version", "seen"):
+        session.pop(key, None)
+    flash(message, "info")
+
+
+@bp.before_app_request
+def check_session():
+    """Sign out sessions from before a password change and sessions left idle too long;
+    send staff who must use two-step sign-in to set it up first."""
+    if request.endpoint == "static" or not current_user.is_authenticated:
+        return None
+    user = current_user._get_current_object()
+    if session.get("session_version") != user.session_version:
+        _end_session("Your password was changed, so you were signed out. Please sign in again.")
+        return None
+    now = _clock()
+    idle = IDLE_MINUTES[user.role.is_staff]
+    seen = session.get("seen")
+    if not isinstance(seen, int | float) or now - seen > idle * 60:
+        _end_session(
+            f"You were signed out after {idle} minutes without activity. Please sign in again."
+        )
+        return None
+    session["seen"] = now
+    if (
+        user.totp_required
+        and not user.totp_enabled
+        and user.role.is_staff
+        and request.endpoint not in TWO_STEP_OPEN
+    ):
+        flash("Your account needs two-step sign-in. Set it up to go on.", "info")
+        return redirect(url_for("auth.two_step"))
+    return None
+
+
+# --- sign-in ---------------------------------------------------------------------------------
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(home_url(current_user))
     form = LoginForm()
+    status = 200
     if form.validate_on_submit():
-        email = form.email.data.lower()
-        user = db.session.scalar(select(User).where(func.lower(User.email) == email))
-        if user is None or not user.check_password(form.password.data) or not user.active:
-            audit.record("auth.login_failed", None, None, email=email)
+        email = form.email.data.strip().lower()
+        too_many = _throttled(email)
+        if too_many:
+            audit.record("auth.login_throttled", None, None, email=email)
             db.session.commit()
-            flash("That email and password do not match an active account.", "error")
+            flash(too_many, "error")
+            status = 429
         else:
-            session.clear()  # a fresh session on sign-in, so an old session id is useless
-            login_user(user, remember=form.remember.data)
-            user.last_login_at = utcnow()
-            audit.record("auth.login", user, user)
-            db.session.commit()
-            return redirect(_safe_next(request.args.get("next")) or home_url(user))
+            _count_attempt()
+            user = db.session.scalar(select(User).where(func.lower(User.email) == email))
+            if user is None or not user.check_password(form.password.data) or not user.active:
+                _count_failure(email)
+                audit.record("auth.login_failed", None, None, email=email)
+                db.session.commit()
+                flash(GENERIC_FAILURE, "error")
+            elif user.totp_enabled:
+                # Password right; the person is not signed in until the code is right too.
+                session.clear()
+                session["pending_user"] = user.id
+                session["pending_since"] = _clock()
+                session["pending_next"] = _safe_next(request.args.get("next"))
+                return redirect(url_for("auth.login_code"))
+            else:
+                _start_session(user)
+                db.session.commit()
+                return redirect(_safe_next(request.args.get("next")) or home_url(user))
     demo = DEMO_ACCOUNTS if current_app.config["DEMO_MODE"] else []
-    return render_template("auth/login.html", form=form, demo_accounts=demo)
+    return render_template("auth/login.html", form=form, demo_accounts=demo), status
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def login_code():
+    """Second step for accounts with two-step sign-in: the code from the app."""
+    user_id, since = session.get("pending_user"), session.get("pending_since")
+    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+    expired = not isinstance(since, int | float) or _clock() - since > CODE_STEP_SECONDS
+    if user is None or not user.active or expired:
+        for key in ("pending_user", "pending_since", "pending_next"):
+            session.pop(key, None)
+        if user is not None:
+            flash("That took too long. Sign in again.", "info")
+        return redirect(url_for("auth.login"))
+    form = CodeForm()
+    status = 200
+    if form.validate_on_submit():
+        too_many = _throttled(user.email)
+        if too_many:
+            flash(too_many, "error")
+            status = 429
+        else:
+            _count_attempt()
+            if account_service.check_totp(user, form.code.data) and _first_use(
+                user, form.code.data
+            ):
+                target = session.get("pending_next")
+                _start_session(user)
+                db.session.commit()
+                return redirect(target or home_url(user))
+            _count_failure(user.email)
+            audit.record("auth.totp_failed", None, user)
+            db.session.commit()
+            flash("That code is not right. Try the newest code from your app.", "error")
+    return render_template("auth/login_code.html", form=form), status
 
 
 @bp.route("/logout", methods=["POST"])
@@ -102,19 +283,100 @@ def welcome(token: str):
     else:
         form = WelcomeForm()
         if form.validate_on_submit():
-            user.set_password(form.password.data)
-            audit.record("auth.password_set", user, user, via="invitation")
-            session.clear()
-            login_user(user)
-            user.last_login_at = utcnow()
-            audit.record("auth.login", user, user)
-            db.session.commit()
-            flash("Your password is saved. You are signed in.", "success")
-            return redirect(home_url(user))
+            try:
+                account_service.set_password(user, form.password.data, user, via="invitation")
+            except ServiceError as error:
+                form.password.errors.append(str(error))
+            else:
+                _start_session(user)
+                db.session.commit()
+                flash("Your password is saved. You are signed in.", "success")
+                return redirect(home_url(user))
         response = current_app.make_response(
-            render_template("auth/welcome.html", form=form, user=user)
+            render_template(
+                "auth/welcome.html",
+                form=form,
+                user=user,
+                min_length=account_service.min_length(user),
+            )
         )
     # The address is a secret: keep it out of caches and out of Referer headers.
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+# --- the account pages -----------------------------------------------------------------------
+
+
+@bp.route("/account")
+@login_required
+def account():
+    return render_template(
+        "auth/account.html", idle_minutes=IDLE_MINUTES[current_user.role.is_staff]
+    )
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    user = current_user._get_current_object()
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            account_service.change_password(user, form.current.data, form.password.data)
+        except ServiceError as error:
+            db.session.commit()  # keep the audit event of a wrong current password
+            field = form.current if "current" in str(error) else form.password
+            field.errors.append(str(error))
+        else:
+            _start_session(user)  # renew this session under the new session_version
+            db.session.commit()
+            flash("Your password is changed. You were signed out everywhere else.", "success")
+            return redirect(url_for("auth.account"))
+    return render_template(
+        "auth/change_password.html", form=form, min_length=account_service.min_length(user)
+    )
+
+
+@bp.route("/account/two-step", methods=["GET", "POST"])
+@login_required
+def two_step():
+    user = current_user._get_current_object()
+    if not account_service.can_use_totp(user):
+        abort(403)  # codes are for staff accounts
+    form = CodeForm()
+    if user.totp_enabled:
+        if form.validate_on_submit():
+            try:
+                account_service.disable_totp(user, form.code.data)
+            except ServiceError as error:
+                db.session.commit()
+                form.code.errors.append(str(error))
+            else:
+                db.session.commit()
+                flash("Two-step sign-in is off.", "success")
+                return redirect(url_for("auth.account"))
+        return render_template("auth/two_step.html", form=form, user=user)
+    # Setting up: the secret waits in the session until a code from it is confirmed.
+    secret = session.get("totp_setup_secret")
+    if not secret:
+        secret = session["totp_setup_secret"] = account_service.new_totp_secret()
+    if form.validate_on_submit():
+        try:
+            account_service.enable_totp(user, secret, form.code.data)
+        except ServiceError as error:
+            form.code.errors.append(str(error))
+        else:
+            session.pop("totp_setup_secret", None)
+            db.session.commit()
+            flash("Two-step sign-in is on. You will need a code each time you sign in.", "success")
+            return redirect(url_for("auth.account"))
+    uri = account_service.totp_uri(user, secret)
+    qr = segno.make(uri).svg_inline(scale=4, title="QR code for your authenticator app")
+    spaced = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+    response = current_app.make_response(
+        render_template("auth/two_step.html", form=form, user=user, qr=qr, secret=spaced)
+    )
+    response.headers["Cache-Control"] = "no-store"
     return response

@@ -31,6 +31,7 @@ PROGRAM_KEYS = {
     "rubric",
     "module_opens_days_before",
     "reflection_due_days",
+    "retention_years",
 }
 # Files a module may link to or show from the program's assets/ folder.
 ASSET_TYPES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".pdf"}
@@ -92,6 +93,7 @@ class LoadedProgram:
     folder: Path = Path(".")
     module_opens_days_before: int = 0
     reflection_due_days: int | None = None  # None: due before the next session
+    retention_years: int = 4  # closed cases are anonymised this many years after closing
     modules: list[LoadedModule] = field(default_factory=list)
     assets: dict[str, bytes] = field(default_factory=dict)  # path under assets/ -> bytes
 
@@ -251,6 +253,14 @@ def load_program(folder: Path) -> tuple[LoadedProgram | None, list[Problem]]:
             f"number from 0 to 60 (days after the session), not {due_days!r}",
         )
         due_days = None
+    retention = data.get("retention_years", 4)
+    if not isinstance(retention, int) or isinstance(retention, bool) or not 1 <= retention <= 99:
+        r.error(
+            _line_of(node, "retention_years"),
+            "'retention_years' must be a whole number "
+            f"from 1 to 99 (years kept after a case closes), not {retention!r}",
+        )
+        retention = 4
     rubric = data.get("rubric") or []
     if not isinstance(rubric, list):
         r.error(_line_of(node, "rubric"), "'rubric' must be a list of criteria")
@@ -282,6 +292,7 @@ def load_program(folder: Path) -> tuple[LoadedProgram | None, list[Problem]]:
         folder=folder,
         module_opens_days_before=opens or 0,
         reflection_due_days=due_days,
+        retention_years=retention,
         modules=sorted(modules, key=lambda m: m.session),
         assets=assets,
     )

@@ -50,6 +50,7 @@ def store_program(loaded: LoadedProgram) -> tuple[CurriculumVersion, bool, list[
     program.code = loaded.code
     program.description = loaded.description
     program.language = loaded.language
+    program.retention_years = loaded.retention_years
 
     existing = db.session.scalar(
         select(CurriculumVersion).where(

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask import has_request_context, request
-from sqlalchemy import select, text
+from sqlalchemy import Select, func, select, text
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import AuditEvent, User, utcnow
@@ -61,3 +67,124 @@ def verify_chain() -> tuple[bool, AuditEvent | None, int]:
             return False, event, count
         prev = event.hash
     return True, None, count
+
+
+# --- reading the log: filters for the admin's browser and its CSV export -----------------------
+
+CSV_COLUMNS = (
+    "id",
+    "at_utc",
+    "actor_email",
+    "action",
+    "object_type",
+    "object_id",
+    "ip_address",
+    "details",
+    "hash",
+)
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """What the admin asked to see; empty fields match everything."""
+
+    action: str = ""
+    actor: str = ""  # part of an email address
+    object_type: str = ""
+    since: date | None = None  # UTC days, both ends included
+    until: date | None = None
+
+    def as_args(self) -> dict[str, str]:
+        """The filter as query-string arguments, for pager and export links."""
+        args = {
+            "action": self.action,
+            "actor": self.actor,
+            "object_type": self.object_type,
+            "since": self.since.isoformat() if self.since else "",
+            "until": self.until.isoformat() if self.until else "",
+        }
+        return {key: value for key, value in args.items() if value}
+
+
+def events_query(wanted: LogFilter) -> Select:
+    """The matching events, newest first."""
+    query = select(AuditEvent).options(joinedload(AuditEvent.actor))
+    if wanted.action:
+        query = query.where(AuditEvent.action == wanted.action)
+    if wanted.object_type:
+        query = query.where(AuditEvent.object_type == wanted.object_type)
+    if wanted.actor:
+        needle = wanted.actor.strip().lower()
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.join(User, AuditEvent.actor_id == User.id).where(
+            func.lower(User.email).like(f"%{escaped}%", escape="\\")
+        )
+    if wanted.since:
+        query = query.where(AuditEvent.at >= datetime.combine(wanted.since, time.min, tzinfo=UTC))
+    if wanted.until:
+        end = datetime.combine(wanted.until + timedelta(days=1), time.min, tzinfo=UTC)
+        query = query.where(AuditEvent.at < end)
+    return query.order_by(AuditEvent.id.desc())
+
+
+def actions() -> list[str]:
+    return list(
+        db.session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action))
+    )
+
+
+def object_types() -> list[str]:
+    return list(
+        db.session.scalars(
+            select(AuditEvent.object_type)
+            .where(AuditEvent.object_type != "")
+            .distinct()
+            .order_by(AuditEvent.object_type)
+        )
+    )
+
+
+def details_json(event: AuditEvent) -> str:
+    return json.dumps(
+        event.details or {}, sort_keys=True, indent=2, ensure_ascii=False, default=str
+    )
+
+
+def csv_lines(query: Select, batch: int = 500) -> Iterator[str]:
+    """The events as CSV text, a batch at a time so a long log never sits in memory whole.
+    Cells are made formula-safe: an actor's email or a reason typed by someone can start
+    with '='."""
+    from .rosters import safe_cell  # rosters imports this module
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+
+    def flush() -> str:
+        text_ = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text_
+
+    writer.writerow(CSV_COLUMNS)
+    yield "\ufeff" + flush()  # the BOM tells spreadsheets the file is UTF-8
+    last_id = None
+    while True:
+        page = query if last_id is None else query.where(AuditEvent.id < last_id)
+        events = db.session.scalars(page.limit(batch)).unique().all()
+        if not events:
+            return
+        for event in events:
+            row = [
+                event.id,
+                event.at.astimezone(UTC).isoformat(timespec="seconds"),
+                event.actor.email if event.actor else "",
+                event.action,
+                event.object_type,
+                "" if event.object_id is None else event.object_id,
+                event.ip_address,
+                json.dumps(event.details or {}, sort_keys=True, ensure_ascii=False, default=str),
+                event.hash,
+            ]
+            writer.writerow([safe_cell(cell) for cell in row])
+        last_id = events[-1].id
+        yield flush()

@@ -62,6 +62,9 @@ def clock_time(at: time) -> str:
 
 def local_to_utc(day: date, at: time, tz: str) -> datetime:
     """The UTC instant of a local wall-clock time; refuses a time the clocks skip."""
+    if not 2000 <= day.year <= 2100:
+        # Also keeps date arithmetic away from datetime's limits (year 1 and 9999).
+        raise ServiceError(f"{day:%Y} is not a year sessions can be scheduled in.")
     zone = ZoneInfo(tz)
     local = datetime.combine(day, at.replace(second=0, microsecond=0), tzinfo=zone)
     instant = local.astimezone(UTC)
@@ -81,6 +84,8 @@ def first_meeting(start: date, weekday: int) -> date:
 def weekly_times(start: date, weekday: int, at: time, tz: str, count: int) -> list[datetime]:
     """One UTC instant a week at the same local time. Each week's local date and time is
     converted on its own, so a daylight-saving change moves the UTC hour, not the local one."""
+    if not 2000 <= start.year <= 2100:
+        raise ServiceError(f"{start:%Y} is not a year sessions can be scheduled in.")
     first = first_meeting(start, weekday)
     return [local_to_utc(first + timedelta(weeks=i), at, tz) for i in range(count)]
 

@@ -1,0 +1,190 @@
+"""Staff accounts for program directors: invite, disable and enable, role, two-step sign-in."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms import BooleanField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from ..access import get_or_404
+from ..extensions import db
+from ..forms import BaseForm, EmptyForm
+from ..models import Court, Role, User
+from ..services import ServiceError
+from ..services import staff_accounts as account_service
+from .views import _invite, _show_invitation, bp
+
+ROLE_CHOICES = [(r.value, r.label) for r in account_service.STAFF_ROLES]
+
+
+class RoleFields:
+    role = SelectField("Role", choices=ROLE_CHOICES, validators=[DataRequired()])
+    court_id = SelectField("Court (clerks only)", coerce=int, default=0)
+
+    def validate_court_id(self, field):
+        if self.role.data == Role.CLERK.value and not field.data:
+            raise ValidationError("A clerk needs a court.")
+
+
+class StaffInviteForm(RoleFields, BaseForm):
+    full_name = StringField(
+        "Full name", validators=[DataRequired(message="Give the full name."), Length(max=200)]
+    )
+    email = StringField(
+        "Email",
+        validators=[DataRequired(message="Give the email."), Length(max=254)],
+    )
+
+
+class RoleForm(RoleFields, BaseForm):
+    pass
+
+
+class TwoStepForm(BaseForm):
+    required = BooleanField("Require two-step sign-in")
+
+
+def _court_choices(form) -> None:
+    courts = db.session.scalars(select(Court).order_by(Court.name))
+    form.court_id.choices = [(0, "No court"), *[(c.id, c.name) for c in courts]]
+
+
+def _staff_or_404(user_id: int) -> User:
+    user = get_or_404(User, user_id)
+    if not user.role.is_staff:
+        abort(404)
+    return user
+
+
+@bp.route("/staff")
+def staff():
+    accounts = db.session.scalars(
+        select(User)
+        .where(User.role != Role.PARTICIPANT)
+        .order_by(User.active.desc(), User.role, User.full_name, User.id)
+    ).all()
+    return render_template("admin/staff.html", accounts=accounts)
+
+
+@bp.route("/staff/new", methods=["GET", "POST"])
+def new_staff():
+    form = StaffInviteForm()
+    _court_choices(form)
+    error = None
+    if form.validate_on_submit():
+        try:
+            user = account_service.invite_staff(
+                full_name=form.full_name.data,
+                email=form.email.data,
+                role=Role(form.role.data),
+                court=db.session.get(Court, form.court_id.data) if form.court_id.data else None,
+                actor=current_user,
+            )
+            token = _invite(user)
+            db.session.commit()
+        except ServiceError as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            flash(f"Account made for {user.full_name} ({user.role.label}).", "success")
+            return _show_invitation(user, token)
+    return render_template("admin/staff_form.html", form=form, error=error)
+
+
+@bp.route("/staff/<int:user_id>", methods=["GET", "POST"])
+def staff_account(user_id: int):
+    """One account: its role (POST changes it), and the buttons for the other changes."""
+    user = _staff_or_404(user_id)
+    form = RoleForm()
+    _court_choices(form)
+    error = None
+    if form.validate_on_submit():
+        court = db.session.get(Court, form.court_id.data) if form.court_id.data else None
+        try:
+            account_service.change_role(user, Role(form.role.data), court, current_user)
+            db.session.commit()
+        except ServiceError as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            flash(f"{user.full_name} is now {user.role.label}.", "success")
+            return redirect(url_for(".staff_account", user_id=user.id))
+    elif not form.is_submitted():
+        form.role.data = user.role.value
+        form.court_id.data = user.court_id or 0
+    two_step = TwoStepForm(required=user.totp_required)
+    return render_template(
+        "admin/staff_account.html",
+        account=user,
+        form=form,
+        error=error,
+        button_form=EmptyForm(),
+        two_step=two_step,
+    )
+
+
+def _change(user_id: int, change, done: str):
+    user = _staff_or_404(user_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        change(user)
+        db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        flash(done.format(name=user.full_name), "success")
+    return redirect(url_for(".staff_account", user_id=user.id))
+
+
+@bp.route("/staff/<int:user_id>/disable", methods=["POST"])
+def disable_staff(user_id: int):
+    return _change(
+        user_id,
+        lambda u: account_service.set_active(u, False, current_user),
+        "{name}'s account is disabled.",
+    )
+
+
+@bp.route("/staff/<int:user_id>/enable", methods=["POST"])
+def enable_staff(user_id: int):
+    return _change(
+        user_id,
+        lambda u: account_service.set_active(u, True, current_user),
+        "{name}'s account is enabled.",
+    )
+
+
+@bp.route("/staff/<int:user_id>/two-step", methods=["POST"])
+def staff_two_step(user_id: int):
+    user = _staff_or_404(user_id)
+    form = TwoStepForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        account_service.require_two_step(user, bool(form.required.data), current_user)
+        db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        state = "required" if user.totp_required else "not required"
+        flash(f"Two-step sign-in is {state} for {user.full_name}.", "success")
+    return redirect(url_for(".staff_account", user_id=user.id))
+
+
+@bp.route("/staff/<int:user_id>/invitation", methods=["POST"])
+def staff_invitation(user_id: int):
+    """A fresh link, e.g. when the first one expired; setting a password ends every older one."""
+    user = _staff_or_404(user_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    if not user.active:
+        flash(f"{user.full_name}'s account is disabled; no link was made.", "error")
+        return redirect(url_for(".staff_account", user_id=user.id))
+    token = _invite(user)
+    db.session.commit()
+    return _show_invitation(user, token)

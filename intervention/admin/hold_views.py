@@ -1,0 +1,67 @@
+"""Legal holds: an admin keeps a closed case from being anonymised by `retention apply`."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms import HiddenField, TextAreaField
+from wtforms.validators import AnyOf, Length, Optional
+
+from ..access import get_or_404
+from ..extensions import db
+from ..forms import BaseForm
+from ..models import Enrollment
+from ..services import ServiceError, retention
+from .views import bp
+
+
+class HoldForm(BaseForm):
+    action = HiddenField(validators=[AnyOf(["place", "lift"], message="Choose place or lift.")])
+    reason = TextAreaField(
+        "Reason for the hold",
+        validators=[Optional(), Length(max=2000)],
+        description="Required to place a hold, e.g. the court order or litigation it serves.",
+    )
+
+
+@bp.route("/holds")
+def holds():
+    query = (request.args.get("q") or "").strip()[:80]
+    held = db.session.scalars(
+        select(Enrollment).where(Enrollment.legal_hold.is_(True)).order_by(Enrollment.id)
+    ).all()
+    found = []
+    if query:
+        found = db.session.scalars(
+            select(Enrollment)
+            .where(Enrollment.case_number.ilike(f"%{query}%"))
+            .order_by(Enrollment.id)
+            .limit(50)
+        ).all()
+    return render_template("admin/holds.html", held=held, found=found, query=query)
+
+
+@bp.route("/cases/<int:enrollment_id>/hold", methods=["GET", "POST"])
+def case_hold(enrollment_id: int):
+    enrollment = get_or_404(Enrollment, enrollment_id)
+    form = HoldForm()
+    if form.validate_on_submit():
+        placing = form.action.data == "place"
+        try:
+            retention.set_hold(enrollment, placing, form.reason.data or "", current_user)
+        except ServiceError as exc:
+            form.reason.errors = [*form.reason.errors, str(exc)]
+        else:
+            db.session.commit()
+            flash(
+                f"Legal hold {'placed on' if placing else 'lifted from'} case "
+                f"{enrollment.case_number}.",
+                "success",
+            )
+            return redirect(url_for("admin.holds"))
+    closed = retention.closed_at(enrollment)
+    status = 422 if request.method == "POST" else 200
+    return render_template(
+        "admin/hold.html", enrollment=enrollment, form=form, closed=closed
+    ), status

@@ -1,0 +1,43 @@
+"""A participant's copy of everything the program holds about him: a page and a JSON file."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+from flask import Response, render_template
+from flask_login import current_user
+
+from ..extensions import db
+from ..services import privacy
+from ..templating import format_date, format_datetime
+from .views import bp
+
+
+def when(value: str | None, tz: str | None = None) -> str:
+    """An ISO date or time from the export, written the way the rest of the site writes it."""
+    if not value:
+        return ""
+    if len(value) == 10:
+        return format_date(date.fromisoformat(value))
+    return format_datetime(datetime.fromisoformat(value), tz)
+
+
+@bp.route("/data")
+def my_data():
+    data = privacy.participant_data(current_user)
+    privacy.record_export(current_user, "page")
+    db.session.commit()
+    return render_template("participant/my_data.html", data=data, when=when)
+
+
+@bp.route("/data.json")
+def my_data_json():
+    data = privacy.participant_data(current_user)
+    privacy.record_export(current_user, "json")
+    db.session.commit()
+    body = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False)
+    response = Response(body, mimetype="application/json")
+    response.headers["Content-Disposition"] = 'attachment; filename="my-data.json"'
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,118 @@
+"""Staff accounts managed by program directors: invite, disable and enable, change role,
+require two-step sign-in. Every change is an account.* audit event with before and after."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import Court, Role, User
+from . import ServiceError, audit
+from .enrollments import EMAIL_RE
+
+STAFF_ROLES = (Role.FACILITATOR, Role.CLERK, Role.ADMIN)
+LAST_ADMIN = "This is the last active program director's account: keep it an active director."
+
+
+def _state(user: User) -> dict:
+    """What an account.* event records before and after a change."""
+    return {
+        "role": user.role.value,
+        "court_id": user.court_id,
+        "active": user.active,
+        "totp_required": user.totp_required,
+    }
+
+
+def _check_role(role: Role, court: Court | None) -> None:
+    if role not in STAFF_ROLES:
+        raise ServiceError("Choose facilitator, clerk or program director.")
+    if role is Role.CLERK and court is None:
+        raise ServiceError("A clerk needs a court.")
+
+
+def _check_staff(user: User) -> None:
+    if not user.role.is_staff:
+        raise ServiceError("Only staff accounts are managed here.")
+
+
+def _active_admins() -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.active)
+    )
+
+
+def invite_staff(
+    *, full_name: str, email: str, role: Role, court: Court | None, actor: User
+) -> User:
+    """A staff account nobody can sign in to until its owner sets a password by invitation."""
+    full_name, email = full_name.strip(), email.strip().lower()
+    if not full_name:
+        raise ServiceError("Give the person's full name.")
+    if not EMAIL_RE.match(email):
+        raise ServiceError("Give a valid email address, like name@example.com.")
+    _check_role(role, court)
+    if db.session.scalar(select(User).where(func.lower(User.email) == email)) is not None:
+        raise ServiceError(f"An account with the email {email} already exists.")
+    user = User(
+        email=email,
+        full_name=full_name,
+        role=role,
+        court=court if role is Role.CLERK else None,
+        active=True,
+    )
+    user.set_password(secrets.token_urlsafe(32))  # random and never shown: unusable
+    db.session.add(user)
+    db.session.flush()
+    audit.record("account.create", actor, user, email=email, before=None, after=_state(user))
+    return user
+
+
+def set_active(user: User, active: bool, actor: User) -> User:
+    """Disable or enable an account; a disabled account cannot sign in."""
+    _check_staff(user)
+    if user.active == active:
+        return user
+    if not active:
+        if user.id == actor.id:
+            raise ServiceError("You cannot disable your own account.")
+        if user.role is Role.ADMIN and _active_admins() <= 1:
+            raise ServiceError(LAST_ADMIN)
+    before = _state(user)
+    user.active = active
+    if not active:
+        user.session_version = (user.session_version or 1) + 1  # ends his open sessions
+    db.session.flush()
+    action = "account.enable" if active else "account.disable"
+    audit.record(action, actor, user, before=before, after=_state(user))
+    return user
+
+
+def change_role(user: User, role: Role, court: Court | None, actor: User) -> User:
+    _check_staff(user)
+    _check_role(role, court)
+    court = court if role is Role.CLERK else None
+    if user.role is role and user.court_id == (court.id if court else None):
+        return user
+    if user.role is Role.ADMIN and role is not Role.ADMIN and user.active:
+        if _active_admins() <= 1:
+            raise ServiceError(LAST_ADMIN)
+    before = _state(user)
+    user.role, user.court = role, court
+    db.session.flush()
+    audit.record("account.role_change", actor, user, before=before, after=_state(user))
+    return user
+
+
+def require_two_step(user: User, required: bool, actor: User) -> User:
+    """Sets the requirement; enforcing it at sign-in is the sign-in flow's job."""
+    _check_staff(user)
+    if user.totp_required == required:
+        return user
+    before = _state(user)
+    user.totp_required = required
+    db.session.flush()
+    audit.record("account.two_step_required", actor, user, before=before, after=_state(user))
+    return user

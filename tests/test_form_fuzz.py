@@ -1,0 +1,177 @@
+"""Hypothesis sends arbitrary text, numbers and missing fields to every form, with a valid
+CSRF token and as the right person: the answer is never a 500, and always says something."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from html.parser import HTMLParser
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from intervention.extensions import db
+from intervention.models import Role
+
+from .conftest import csrf_token, login
+from .helpers import answer, post_form, prompts_by_key, text_of
+
+FUZZ = settings(
+    max_examples=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+class FormFields(HTMLParser):
+    """Names of a page's form fields and the values the page itself offers for them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: dict[str, set[str]] = {}
+        self._select: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in ("input", "textarea", "select", "button") and a.get("name"):
+            values = self.fields.setdefault(a["name"], set())
+            if a.get("value"):
+                values.add(a["value"])
+            if tag == "select":
+                self._select = a["name"]
+        if tag == "option" and self._select and a.get("value") is not None:
+            self.fields[self._select].add(a["value"])
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            self._select = None
+
+
+def fields_of(html: str) -> dict[str, list[str]]:
+    parser = FormFields()
+    parser.feed(html)
+    parser.fields.pop("csrf_token", None)
+    return {name: sorted(values) for name, values in parser.fields.items()}
+
+
+text = st.text(max_size=300)
+numbers = st.integers(min_value=-(2**63), max_value=2**63).map(str)
+dates = st.sampled_from(["2026-02-30", "0000-01-01", "9999-12-31", "2026-13-01", "yesterday"])
+
+
+def form_data(fields: dict[str, list[str]]):
+    """Each field missing, or any text, or a number, or a value the page offers."""
+    per_field = {}
+    for name, offered in fields.items():
+        choices = [st.none(), text, numbers, dates]
+        if offered:
+            choices.append(st.sampled_from(offered))
+        per_field[name] = st.one_of(*choices)
+    return st.fixed_dictionaries(per_field).map(
+        lambda d: {k: v for k, v in d.items() if v is not None}
+    )
+
+
+def fuzz(client, url: str, page: str | None = None, extra_fields: dict | None = None) -> None:
+    """Post 50 arbitrary versions of the form at `url` (read from `page`)."""
+    html = text_of(client.get(page or url))
+    fields = fields_of(html)
+    fields.update(extra_fields or {})
+    assert fields, f"no form on {page or url}"
+    token = csrf_token(client, page or url)
+
+    @FUZZ
+    @given(data=form_data(fields))
+    def post(data):
+        response = client.post(url, data={**data, "csrf_token": token})
+        assert response.status_code < 500, (url, data, text_of(response)[:2000])
+        if response.status_code >= 400:
+            assert response.get_data(), (url, data, "an error with no message")
+        db.session.rollback()
+
+    post()
+
+
+@pytest.fixture
+def case(make_enrollment, make_user):
+    enrollment = make_enrollment()
+    enrollment.admin = make_user(Role.ADMIN)
+    db.session.commit()
+    return enrollment
+
+
+def signed_in(app, user):
+    client = app.test_client()
+    login(client, user)
+    return client
+
+
+def test_sign_in(client, case):
+    fuzz(client, "/login", extra_fields={"email": [case.participant.email, "x@y.z"]})
+
+
+def test_verify(client):
+    fuzz(client, "/verify")
+
+
+def test_reflection_save_submit_and_autosave(app, case):
+    client = signed_in(app, case.participant)
+    prompt = prompts_by_key(case)["what-happened"]
+    url = f"/me/reflections/{prompt.id}"
+    fuzz(client, url, extra_fields={"text": [answer("Fuzz", 90)]})
+    fuzz(client, f"{url}/draft", page=url)
+
+
+def test_review(app, case):
+    participant = signed_in(app, case.participant)
+    prompt = prompts_by_key(case)["what-happened"]
+    url = f"/me/reflections/{prompt.id}"
+    page = text_of(participant.get(url))
+    revision = re.search(r'name="revision"[^>]*value="(\d+)"', page) or re.search(
+        r'value="(\d+)"[^>]*name="revision"', page
+    )
+    post_form(
+        participant, url, {"text": answer("Fuzz", 90), "revision": revision[1], "submit": "1"}
+    )
+    from intervention.models import ReflectionAttempt
+
+    attempt = db.session.query(ReflectionAttempt).order_by(ReflectionAttempt.id.desc()).first()
+    fuzz(signed_in(app, case.cohort.facilitators[0]), f"/facilitator/reviews/{attempt.id}")
+
+
+def test_roster(app, case):
+    facilitator = signed_in(app, case.cohort.facilitators[0])
+    fuzz(facilitator, f"/facilitator/sessions/{case.cohort.sessions[0].id}/attendance")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/admin/courts/new", "/admin/cohorts/new", "/admin/enrollments/new"],
+)
+def test_admin_new_forms(app, case, make_cohort, url):
+    make_cohort(start=date.today() + timedelta(days=7))  # enrolling needs a cohort ahead
+    db.session.commit()
+    fuzz(signed_in(app, case.admin), url)
+
+
+def test_admin_edit_and_session_forms(app, case):
+    admin = signed_in(app, case.admin)
+    meeting = case.cohort.sessions[-1]
+    fuzz(admin, f"/admin/courts/{case.court.id}/edit")
+    fuzz(admin, f"/admin/cohorts/{case.cohort.id}/edit")
+    fuzz(admin, f"/admin/sessions/{meeting.id}/reschedule")
+    fuzz(admin, f"/admin/sessions/{meeting.id}/cancel")
+
+
+def test_makeups_reviewer_and_case_status_forms(app, case):
+    facilitator = signed_in(app, case.cohort.facilitators[0])
+    meeting = case.cohort.sessions[0]
+    fuzz(
+        facilitator,
+        f"/facilitator/sessions/{meeting.id}/makeups",
+        page=f"/facilitator/sessions/{meeting.id}/attendance",
+    )
+    admin = signed_in(app, case.admin)
+    fuzz(admin, f"/admin/cohorts/{case.cohort.id}")
+    fuzz(admin, f"/cases/{case.id}/status", page=f"/cases/{case.id}")
