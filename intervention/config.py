@@ -16,6 +16,21 @@ def _default_database_url(instance_path: str) -> str:
     return f"sqlite:///{Path(instance_path) / 'intervention.sqlite3'}"
 
 
+def _engine_options(url: str) -> dict:
+    """A bounded connection pool for PostgreSQL: one connection per gunicorn thread
+    (INTERVENTION_DB_POOL_SIZE, default 4 = GUNICORN_THREADS), a few spare for bursts, and
+    connections renewed before a server or proxy drops them as idle."""
+    options: dict = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        options.update(
+            pool_size=int(os.environ.get("INTERVENTION_DB_POOL_SIZE", "4")),
+            max_overflow=int(os.environ.get("INTERVENTION_DB_MAX_OVERFLOW", "2")),
+            pool_recycle=1800,
+            pool_timeout=10,
+        )
+    return options
+
+
 def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     """Build the settings dict: environment first, then explicit overrides (tests)."""
     overrides = dict(overrides or {})
@@ -29,7 +44,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "TESTING": testing,
         "SQLALCHEMY_DATABASE_URI": os.environ.get("INTERVENTION_DATABASE_URL")
         or _default_database_url(instance_path),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(
+            os.environ.get("INTERVENTION_DATABASE_URL") or ""
+        ),
         "CURRICULA_PATH": os.environ.get("INTERVENTION_CURRICULA", str(ROOT / "curricula")),
         # Demo mode lists the demo accounts on the sign-in page; never on in production.
         "DEMO_MODE": os.environ.get("INTERVENTION_DEMO", "1" if development else "0") == "1",

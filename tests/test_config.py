@@ -32,3 +32,29 @@ def test_default_database_is_sqlite_under_instance(monkeypatch, tmp_path):
 def test_database_url_comes_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("INTERVENTION_DATABASE_URL", "postgresql+psycopg://u@db/x")
     assert load_config(str(tmp_path))["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db/x"
+
+
+def test_postgresql_gets_a_bounded_pool_sized_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("INTERVENTION_DATABASE_URL", "postgresql+psycopg://u@db/x")
+    monkeypatch.setenv("INTERVENTION_DB_POOL_SIZE", "8")
+    options = load_config(str(tmp_path))["SQLALCHEMY_ENGINE_OPTIONS"]
+    assert options["pool_size"] == 8
+    assert options["max_overflow"] == 2
+    assert options["pool_pre_ping"] is True
+
+
+def test_sqlite_keeps_the_default_pool(monkeypatch, tmp_path):
+    monkeypatch.delenv("INTERVENTION_DATABASE_URL", raising=False)
+    assert load_config(str(tmp_path))["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": True}
+
+
+def test_gunicorn_settings_follow_the_environment(monkeypatch):
+    import runpy
+
+    from intervention.config import ROOT
+
+    monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    monkeypatch.setenv("GUNICORN_THREADS", "6")
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert (settings["workers"], settings["threads"], settings["worker_class"]) == (3, 6, "gthread")
+    assert settings["preload_app"] is False
