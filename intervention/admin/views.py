@@ -18,7 +18,7 @@ from flask import (
 from flask import session as cookie_session
 from flask_login import current_user
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..access import get_or_404, guard_blueprint
 from ..auth import invitations
@@ -44,7 +44,7 @@ from ..services import certificates as certificate_service
 from ..services import enrollments as enrollment_service
 from ..services import notices as notice_service
 from ..services import reflections as reflection_service
-from ..services.audit import verify_chain
+from ..services.audit import PAGE_CHECK_EVENTS, verify_chain
 from ..services.enrollments import OPEN_STATES
 from ..templating import format_date, format_datetime
 from .forms import (
@@ -64,28 +64,57 @@ bp = Blueprint("admin", __name__)
 guard_blueprint(bp, Role.ADMIN)
 
 
+# The overview shows the newest of each list and links to the full, paged page.
+OVERVIEW_ROWS = 10
+
+
 @bp.route("/")
 def home():
     counts = dict(
         db.session.execute(select(Enrollment.state, func.count()).group_by(Enrollment.state)).all()
     )
-    chain_ok, broken, events = verify_chain()
+    chain_ok, broken, events = verify_chain(last=PAGE_CHECK_EVENTS)
+    enrolled = (
+        select(Enrollment.cohort_id, func.count().label("men"))
+        .group_by(Enrollment.cohort_id)
+        .subquery()
+    )
+    recent_cohorts = db.session.execute(
+        select(Cohort, func.coalesce(enrolled.c.men, 0))
+        .outerjoin(enrolled, enrolled.c.cohort_id == Cohort.id)
+        .options(selectinload(Cohort.facilitators))
+        .order_by(Cohort.start_date.desc(), Cohort.id.desc())
+        .limit(OVERVIEW_ROWS)
+    ).all()
+    staff_counts = dict(
+        db.session.execute(
+            select(User.role, func.count()).where(User.role != Role.PARTICIPANT).group_by(User.role)
+        ).all()
+    )
+    overdue = notice_service.overdue()
     return render_template(
         "admin/home.html",
         counts={state: counts.get(state, 0) for state in EnrollmentState},
-        courts=db.session.scalars(select(Court).order_by(Court.name)).all(),
-        cohorts=db.session.scalars(select(Cohort).order_by(Cohort.start_date.desc())).all(),
-        staff=db.session.scalars(
-            select(User).where(User.role != Role.PARTICIPANT).order_by(User.role, User.full_name)
-        ).all(),
+        court_count=db.session.scalar(select(func.count()).select_from(Court)),
+        cohort_count=db.session.scalar(select(func.count()).select_from(Cohort)),
+        recent_cohorts=recent_cohorts,
+        staff_counts=staff_counts,
         certificates=db.session.scalars(
-            select(Certificate).order_by(Certificate.issued_at.desc()).limit(20)
+            select(Certificate)
+            .options(
+                joinedload(Certificate.enrollment).joinedload(Enrollment.participant),
+                joinedload(Certificate.enrollment).joinedload(Enrollment.court),
+            )
+            .order_by(Certificate.issued_at.desc())
+            .limit(OVERVIEW_ROWS)
         ).all(),
-        overdue_notices=notice_service.overdue(),
+        overdue_notices=overdue[:OVERVIEW_ROWS],
+        overdue_count=len(overdue),
         open_notices=notice_service.open_count(),
         chain_ok=chain_ok,
         broken=broken,
         events=events,
+        roles=Role,
     )
 
 
@@ -283,6 +312,7 @@ def _users(ids: list[int]) -> list[User]:
 
 @bp.route("/cohorts")
 def cohorts():
+    """Newest first, a page at a time; sessions and enrollments are loaded for that page only."""
     now = utcnow()
     query = (
         select(Cohort)
@@ -290,11 +320,13 @@ def cohorts():
             selectinload(Cohort.sessions),
             selectinload(Cohort.enrollments),
             selectinload(Cohort.facilitators),
+            joinedload(Cohort.version).joinedload(CurriculumVersion.program),
         )
         .order_by(Cohort.start_date.desc(), Cohort.id.desc())
     )
+    page = db.paginate(query, per_page=20, error_out=False)
     rows = []
-    for cohort in db.session.scalars(query):
+    for cohort in page.items:
         meeting = [s for s in cohort.sessions if s.status is not SessionStatus.CANCELLED]
         ahead = [s for s in meeting if s.scheduled_at > now]
         rows.append(
@@ -308,7 +340,7 @@ def cohorts():
                 "enrolled": len(cohort.enrollments),
             }
         )
-    return render_template("admin/cohorts.html", rows=rows, weekdays=scheduling.WEEKDAYS)
+    return render_template("admin/cohorts.html", rows=rows, page=page, weekdays=scheduling.WEEKDAYS)
 
 
 @bp.route("/cohorts/new", methods=["GET", "POST"])
@@ -459,9 +491,16 @@ def enrollments():
     form.court.choices = [(0, "Any court")] + [
         (c.id, c.name) for c in db.session.scalars(select(Court).order_by(Court.name))
     ]
+    # Cohorts still meeting, and the one asked for: the list of every cohort ever would grow
+    # without bound (a finished cohort's page links here with ?cohort=).
+    wanted = request.args.get("cohort", type=int)
     form.cohort.choices = [(0, "Any cohort")] + [
         (c.id, c.name)
-        for c in db.session.scalars(select(Cohort).order_by(Cohort.start_date.desc()))
+        for c in db.session.scalars(
+            select(Cohort)
+            .where(_meets_after(utcnow()) | (Cohort.id == wanted))
+            .order_by(Cohort.start_date.desc(), Cohort.id.desc())
+        )
     ]
     query = (
         select(Enrollment)
@@ -493,22 +532,15 @@ def enrollments():
 def new_enrollment():
     now = utcnow()
     form = EnrollForm()
-    participants = db.session.scalars(
-        select(User)
-        .where(User.role == Role.PARTICIPANT, User.active)
-        .order_by(User.full_name, User.id)
-    )
+    find = (request.args.get("find") or "").strip()[:200]
+    chosen = request.form.get("participant_id", request.args.get("participant"), type=int)
     form.participant_id.choices = [(0, "New participant: enter his name and email below")] + [
-        (u.id, f"{u.full_name} ({u.email})") for u in participants
+        (u.id, f"{u.full_name} ({u.email})") for u in _participant_choices(find, chosen)
     ]
     # Only cohorts with a session still ahead: a finished cohort has nothing left to attend.
-    ongoing = [
-        c
-        for c in db.session.scalars(
-            select(Cohort).options(selectinload(Cohort.sessions)).order_by(Cohort.start_date)
-        )
-        if any(s.scheduled_at > now and s.status is not SessionStatus.CANCELLED for s in c.sessions)
-    ]
+    ongoing = db.session.scalars(
+        select(Cohort).where(_meets_after(now)).order_by(Cohort.start_date, Cohort.id)
+    ).all()
     form.cohort_id.choices = [
         (
             c.id,
@@ -563,7 +595,46 @@ def new_enrollment():
             if token:
                 return _show_invitation(participant, token)
             return redirect(url_for("facilitator.enrollment", enrollment_id=enrollment.id))
-    return _form_page("admin/enrollment_form.html", form=form, error=error)
+    return _form_page("admin/enrollment_form.html", form=form, error=error, find=find)
+
+
+def _meets_after(moment):
+    """SQL condition: the cohort has a session, not cancelled, after `moment`."""
+    return (
+        select(Session.id)
+        .where(
+            Session.cohort_id == Cohort.id,
+            Session.scheduled_at > moment,
+            Session.status != SessionStatus.CANCELLED,
+        )
+        .exists()
+    )
+
+
+# A program may hold tens of thousands of men: the form offers those a search found, never all.
+PARTICIPANT_MATCHES = 25
+
+
+def _participant_choices(find: str, chosen: int | None) -> list[User]:
+    """Active participants whose name or email contains `find` (at most PARTICIPANT_MATCHES),
+    plus the one already chosen (a link's ?participant=, or the posted form)."""
+    active = select(User).where(User.role == Role.PARTICIPANT, User.active)
+    found: list[User] = []
+    if find:
+        needle = find.lower()
+        found = list(
+            db.session.scalars(
+                active.where(
+                    func.lower(User.full_name).contains(needle, autoescape=True)
+                    | func.lower(User.email).contains(needle, autoescape=True)
+                )
+                .order_by(User.full_name, User.id)
+                .limit(PARTICIPANT_MATCHES)
+            )
+        )
+    if chosen and all(u.id != chosen for u in found):
+        found[:0] = db.session.scalars(active.where(User.id == chosen)).all()
+    return found
 
 
 def _invite(participant: User) -> str:
