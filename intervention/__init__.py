@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import time
 
-from flask import Flask
+from flask import Flask, has_request_context, request
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 
 from .config import ROOT, load_config
 from .extensions import csrf, db, limiter, login_manager, migrate
@@ -22,6 +25,8 @@ def create_app(config: dict | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     register_extensions(app)
     register_blueprints(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        retry_reads_when_locked(app)
     register_errors(app)
     register_security(app)
     register_template_helpers(app)
@@ -70,7 +75,40 @@ def _configure_sqlite(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        # A request that changes something takes the write lock when it starts, so a second
+        # writer waits (busy_timeout) instead of failing: in WAL mode a transaction that read
+        # first and then writes after another writer committed is refused at once.
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _changes_something() else "BEGIN")
+
+
+def _changes_something() -> bool:
+    return has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+
+
+def retry_reads_when_locked(app: Flask, tries: int = 5) -> None:
+    """SQLite: a page that only reads but records that it was read (a clerk's case view, a
+    verification, a download) writes its audit event after reading; if another request
+    committed in between, SQLite refuses the write at once. A GET may safely run again, so
+    such a page is retried on a fresh transaction rather than answered with an error."""
+
+    def retrying(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            if request.method not in ("GET", "HEAD"):
+                return view(*args, **kwargs)
+            for attempt in range(1, tries + 1):
+                try:
+                    return view(*args, **kwargs)
+                except OperationalError as exc:
+                    db.session.rollback()
+                    if "locked" not in str(exc) or attempt == tries:
+                        raise
+                    time.sleep(0.02 * attempt)
+
+        return wrapper
+
+    for endpoint, view in list(app.view_functions.items()):
+        app.view_functions[endpoint] = retrying(view)
 
 
 def register_blueprints(app: Flask) -> None:
