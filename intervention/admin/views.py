@@ -533,7 +533,9 @@ def new_enrollment():
     now = utcnow()
     form = EnrollForm()
     find = (request.args.get("find") or "").strip()[:200]
-    chosen = request.form.get("participant_id", request.args.get("participant"), type=int)
+    chosen = request.form.get("participant_id", type=int) or request.args.get(
+        "participant", type=int
+    )
     form.participant_id.choices = [(0, "New participant: enter his name and email below")] + [
         (u.id, f"{u.full_name} ({u.email})") for u in _participant_choices(find, chosen)
     ]
