@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from flask import (
     Blueprint,
     Response,
+    abort,
     flash,
     redirect,
     render_template,
@@ -16,7 +17,7 @@ from flask import (
 )
 from flask_login import current_user
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Load, contains_eager, joinedload, selectinload
 
 from ..access import can_see_case, get_or_404, guard_blueprint, owned_or_404
 from ..downloads import certificate_response, document_response
@@ -26,11 +27,12 @@ from ..models import (
     CourtDocument,
     Enrollment,
     EnrollmentState,
+    EnrollmentTransition,
     Role,
     User,
     utcnow,
 )
-from ..services import audit, completion
+from ..services import audit, completion, loading
 from ..services import certificates as certificate_service
 from ..services import documents as document_service
 from . import exports
@@ -68,7 +70,9 @@ def _search(form: CaseSearchForm):
 @bp.route("/")
 def cases():
     form = CaseSearchForm(request.args)
-    page = db.paginate(_search(form), per_page=25, error_out=False)
+    # The man's name comes from the join the search already makes.
+    query = _search(form).options(contains_eager(Enrollment.participant))
+    page = db.paginate(query, per_page=25, error_out=False)
     today = utcnow().astimezone(ZoneInfo(current_user.court.timezone)).date()
     export_form = ExportForm(formdata=None, date_from=today.replace(day=1), date_to=today)
     return render_template("clerk/cases.html", form=form, page=page, export_form=export_form)
@@ -99,25 +103,46 @@ def cases_csv():
     return _attachment(body, "text/csv; charset=utf-8", f"cases-{utcnow().date()}.csv")
 
 
+# What the case page shows: the case, its court and man, the course and his record, every
+# certificate with who issued it, and the timeline.
+_certificates = joinedload(Enrollment.certificates)
+CASE_PAGE = (
+    joinedload(Enrollment.court),
+    *loading.enrollment_course(join_sessions=True),
+    *loading.case_record(Load(Enrollment)),
+    _certificates.joinedload(Certificate.issued_by),
+    _certificates.joinedload(Certificate.superseded_by),
+    joinedload(Enrollment.transitions).joinedload(EnrollmentTransition.actor),
+)
+
+
 @bp.route("/cases/<int:enrollment_id>")
 def case(enrollment_id: int):
-    enrollment = get_or_404(Enrollment, enrollment_id)
+    enrollment = db.session.scalar(
+        select(Enrollment).where(Enrollment.id == enrollment_id).options(*CASE_PAGE)
+    )
+    if enrollment is None:
+        abort(404)
     owned_or_404(can_see_case(current_user, enrollment))
-    audit.record("case.view", current_user, enrollment, case_number=enrollment.case_number)
-    db.session.commit()
     documents = db.session.scalars(
         select(CourtDocument)
         .where(CourtDocument.enrollment_id == enrollment.id)
         .order_by(CourtDocument.created_at, CourtDocument.id)
+        .options(joinedload(CourtDocument.generated_by))
     ).all()
-    return render_template(
+    page = render_template(
         "clerk/case.html",
         enrollment=enrollment,
         result=completion.evaluate(enrollment),
         documents=documents,
-        numbers=document_service.numbers_for(enrollment),
+        numbers=document_service.numbers_for(enrollment, documents),
         format_code=certificate_service.format_code,
     )
+    # Rendered first, so the commit does not expire what the page read; nothing is sent
+    # before the view is recorded.
+    audit.record("case.view", current_user, enrollment, case_number=enrollment.case_number)
+    db.session.commit()
+    return page
 
 
 @bp.route("/certificates/<int:certificate_id>.pdf")

@@ -8,6 +8,7 @@ from datetime import datetime
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import Load, defer, joinedload
 
 from ..access import (
     can_facilitate,
@@ -27,6 +28,7 @@ from ..models import (
     CourtDocument,
     DocumentKind,
     Enrollment,
+    Reflection,
     ReflectionAttempt,
     ReflectionState,
     Review,
@@ -36,7 +38,7 @@ from ..models import (
     cohort_facilitators,
     utcnow,
 )
-from ..services import ServiceError, completion, curriculum, rosters
+from ..services import ServiceError, completion, curriculum, loading, rosters
 from ..services import attendance as attendance_service
 from ..services import certificates as certificate_service
 from ..services import notices as notice_service
@@ -64,10 +66,24 @@ def my_cohorts_query():
     return query
 
 
-def _cohort(cohort_id: int) -> Cohort:
-    cohort = get_or_404(Cohort, cohort_id)
+def _cohort(cohort_id: int, *options) -> Cohort:
+    """The cohort, if it is his, with what the page reads of it loaded up front (`options`)."""
+    cohort = db.session.scalar(select(Cohort).where(Cohort.id == cohort_id).options(*options))
+    if cohort is None:
+        abort(404)
     owned_or_404(can_facilitate(current_user, cohort))
     return cohort
+
+
+def cohort_records(cohort: Load) -> list:
+    """A cohort's course, facilitators and every case's record, for pages that evaluate each
+    man's completion: one query per kind of record, however many men there are."""
+    return [
+        *loading.course(cohort),
+        cohort.joinedload(Cohort.facilitators),
+        cohort.joinedload(Cohort.reviewer),
+        *loading.case_record(cohort.selectinload(Cohort.enrollments)),
+    ]
 
 
 def _enrollment(enrollment_id: int) -> Enrollment:
@@ -76,12 +92,31 @@ def _enrollment(enrollment_id: int) -> Enrollment:
     return enrollment
 
 
+# Cohort cards on his front page; a facilitator of many years has many finished cohorts.
+COHORTS_PER_PAGE = 12
+
+
 @bp.route("/")
 def home():
-    cohorts = db.session.scalars(my_cohorts_query()).all()
-    reviewed = db.session.scalars(reflection_service.reviewed_cohorts(current_user)).all()
+    page = db.paginate(
+        my_cohorts_query().options(*cohort_records(Load(Cohort))),
+        per_page=COHORTS_PER_PAGE,
+        error_out=False,
+    )
+    cohorts = page.items
+    # The notices of all his cohorts, not only this page's.
+    mine = my_cohorts_query().with_only_columns(Cohort.id).order_by(None)
+    reviewed = (
+        db.session.scalars(
+            reflection_service.reviewed_cohorts(current_user).options(
+                joinedload(Cohort.facilitators)
+            )
+        )
+        .unique()
+        .all()
+    )
     waiting = reflection_service.waiting_by_cohort([c.id for c in reviewed])
-    overdue = notice_service.overdue(cohorts)
+    overdue = notice_service.overdue(mine)
     summaries = []
     for cohort in cohorts:
         results = [(e, completion.evaluate(e)) for e in cohort.enrollments if e.state.is_open]
@@ -98,15 +133,19 @@ def home():
                 "overdue": sum(1 for n in overdue if n.enrollment.cohort_id == cohort.id),
             }
         )
-    facilitated = {c.id for c in cohorts}
     return render_template(
         "facilitator/home.html",
+        page=page,
         summaries=summaries,
         waiting=sum(waiting.values()),
         # Cohorts whose reviews were handed to him though he does not facilitate them.
-        handed=[(c, waiting.get(c.id, 0)) for c in reviewed if c.id not in facilitated],
+        handed=[
+            (c, waiting.get(c.id, 0))
+            for c in reviewed
+            if current_user.role is not Role.ADMIN and not c.is_facilitated_by(current_user)
+        ],
         overdue=overdue,
-        open_notices=notice_service.open_count(cohorts),
+        open_notices=notice_service.open_count(mine),
     )
 
 
@@ -122,7 +161,7 @@ def unmarked_sessions(cohort: Cohort, results) -> list[tuple]:
 
 @bp.route("/cohorts/<int:cohort_id>")
 def cohort(cohort_id: int):
-    cohort = _cohort(cohort_id)
+    cohort = _cohort(cohort_id, *cohort_records(Load(Cohort)))
     rows = []
     for enrollment in sorted(cohort.enrollments, key=lambda e: e.participant.full_name):
         result = completion.evaluate(enrollment)
@@ -134,7 +173,7 @@ def cohort(cohort_id: int):
         rows=rows,
         now=utcnow(),
         unmarked=unmarked_sessions(cohort, [(e, r) for e, r, _ in rows]),
-        overdue=notice_service.overdue([cohort]),
+        overdue=notice_service.overdue([cohort.id]),
     )
 
 
@@ -413,7 +452,10 @@ class QueueScope:
 
 
 def queue_scope() -> QueueScope:
-    cohorts = db.session.scalars(reflection_service.reviewed_cohorts(current_user)).all()
+    # With their schedules: the queue's rows need each cohort's sessions for due dates.
+    cohorts = db.session.scalars(
+        reflection_service.reviewed_cohorts(current_user).options(*loading.course(Load(Cohort)))
+    ).all()
     form = QueueFilterForm(request.args)
     form.cohort.choices = [(0, "All cohorts")] + [(c.id, c.name) for c in cohorts]
     numbers = sorted({m.session_number for c in cohorts for m in c.version.modules})
@@ -447,12 +489,24 @@ def waited(since: datetime, now: datetime | None = None) -> str:
     return "under an hour"
 
 
+# What a row of the queue shows: the man, the prompt, the first attempt's time (late or not)
+# and the review; the cohorts come from queue_scope.
+_reflection = joinedload(ReflectionAttempt.reflection)
+QUEUE_ROW = (
+    defer(ReflectionAttempt.text),  # the answers are read on the review page, not here
+    _reflection.joinedload(Reflection.enrollment).joinedload(Enrollment.participant),
+    _reflection.joinedload(Reflection.prompt),
+    _reflection.selectinload(Reflection.attempts).defer(ReflectionAttempt.text),
+    joinedload(ReflectionAttempt.review).joinedload(Review.reviewer),
+)
+
+
 @bp.route("/reviews")
 def review_queue():
     scope = queue_scope()
     state = reflection_service.QUEUE_STATES[scope.state]
     page = db.paginate(
-        reflection_service.queue(scope.cohort_ids, state, scope.session_number),
+        reflection_service.queue(scope.cohort_ids, state, scope.session_number).options(*QUEUE_ROW),
         per_page=50,
         error_out=False,
     )

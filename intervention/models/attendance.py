@@ -38,7 +38,7 @@ class Attendance(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     enrollment_id: Mapped[int] = mapped_column(sa.ForeignKey("enrollments.id"))
-    session_id: Mapped[int] = mapped_column(sa.ForeignKey("sessions.id"))
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("sessions.id"), index=True)
     status: Mapped[AttendanceStatus] = mapped_column(str_enum(AttendanceStatus, "attendance"))
     minutes_credited: Mapped[int] = mapped_column(default=0)
     note: Mapped[str] = mapped_column(sa.Text, default="")
@@ -68,7 +68,7 @@ class AttendanceChange(db.Model):
     __tablename__ = "attendance_changes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    attendance_id: Mapped[int] = mapped_column(sa.ForeignKey("attendance.id"))
+    attendance_id: Mapped[int] = mapped_column(sa.ForeignKey("attendance.id"), index=True)
     from_status: Mapped[AttendanceStatus | None] = mapped_column(
         str_enum(AttendanceStatus, "attendance")
     )

@@ -20,7 +20,7 @@ class AuditEvent(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     action: Mapped[str] = mapped_column(sa.String(64), index=True)  # e.g. certificate.issue
     object_type: Mapped[str] = mapped_column(sa.String(40), default="")
     object_id: Mapped[int | None]
@@ -30,3 +30,6 @@ class AuditEvent(db.Model):
     hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
 
     actor: Mapped[User | None] = relationship()
+
+    # The events about one record: a case, a certificate, an account.
+    __table_args__ = (sa.Index("ix_audit_events_object", "object_type", "object_id"),)

@@ -32,7 +32,7 @@ class Certificate(db.Model):
     __tablename__ = "certificates"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    enrollment_id: Mapped[int] = mapped_column(sa.ForeignKey("enrollments.id"))
+    enrollment_id: Mapped[int] = mapped_column(sa.ForeignKey("enrollments.id"), index=True)
     number: Mapped[str] = mapped_column(sa.String(40), unique=True)  # e.g. AAC-2026-0007
     # Random, 80 bits, Crockford base32 so it can be read aloud over the phone.
     verification_code: Mapped[str] = mapped_column(sa.String(32), unique=True)
@@ -75,7 +75,7 @@ class CourtDocument(db.Model):
     __tablename__ = "court_documents"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    enrollment_id: Mapped[int] = mapped_column(sa.ForeignKey("enrollments.id"))
+    enrollment_id: Mapped[int] = mapped_column(sa.ForeignKey("enrollments.id"), index=True)
     kind: Mapped[DocumentKind] = mapped_column(str_enum(DocumentKind, "document_kind"))
     reason: Mapped[str] = mapped_column(sa.Text, default="")  # e.g. the violated rule, in words
     # The policy rule a notice is about (max_absences, max_gap_days...), so one violation

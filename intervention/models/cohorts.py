@@ -22,6 +22,8 @@ cohort_facilitators = sa.Table(
     db.metadata,
     sa.Column("cohort_id", sa.ForeignKey("cohorts.id"), primary_key=True),
     sa.Column("user_id", sa.ForeignKey("users.id"), primary_key=True),
+    # A facilitator's cohorts (the primary key serves a cohort's facilitators).
+    sa.Index("ix_cohort_facilitators_user_id", "user_id"),
 )
 
 
@@ -39,7 +41,7 @@ class Cohort(db.Model):
     location: Mapped[str] = mapped_column(sa.String(300), default="")
     video_link: Mapped[str] = mapped_column(sa.String(500), default="")
     # Set by an admin to hand the cohort's reviews to one facilitator; None: its facilitators.
-    reviewer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    reviewer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
 
     version: Mapped[CurriculumVersion] = relationship()
     facilitators: Mapped[list[User]] = relationship(secondary=cohort_facilitators)
@@ -65,7 +67,7 @@ class Session(db.Model):
     __tablename__ = "sessions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    cohort_id: Mapped[int] = mapped_column(sa.ForeignKey("cohorts.id"))
+    cohort_id: Mapped[int] = mapped_column(sa.ForeignKey("cohorts.id"), index=True)
     module_id: Mapped[int] = mapped_column(sa.ForeignKey("modules.id"))
     scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[SessionStatus] = mapped_column(

@@ -74,7 +74,7 @@ class Enrollment(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     participant_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
-    cohort_id: Mapped[int] = mapped_column(sa.ForeignKey("cohorts.id"))
+    cohort_id: Mapped[int] = mapped_column(sa.ForeignKey("cohorts.id"), index=True)
     court_id: Mapped[int] = mapped_column(sa.ForeignKey("courts.id"))
     case_number: Mapped[str] = mapped_column(sa.String(80), index=True)
     referral_type: Mapped[ReferralType] = mapped_column(str_enum(ReferralType, "referral_type"))
@@ -103,6 +103,10 @@ class Enrollment(db.Model):
             sqlite_where=sa.text("state IN ('referred', 'active')"),
             postgresql_where=sa.text("state IN ('referred', 'active')"),
         ),
+        # His current case, on every page of his.
+        sa.Index("ix_enrollments_participant_created", "participant_id", "created_at"),
+        # A court's cases, newest referral first: the clerk's list.
+        sa.Index("ix_enrollments_court_referral", "court_id", "referral_date"),
     )
 
     participant: Mapped[User] = relationship()
@@ -130,7 +134,7 @@ class EnrollmentTransition(db.Model):
     __tablename__ = "enrollment_transitions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    enrollment_id: Mapped[int] = mapped_column(sa.ForeignKey("enrollments.id"))
+    enrollment_id: Mapped[int] = mapped_column(sa.ForeignKey("enrollments.id"), index=True)
     from_state: Mapped[EnrollmentState | None] = mapped_column(
         str_enum(EnrollmentState, "enrollment_state")
     )

@@ -42,7 +42,7 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     role: Mapped[Role] = mapped_column(str_enum(Role, "user_role"))
     # Clerks are bound to exactly one court; everyone else has none.
-    court_id: Mapped[int | None] = mapped_column(sa.ForeignKey("courts.id"))
+    court_id: Mapped[int | None] = mapped_column(sa.ForeignKey("courts.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -63,6 +63,8 @@ class User(UserMixin, db.Model):
         sa.CheckConstraint(
             "(role = 'clerk') = (court_id IS NOT NULL)", name="clerk_has_exactly_one_court"
         ),
+        # Sign-in looks the address up without regard to case.
+        sa.Index("ix_users_email_lower", sa.func.lower(sa.column("email"))),
     )
 
     def set_password(self, password: str) -> None:

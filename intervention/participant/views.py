@@ -23,6 +23,7 @@ from flask import (
 )
 from flask_login import current_user
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Load
 
 from ..access import guard_blueprint
 from ..downloads import asset_response, certificate_response
@@ -42,7 +43,7 @@ from ..models import (
     User,
     utcnow,
 )
-from ..services import ServiceError, completion, curriculum
+from ..services import ServiceError, completion, curriculum, loading
 from ..services import calendar as calendar_service
 from ..services import certificates as certificate_service
 from ..services import reflections as reflection_service
@@ -70,9 +71,22 @@ def keep_text_of_signed_out_man():
 guard_blueprint(bp, Role.PARTICIPANT)
 
 
+# What a page reads of his case besides the course, loaded with the enrollment: one query
+# per kind of record, the same for his first week as for his last.
+CASE = Load(Enrollment)
+PAGE_RECORDS = {
+    "participant.home": loading.case_record(CASE),
+    "participant.module": loading.answers(CASE),
+    "participant.reflections": loading.answers(CASE),
+    "participant.reflection": loading.answers(CASE),
+}
+
+
 @bp.before_request
 def load_enrollment():
-    g.enrollment = calendar_service.latest_enrollment(current_user)
+    g.enrollment = calendar_service.latest_enrollment(
+        current_user, *loading.enrollment_course(), *PAGE_RECORDS.get(request.endpoint, ())
+    )
 
 
 def _enrollment() -> Enrollment:
@@ -300,8 +314,7 @@ def reflection(prompt_id: int):
     if prompt is None:
         abort(404)
     _open_module(enrollment, prompt.module.session_number)
-    reflection = reflection_service.reflection_for(enrollment, prompt)
-    db.session.commit()  # the empty reflection exists before anything can fail
+    reflection = _reflection(enrollment, prompt)
     form = ReflectionForm()
     if request.method == "GET":
         form.text.data = reflection.draft_text
@@ -346,6 +359,16 @@ def reflection(prompt_id: int):
     ), (200 if not form.errors else 422)
 
 
+def _reflection(enrollment: Enrollment, prompt: ReflectionPrompt) -> Reflection:
+    """His reflection on the prompt, from those loaded with his case; the first time he opens
+    it, made empty and committed, so it exists before anything can fail."""
+    reflection = next((r for r in enrollment.reflections if r.prompt_id == prompt.id), None)
+    if reflection is None:
+        reflection = reflection_service.reflection_for(enrollment, prompt)
+        db.session.commit()
+    return reflection
+
+
 @bp.route("/reflections/<int:prompt_id>/draft", methods=["POST"])
 def save_draft(prompt_id: int):
     """The editor's autosave: the answer in JSON, never a redirect, so the script can say
@@ -362,6 +385,7 @@ def save_draft(prompt_id: int):
         return _refused(422, "invalid", errors[0] if errors else "Your text was not saved.")
     text = form.text.data or ""
     reflection = reflection_service.reflection_for(enrollment, prompt)
+    timezone = enrollment.cohort.timezone  # read before the commit expires the enrollment
     try:
         committed(
             lambda: reflection_service.save_draft(
@@ -376,7 +400,7 @@ def save_draft(prompt_id: int):
         return _refused(409, "closed", str(exc))
     return jsonify(
         revision=reflection.draft_revision,
-        saved_at=clock(reflection.draft_saved_at, enrollment.cohort.timezone),
+        saved_at=clock(reflection.draft_saved_at, timezone),
         words=reflection_service.count_words(text),
     )
 

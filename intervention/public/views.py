@@ -102,6 +102,14 @@ def verify_code(code: str):
 
 def _show(cert: Certificate | None, method: str):
     actor = current_user if current_user.is_authenticated else None
+    # Only the minimum a holder needs confirmed: no court, case number, issuer, code or hash.
+    # Rendered before the commit, which would expire what the page reads.
+    page = render_template(
+        "public/verify_result.html",
+        cert=cert,
+        method=method,
+        completed_on=_completion_date(cert) if cert else None,
+    )
     audit.record(
         "certificate.verify",
         actor,
@@ -111,13 +119,6 @@ def _show(cert: Certificate | None, method: str):
         **({"number": cert.number, "status": cert.status.value} if cert else {}),
     )
     db.session.commit()
-    # Only the minimum a holder needs confirmed: no court, case number, issuer, code or hash.
-    page = render_template(
-        "public/verify_result.html",
-        cert=cert,
-        method=method,
-        completed_on=_completion_date(cert) if cert else None,
-    )
     response = make_response(page, 200 if cert else 404)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Robots-Tag"] = "noindex"

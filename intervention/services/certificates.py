@@ -10,12 +10,14 @@ import segno
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import (
     AttendanceStatus,
     Certificate,
     CertificateStatus,
+    CurriculumVersion,
     Enrollment,
     EnrollmentState,
     Role,
@@ -253,16 +255,31 @@ def render_certificate(
     )
 
 
+# What the verification page shows of a certificate, in the same query as the certificate.
+_enrollment = joinedload(Certificate.enrollment)
+VERIFY_PAGE = (
+    _enrollment.joinedload(Enrollment.participant),
+    _enrollment.joinedload(Enrollment.court),
+    _enrollment.joinedload(Enrollment.transitions),
+    joinedload(Certificate.version).joinedload(CurriculumVersion.program),
+    joinedload(Certificate.superseded_by),
+)
+
+
 def find_by_code(raw: str) -> Certificate | None:
     code = normalize_code(raw)
     if len(code) != CODE_LENGTH:
         return None
-    return db.session.scalar(select(Certificate).where(Certificate.verification_code == code))
+    return db.session.scalar(
+        select(Certificate).where(Certificate.verification_code == code).options(*VERIFY_PAGE)
+    )
 
 
 def find_by_pdf(data: bytes) -> Certificate | None:
     digest = hashlib.sha256(data).hexdigest()
-    return db.session.scalar(select(Certificate).where(Certificate.sha256 == digest))
+    return db.session.scalar(
+        select(Certificate).where(Certificate.sha256 == digest).options(*VERIFY_PAGE)
+    )
 
 
 def record_download(cert: Certificate, actor: User) -> None:

@@ -67,17 +67,17 @@ def documents_for(enrollment: Enrollment) -> list[CourtDocument]:
     )
 
 
-def numbers_for(enrollment: Enrollment) -> dict[int, str]:
+def numbers_for(
+    enrollment: Enrollment, documents: list[CourtDocument] | None = None
+) -> dict[int, str]:
     """Each document's number: its kind, the case, and its place among the case's documents
-    of that kind (in the order they were made, so a number never changes)."""
+    of that kind (in the order they were made, so a number never changes). `documents`:
+    every document of the case when the caller has them already."""
     numbers: dict[int, str] = {}
     seen: dict[DocumentKind, int] = {}
-    docs = db.session.scalars(
-        select(CourtDocument)
-        .where(CourtDocument.enrollment_id == enrollment.id)
-        .order_by(CourtDocument.id)
-    )
-    for doc in docs:
+    if documents is None:
+        documents = documents_for(enrollment)
+    for doc in sorted(documents, key=lambda d: d.id):
         seen[doc.kind] = seen.get(doc.kind, 0) + 1
         numbers[doc.id] = f"{PREFIX[doc.kind]}-{enrollment.case_number}-{seen[doc.kind]}"
     return numbers

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import (
-    Cohort,
     CourtDocument,
     DocumentKind,
     Enrollment,
@@ -110,8 +110,9 @@ def days_overdue(notice: CourtDocument, today: date | None = None) -> int:
     return ((today or court_today(notice.enrollment)) - notice.due_on).days
 
 
-def overdue(cohorts: list[Cohort] | None = None) -> list[CourtDocument]:
-    """Unsent notices past their due date, oldest due first; all cohorts when None."""
+def overdue(cohort_ids: Select | list[int] | None = None) -> list[CourtDocument]:
+    """Unsent notices past their due date, oldest due first, of the cohorts with these ids
+    (a list, or a query of ids); all cohorts when None."""
     query = (
         select(CourtDocument)
         .join(Enrollment, CourtDocument.enrollment_id == Enrollment.id)
@@ -122,13 +123,20 @@ def overdue(cohorts: list[Cohort] | None = None) -> list[CourtDocument]:
             CourtDocument.due_on < utcnow().date() + timedelta(days=1),
         )
         .order_by(CourtDocument.due_on, CourtDocument.id)
+        # The case's court (its calendar decides) and what the lists show of the case.
+        .options(
+            joinedload(CourtDocument.enrollment).joinedload(Enrollment.court),
+            joinedload(CourtDocument.enrollment).joinedload(Enrollment.participant),
+            joinedload(CourtDocument.enrollment).joinedload(Enrollment.cohort),
+        )
     )
-    if cohorts is not None:
-        query = query.where(Enrollment.cohort_id.in_([c.id for c in cohorts]))
+    if cohort_ids is not None:
+        query = query.where(Enrollment.cohort_id.in_(cohort_ids))
     return [n for n in db.session.scalars(query) if is_overdue(n)]
 
 
-def open_count(cohorts: list[Cohort] | None = None) -> int:
+def open_count(cohort_ids: Select | list[int] | None = None) -> int:
+    """Unsent notices of the cohorts with these ids (as for overdue); all when None."""
     query = (
         select(CourtDocument.id)
         .join(Enrollment, CourtDocument.enrollment_id == Enrollment.id)
@@ -137,8 +145,8 @@ def open_count(cohorts: list[Cohort] | None = None) -> int:
             CourtDocument.sent_at.is_(None),
         )
     )
-    if cohorts is not None:
-        query = query.where(Enrollment.cohort_id.in_([c.id for c in cohorts]))
+    if cohort_ids is not None:
+        query = query.where(Enrollment.cohort_id.in_(cohort_ids))
     return len(db.session.scalars(query).all())
 
 
