@@ -78,8 +78,28 @@ def curriculum_sync() -> None:
 
 @click.command("seed-demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing (exit 0) when data already exists.")
-def seed_demo(if_empty: bool) -> None:
-    """Add demo courts, a cohort partway through and the demo accounts (empty database only)."""
+@click.option("--scale", type=click.IntRange(min=1), help="Make N participants in bulk instead.")
+@click.option(
+    "--certificates",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="With --scale: issue real certificates for up to this many completed men.",
+)
+@click.option(
+    "--manifest",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --scale: write sample objects for the benchmarks to this JSON file.",
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="With --scale: the seed.")
+def seed_demo(
+    if_empty: bool, scale: int | None, certificates: int, manifest: Path | None, seed: int
+) -> None:
+    """Add demo courts, a cohort partway through and the demo accounts (empty database only);
+    with --scale N, N participants with realistic history, for benchmarks."""
+    if scale is not None:
+        _seed_scale(scale, certificates, manifest, seed, if_empty)
+        return
     from .demo import DemoRefused, seed
 
     try:
@@ -92,6 +112,28 @@ def seed_demo(if_empty: bool) -> None:
         sys.exit(1)
     db.session.commit()
     click.echo(summary)
+
+
+def _seed_scale(n: int, certificates: int, manifest: Path | None, seed: int, if_empty: bool):
+    from .scale import PASSWORD, ScaleRefused, generate
+
+    try:
+        summary = generate(n, certificates=certificates, seed=seed, manifest=manifest)
+    except ScaleRefused as exc:
+        if if_empty:
+            click.echo(f"Scale data not added: {exc}")
+            return
+        click.echo(f"Refused: {exc}", err=True)
+        sys.exit(1)
+    click.echo(
+        ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in summary.counts.items())
+    )
+    if manifest is not None:
+        click.echo(f"Manifest written to {manifest}.")
+    click.echo(
+        f"Scale data for {n} participants added in {summary.seconds:.1f} s. "
+        f"Every account's password is '{PASSWORD}' (e.g. admin@scale.test)."
+    )
 
 
 @audit_cli.command("verify")

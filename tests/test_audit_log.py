@@ -185,7 +185,7 @@ def test_a_row_inserted_in_the_middle_is_found(director):
         details={"reason": "forged"},
         prev_hash=chain[1].hash,
     )
-    forged.hash = audit._digest(forged)
+    forged.hash = audit.digest(forged)
     db.session.execute(
         sa.text(
             "INSERT INTO audit_events (id, at, actor_id, action, object_type, object_id,"

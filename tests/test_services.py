@@ -656,7 +656,7 @@ class TestAuditChain:
             details={"reason": "forged"},
             prev_hash=chain[1].hash,
         )
-        forged.hash = audit._digest(forged)
+        forged.hash = audit.digest(forged)
         _raw(
             "INSERT INTO audit_events (id, at, actor_id, action, object_type, object_id,"
             " ip_address, details, prev_hash, hash) VALUES (:id, :at, NULL, :action, :type,"

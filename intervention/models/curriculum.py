@@ -75,14 +75,20 @@ class Module(db.Model):
     source_path: Mapped[str] = mapped_column(sa.String(255))  # relative to the program folder
     title: Mapped[str] = mapped_column(sa.String(200))
     duration_minutes: Mapped[int]
-    objectives: Mapped[list] = mapped_column(sa.JSON, default=list)
-    resources: Mapped[list] = mapped_column(sa.JSON, default=list)
-    body_markdown: Mapped[str] = mapped_column(sa.Text)
+    # The reading itself is loaded only by a page that shows it (one query for the group):
+    # lists of modules, on every participant and facilitator page, need titles and numbers.
+    objectives: Mapped[list] = deferred(mapped_column(sa.JSON, default=list), group="reading")
+    resources: Mapped[list] = deferred(mapped_column(sa.JSON, default=list), group="reading")
+    body_markdown: Mapped[str] = deferred(mapped_column(sa.Text), group="reading")
     # Rendered and sanitised once when the version is stored, never per request.
-    body_html: Mapped[str] = mapped_column(sa.Text)
-    facilitator_notes_html: Mapped[str] = mapped_column(sa.Text, default="")
+    body_html: Mapped[str] = deferred(mapped_column(sa.Text), group="reading")
+    facilitator_notes_html: Mapped[str] = deferred(
+        mapped_column(sa.Text, default=""), group="reading"
+    )
     # Headings of the body for its table of contents: [{"level", "id", "title"}].
-    toc: Mapped[list] = mapped_column(sa.JSON, default=list, server_default="[]")
+    toc: Mapped[list] = deferred(
+        mapped_column(sa.JSON, default=list, server_default="[]"), group="reading"
+    )
 
     version: Mapped[CurriculumVersion] = relationship(back_populates="modules")
     prompts: Mapped[list[ReflectionPrompt]] = relationship(

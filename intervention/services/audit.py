@@ -22,7 +22,9 @@ GENESIS = "0" * 64
 PAGE_CHECK_EVENTS = 5000
 
 
-def _digest(event: AuditEvent | Row) -> str:
+def digest(event: AuditEvent | Row) -> str:
+    """The hash of an event from its fields and its predecessor's hash. Any object with the
+    AuditEvent attributes will do: a stored row, or an event being written in bulk."""
     payload = {
         "at": event.at.isoformat(),
         "actor_id": event.actor_id,
@@ -53,7 +55,7 @@ def record(action: str, actor: User | None, obj=None, **details) -> AuditEvent:
         details=details,
         prev_hash=prev or GENESIS,
     )
-    event.hash = _digest(event)
+    event.hash = digest(event)
     db.session.add(event)
     db.session.flush()
     return event
@@ -85,7 +87,7 @@ def verify_chain(last: int | None = None) -> tuple[bool, Row | None, int]:
             return True, None, count
         for event in batch:
             count += 1
-            if event.prev_hash != prev or _digest(event) != event.hash:
+            if event.prev_hash != prev or digest(event) != event.hash:
                 return False, event, count
             prev = event.hash
         after = batch[-1].id

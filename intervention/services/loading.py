@@ -4,7 +4,7 @@ and answers there are."""
 
 from __future__ import annotations
 
-from sqlalchemy.orm import defer, joinedload
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.strategy_options import _AbstractLoad as Loader  # what joinedload() returns
 
 from ..models import (
@@ -28,9 +28,9 @@ def course(cohort: Loader, *, join_sessions: bool = False) -> list[Loader]:
     `join_sessions`: the sessions in the cohort's query instead, for a page on one case that
     has a query to spare less than rows (ten or so sessions times his few certificates)."""
     version = cohort.joinedload(Cohort.version)
-    modules = version.selectinload(CurriculumVersion.modules).options(
-        defer(Module.body_markdown), defer(Module.body_html), defer(Module.facilitator_notes_html)
-    )
+    # The modules' reading (Module's "reading" group) stays deferred: only the module page
+    # reads it, for one module.
+    modules = version.selectinload(CurriculumVersion.modules)
     return [
         version.joinedload(CurriculumVersion.program),
         modules.joinedload(Module.prompts),
