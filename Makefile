@@ -22,8 +22,18 @@ RUN_ENV := INTERVENTION_ENV=development FLASK_DEBUG=$(DEBUG) \
 
 # Debian package for browser tests (the PDF packages are named in system-deps).
 BROWSER_PACKAGES := chromium
+# Debian package of the load generator the benchmarks drive the app with.
+BENCH_PACKAGES := wrk
 
-# Shell helpers shared by the system-deps and browser-deps recipes.
+# `make bench`: a fresh data set of BENCH_SCALE participants, then every benchmark of bench/.
+# BENCH_DATABASE_URL may name an empty PostgreSQL database instead of the SQLite file.
+BENCH_SCALE        ?= 1000
+BENCH_DIR          ?= /tmp/intervention-bench
+BENCH_SQLITE       := $(BENCH_DIR)/scale-$(BENCH_SCALE).sqlite3
+BENCH_DATABASE_URL ?= sqlite:///$(BENCH_SQLITE)
+BENCH_ENV          := INTERVENTION_ENV=development INTERVENTION_DATABASE_URL=$(BENCH_DATABASE_URL)
+
+# Shell helpers shared by the system-deps, browser-deps and bench-deps recipes.
 #   has_lib NAME      true when the dynamic linker knows NAME (ldconfig may be off PATH)
 #   has_dejavu        true when DejaVu fonts are installed
 #   apt_ensure WHAT PKG...  install PKG... as root with apt-get, or say what to install and fail
@@ -47,7 +57,7 @@ apt_ensure() { \
 endef
 
 .DEFAULT_GOAL := help
-.PHONY: help run test install system-deps browser-deps lint format clean
+.PHONY: help run test install system-deps browser-deps bench-deps bench lint format clean
 
 help:
 	@echo "make run           install, migrate, load curricula, add demo data, serve http://$(HOST):$(PORT)"
@@ -55,6 +65,8 @@ help:
 	@echo "make install       create $(VENV) and install the project with its dev tools"
 	@echo "make system-deps   check (or, as root with apt-get, install) PDF libraries and fonts"
 	@echo "make browser-deps  check (or install) Debian's chromium for browser tests"
+	@echo "make bench         fresh data set of BENCH_SCALE=$(BENCH_SCALE) participants, then bench/*.py"
+	@echo "make bench-deps    check (or install) Debian's wrk for the load benchmark"
 	@echo "make lint          ruff check, ruff format --check, bandit (medium and high)"
 	@echo "make clean         remove $(VENV) and caches (keeps instance/, your local database)"
 	@echo "Variables: PORT=$(PORT) HOST=$(HOST) DEBUG=$(DEBUG) PYTHON=$(PYTHON)"
@@ -100,6 +112,24 @@ browser-deps:
 	[ -x /usr/bin/chromium ] && exit 0; \
 	apt_ensure "Chromium for browser tests" $(BROWSER_PACKAGES) || exit 1; \
 	[ -x /usr/bin/chromium ] || { echo "/usr/bin/chromium is still missing" >&2; exit 1; }
+
+bench-deps:
+	@$(SH_HELPERS); \
+	command -v wrk >/dev/null 2>&1 && exit 0; \
+	apt_ensure "wrk for the load benchmark" $(BENCH_PACKAGES) || exit 1; \
+	command -v wrk >/dev/null 2>&1 || { echo "wrk is still missing" >&2; exit 1; }
+
+# Takes a few minutes: the data set, 11 load runs of 10 s, 500 certificates rendered for the zip.
+bench: install bench-deps
+	mkdir -p $(BENCH_DIR)
+	rm -f $(BENCH_SQLITE) $(BENCH_SQLITE)-wal $(BENCH_SQLITE)-shm
+	$(BENCH_ENV) $(FLASK) db upgrade
+	$(BENCH_ENV) $(FLASK) curriculum sync
+	$(BENCH_ENV) $(FLASK) seed-demo --scale $(BENCH_SCALE) --manifest $(BENCH_DIR)/manifest-$(BENCH_SCALE).json
+	$(BIN)/python bench/load.py --database-url $(BENCH_DATABASE_URL) \
+		--manifest $(BENCH_DIR)/manifest-$(BENCH_SCALE).json --out $(BENCH_DIR)/load-$(BENCH_SCALE).json
+	$(BIN)/python bench/certificate_generation.py
+	$(BIN)/python bench/module_render.py
 
 lint: install
 	$(BIN)/ruff check .
