@@ -280,6 +280,21 @@ def participant_drafts(port: int, manifest: dict, count: int, password: str) -> 
     return lines
 
 
+def current_drafts(port: int, drafts: list[str]) -> list[str]:
+    """The autosave lines with each draft's revision read again from his reflection page
+    (with his cookie; no new sign-in): a later run of the same lines would otherwise carry
+    the revision the previous run left behind, and every save would be refused as stale."""
+    lines = []
+    for line in drafts:
+        path, cookie, token, _revision = line.split("\t")
+        page = send(port, "GET", path.removesuffix("/draft"), {"Cookie": cookie})
+        revision = REVISION.search(page.body.decode())
+        if page.status != 200 or revision is None:
+            fail(f"reflection page {path.removesuffix('/draft')}", page)
+        lines.append("\t".join([path, cookie, token, revision.group(1)]))
+    return lines
+
+
 def app_pages(port: int, manifest: dict, connections: int) -> tuple[list[Page], int, Visitor]:
     """Signs in and finds every page to measure. Returns the pages, the number of participants
     saving drafts (as many as the other pages' connections, within the sign-in budget), and the

@@ -6,7 +6,7 @@ import functools
 import os
 import time
 
-from flask import Flask, has_request_context, request
+from flask import Flask, g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
@@ -82,14 +82,18 @@ def _configure_sqlite(engine) -> None:
 
 
 def _changes_something() -> bool:
-    return has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+    return has_request_context() and (
+        request.method not in ("GET", "HEAD", "OPTIONS") or g.get("write_lock", False)
+    )
 
 
 def retry_reads_when_locked(app: Flask, tries: int = 5) -> None:
     """SQLite: a page that only reads but records that it was read (a clerk's case view, a
     verification, a download) writes its audit event after reading; if another request
     committed in between, SQLite refuses the write at once. A GET may safely run again, so
-    such a page is retried on a fresh transaction rather than answered with an error."""
+    such a page runs again, this time holding the write lock from its first query (it waits
+    its turn, up to the busy timeout), rather than answering with an error. Pages that only
+    read never take the lock."""
 
     def retrying(view):
         @functools.wraps(view)
@@ -103,7 +107,8 @@ def retry_reads_when_locked(app: Flask, tries: int = 5) -> None:
                     db.session.rollback()
                     if "locked" not in str(exc) or attempt == tries:
                         raise
-                    time.sleep(0.02 * attempt)
+                    g.write_lock = True
+                    time.sleep(0.01 * attempt)
 
         return wrapper
 

@@ -24,7 +24,7 @@ def _locked_then(real, failures: int):
     calls = []
 
     def flaky(*args, **kwargs):
-        calls.append(1)
+        calls.append(_changes_something())  # does this attempt begin holding the write lock?
         if len(calls) <= failures:
             raise OperationalError("INSERT INTO audit_events", {}, Exception("database is locked"))
         return real(*args, **kwargs)
@@ -37,7 +37,8 @@ def test_a_page_refused_by_a_locked_database_is_run_again(sqlite_app, client, mo
     monkeypatch.setattr(public_views, "render_template", flaky)
     response = client.get("/")
     assert response.status_code == 200
-    assert len(calls) == 3
+    # The first attempt reads as any GET does; the next ones wait for the write lock.
+    assert calls == [False, True, True]
 
 
 def test_it_gives_up_after_five_tries(sqlite_app, client, monkeypatch):
