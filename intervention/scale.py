@@ -1054,6 +1054,10 @@ def generate(
     bulk.flush(commit=True)
     bulk.fix_sequences()
     issued = _issue_certificates(writer, certificates, rng)
+    # Fresh statistics for the query planner: without them PostgreSQL (where autovacuum may be
+    # off or behind a bulk load) plans a 50k data set as if its tables were empty.
+    db.session.execute(text("ANALYZE"))
+    db.session.commit()
     totals = counts()
     plan = _manifest(n, writer, courts, cohorts, issued, totals, rng)
     if manifest is not None:
