@@ -14,6 +14,7 @@ PYTEST_ARGS ?=
 INTERVENTION_PUBLIC_URL ?= http://$(HOST):$(PORT)
 
 BIN   := $(VENV)/bin
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard intervention/translations/*/LC_MESSAGES/messages.po))
 STAMP := $(VENV)/.installed
 FLASK := $(BIN)/flask --app intervention
 # `make run` is always the development server, whatever the calling shell has set.
@@ -82,7 +83,11 @@ run: install
 test: install browser-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-install: system-deps $(STAMP)
+install: system-deps $(STAMP) $(CATALOGS)
+
+# The Spanish interface: compiled from its .po file whenever that changes.
+intervention/translations/%/LC_MESSAGES/messages.mo: intervention/translations/%/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile --statistics -d intervention/translations -l $*
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \

@@ -35,7 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import models  # noqa: F401  (so every table is known to the metadata)
+    from . import i18n, models  # noqa: F401  (models: so every table is known to the metadata)
     from .models import User
 
     db.init_app(app)
@@ -43,6 +43,7 @@ def register_extensions(app: Flask) -> None:
         app, db, directory=str(ROOT / "intervention" / "migrations"), render_as_batch=True
     )
     csrf.init_app(app)
+    i18n.register(app)
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

@@ -273,6 +273,7 @@ def _spanish_cohort(court: Court, facilitator: User, admin: User, today: date) -
         court,
     )
     carlos = _user("participante@demo.test", "Carlos Ramírez", Role.PARTICIPANT)
+    carlos.locale = "es"  # he reads the site in Spanish, as he chose on his account page
     db.session.flush()
     case = _enroll(carlos, cohort, court, "KC-26-120533", ReferralType.PRE_FILING, admin)
     for session in cohort.sessions[:2]:

@@ -1,6 +1,7 @@
 """Every Flask extension object, created once here and bound to the app in create_app."""
 
 from flask import current_app
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -28,6 +29,8 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# Interface languages; the locale selector is in i18n.py.
+babel = Babel()
 
 
 # Rate limits per client address, counted in Redis when INTERVENTION_REDIS_URL is set (so all

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from babel import dates
 from flask import Flask, has_request_context
 from flask_login import current_user
 from markupsafe import Markup
 
 from .curriculum.render import render_markdown
+from .i18n import current_language
 from .models import utcnow
 
 
@@ -17,20 +19,28 @@ def _local(value: datetime, tz: str | None) -> datetime:
     return value.astimezone(ZoneInfo(tz)) if tz else value
 
 
+def _plain(text: str) -> str:
+    """CLDR puts narrow no-break spaces in times ("6:42\u202fPM"); pages, PDFs and searches
+    are simpler with ordinary ones."""
+    return text.replace("\u202f", " ").replace("\xa0", " ")
+
+
 def format_date(value: date | datetime | None, tz: str | None = None) -> str:
+    """ "Nov 3, 2026" / "3 nov 2026": the medium date of the current language, in `tz`."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         value = _local(value, tz)
-    return f"{value:%b} {value.day}, {value:%Y}"
+    return _plain(dates.format_date(value, "medium", locale=current_language()))
 
 
 def format_datetime(value: datetime | None, tz: str | None = None) -> str:
+    """ "Nov 3, 2026, 6:42 PM PST" / "3 nov 2026, 18:42 PST", in `tz`."""
     if value is None:
         return ""
     local = _local(value, tz)
-    hour = local.strftime("%I").lstrip("0")
-    return f"{format_date(local)}, {hour}:{local:%M} {local:%p} {local:%Z}"
+    clock = dates.format_time(local, "short", tzinfo=local.tzinfo, locale=current_language())
+    return f"{format_date(local)}, {_plain(clock)} {local:%Z}".rstrip()
 
 
 NAV = {

@@ -18,6 +18,8 @@ class Court(db.Model):
     timezone: Mapped[str] = mapped_column(sa.String(64), default="America/Los_Angeles")
     # Days a non-compliance notice may wait before it is overdue.
     notice_deadline_days: Mapped[int] = mapped_column(default=7)
+    # The language of the documents the program sends this court ("en", "es").
+    language: Mapped[str] = mapped_column(sa.String(8), default="en", server_default="en")
 
     def __repr__(self) -> str:
         return f"<Court {self.name}>"

@@ -56,6 +56,8 @@ class User(UserMixin, db.Model):
     totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
     totp_enabled: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     totp_required: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # The interface language he chose ("en", "es"); None: follow his browser.
+    locale: Mapped[str | None] = mapped_column(sa.String(8))
 
     court: Mapped[Court | None] = relationship()
 
