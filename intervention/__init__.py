@@ -7,6 +7,7 @@ import os
 import time
 
 from flask import Flask, g, has_request_context, request
+from flask_babel import lazy_gettext
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
@@ -47,7 +48,7 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please sign in to see that page."
+    login_manager.login_message = lazy_gettext("Please sign in to see that page.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
 
