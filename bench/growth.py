@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--port", type=int, default=8775, help="small; large: +1")
+    parser.add_argument("--only", help="measure only the pages whose name contains this")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -89,6 +90,8 @@ def main() -> None:
             }
             for round_ in range(1, args.rounds + 1):
                 for index, small_page in enumerate(pages["small"]):
+                    if args.only and args.only not in small_page.name:
+                        continue
                     # Alternate which size goes first, so neither always follows the other.
                     order = ("small", "large") if (round_ + index) % 2 else ("large", "small")
                     for size in order:
