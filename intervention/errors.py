@@ -6,19 +6,27 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Flask, jsonify, make_response, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 
 from .extensions import db
 
 MESSAGES = {
-    400: ("Bad request", "The request could not be understood. Go back and try again."),
-    403: ("Not allowed", "Your account cannot open this page."),
-    404: ("Page not found", "There is no page at this address, or it is not yours to see."),
-    405: ("Not allowed", "This page cannot be used that way."),
-    413: ("File too large", "The file you sent is too large. The limit is 10 MB."),
-    500: ("Something went wrong", "The problem has been logged. Please try again in a minute."),
+    400: (_l("Bad request"), _l("The request could not be understood. Go back and try again.")),
+    403: (_l("Not allowed"), _l("Your account cannot open this page.")),
+    404: (
+        _l("Page not found"),
+        _l("There is no page at this address, or it is not yours to see."),
+    ),
+    405: (_l("Not allowed"), _l("This page cannot be used that way.")),
+    413: (_l("File too large"), _l("The file you sent is too large. The limit is 10 MB.")),
+    500: (
+        _l("Something went wrong"),
+        _l("The problem has been logged. Please try again in a minute."),
+    ),
 }
-SIGNED_OUT = "You were signed out. Your text is kept on this device. Sign in again to save it."
+SIGNED_OUT = _l("You were signed out. Your text is kept on this device. Sign in again to save it.")
 
 
 def wants_json() -> bool:
@@ -62,14 +70,14 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(_e):
-        title = "Your form expired"
+        title = _("Your form expired")
         if wants_json():
-            return jsonify(error="signed_out", message=SIGNED_OUT), 400
+            return jsonify(error="signed_out", message=str(SIGNED_OUT)), 400
         text = request.form.get("text", "")
         if text.strip() and from_this_site():
-            reason = "For your safety, forms expire when you sign out or wait too long."
+            reason = _("For your safety, forms expire when you sign out or wait too long.")
             return keep_text_page(text, 400, title, reason)
-        message = (
+        message = _(
             "For your safety, forms expire when you sign out or wait too long. "
             "Go back, reload the page and send it again. Text you typed in a reflection "
             "is saved as a draft while you write."

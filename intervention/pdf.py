@@ -5,7 +5,10 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from flask import current_app
+from flask_babel import gettext as _
 from weasyprint import HTML, URLFetcher
+
+from .i18n import current_language
 
 PDF_VARIANT = "pdf/a-3a"  # archival for court records, and tagged for screen readers
 
@@ -42,12 +45,18 @@ def render_pdf(template: str, *, title: str, author: str, **context) -> bytes:
 
     `title` and `author` reach the template as variables of the same names; the base
     template puts them in <title> and <meta name=author>, where WeasyPrint reads the PDF
-    metadata from. Relative URLs in the template resolve against the static folder.
+    metadata from. The document is in the current language (callers force the court's with
+    flask_babel.force_locale), which <html lang> declares and WeasyPrint writes into the
+    PDF as /Lang for screen readers. Relative URLs resolve against the static folder.
     """
     # Flask's environment (filters, globals) but not its context processors: a court document
     # depends only on what the caller passes, never on who is logged in or on the request.
     html = current_app.jinja_env.get_template(template).render(
-        title=title, author=author, **context
+        title=title,
+        author=author,
+        lang=current_language(),
+        page_counter=_page_counter(),
+        **context,
     )
     static = Path(current_app.static_folder).resolve()
     document = HTML(
@@ -56,3 +65,11 @@ def render_pdf(template: str, *, title: str, author: str, **context) -> bytes:
         url_fetcher=StaticOnlyURLFetcher(static),
     )
     return document.write_pdf(pdf_variant=PDF_VARIANT)
+
+
+def _page_counter() -> str:
+    """The footer's "Page 1 of 2" in the current language, as a CSS `content` value: the
+    translated sentence, quoted, with WeasyPrint's page counters where its numbers go."""
+    text = _("Page %(page)s of %(pages)s", page="\0", pages="\1")
+    quoted = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return quoted.replace("\0", '" counter(page) "').replace("\1", '" counter(pages) "')

@@ -43,6 +43,10 @@ def add_security_headers(response: Response) -> Response:
     headers.setdefault("Referrer-Policy", "same-origin")
     if request.is_secure:
         headers["Strict-Transport-Security"] = HSTS
+    if response.mimetype == "text/html":
+        # Pages are in the reader's language (his browser's, or the `lang` cookie's): a shared
+        # cache must not hand one reader's Spanish page to another who reads English.
+        response.vary.update(("Accept-Language", "Cookie"))
     if current_user.is_authenticated and _may_be_stored(response):
         # A shared computer's back button or a proxy must not replay someone's case.
         headers["Cache-Control"] = "no-store"

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from babel import dates
 from flask import Flask, has_request_context
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -45,19 +46,22 @@ def format_datetime(value: datetime | None, tz: str | None = None) -> str:
 
 NAV = {
     "participant": [
-        ("participant.home", "My course"),
-        ("participant.schedule", "Schedule"),
-        ("participant.modules", "Modules"),
-        ("participant.reflections", "My reflections"),
+        ("participant.home", _l("My course")),
+        ("participant.schedule", _l("Schedule")),
+        ("participant.modules", _l("Modules")),
+        ("participant.reflections", _l("My reflections")),
     ],
-    "facilitator": [("facilitator.home", "Cohorts"), ("facilitator.review_queue", "Reviews")],
-    "clerk": [("clerk.cases", "Cases")],
+    "facilitator": [
+        ("facilitator.home", _l("Cohorts")),
+        ("facilitator.review_queue", _l("Reviews")),
+    ],
+    "clerk": [("clerk.cases", _l("Cases"))],
     "admin": [
-        ("admin.home", "Overview"),
-        ("admin.courts", "Courts"),
-        ("admin.cohorts", "Cohorts"),
-        ("admin.enrollments", "Enrollments"),
-        ("facilitator.review_queue", "Reviews"),
+        ("admin.home", _l("Overview")),
+        ("admin.courts", _l("Courts")),
+        ("admin.cohorts", _l("Cohorts")),
+        ("admin.enrollments", _l("Enrollments")),
+        ("facilitator.review_queue", _l("Reviews")),
     ],
 }
 

@@ -45,6 +45,7 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "auth.account": SIGNED_IN,
     "auth.change_password": SIGNED_IN,
     "auth.two_step": frozenset({F, C, A}),  # codes are for staff accounts
+    "auth.language": "public",  # visitors pick a language too; see the test below
     "participant.home": frozenset({P}),
     "participant.module": frozenset({P}),
     "participant.modules": frozenset({P}),
@@ -146,6 +147,7 @@ class World:
             "auth.account": ("GET", "/account"),
             "auth.change_password": ("POST", "/account/password"),
             "auth.two_step": ("POST", "/account/two-step"),
+            "auth.language": ("POST", "/language"),
             "participant.home": ("GET", "/me/"),
             "participant.module": ("GET", "/me/modules/1"),
             "participant.modules": ("GET", "/me/modules"),
@@ -286,7 +288,10 @@ def world(make_user, make_court, make_enrollment) -> World:
 
 
 # The fields a POST needs besides its CSRF token, for routes that refuse an empty form.
-FORM_DATA = {"participant.save_draft": {"text": "A first line", "revision": "0"}}
+FORM_DATA = {
+    "participant.save_draft": {"text": "A first line", "revision": "0"},
+    "auth.language": {"language": "en", "next": "/verify"},  # English: later pages stay so
+}
 
 
 def send(client, method: str, url: str, token_page: str = "/login", data: dict | None = None):
@@ -418,6 +423,15 @@ def test_public_pages_answer_without_sign_in(client, url, expected):
     response = client.get(url)
     assert response.status_code == (404 if url.startswith("/verify/") else 200)
     assert expected in text_of(response).replace(": ", ":")
+
+
+@pytest.mark.parametrize("role", [None, *Role], ids=lambda r: r.value if r else "anonymous")
+def test_everyone_may_pick_a_language(app, world, role):
+    client = signed_in(app, world.user(role)) if role else app.test_client()
+    method, url = world.request("auth.language")
+    response = send(client, method, url, token_page="/verify", data=FORM_DATA["auth.language"])
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/verify"
 
 
 def test_public_verify_link_shows_a_real_certificate(client, world):

@@ -51,6 +51,14 @@ PAYLOADS = [
 DANGEROUS_TAGS = {"script", "iframe", "object", "embed", "svg", "math", "style", "base", "details"}
 
 
+def _ours(tag: str, attrs: dict) -> bool:
+    """The app's own chart (an <svg role="img"> or a decorative aria-hidden one) and the
+    <details> holding its figures; a payload's copy would still carry its on*= handler."""
+    if tag == "svg":
+        return attrs.get("role") == "img" or attrs.get("aria-hidden") == "true"
+    return tag == "details" and "chart-figures" in (attrs.get("class") or "").split()
+
+
 class Injected(HTMLParser):
     """Collects what a payload could have created: dangerous tags, handlers, script links."""
 
@@ -60,7 +68,7 @@ class Injected(HTMLParser):
         self.in_script = False
 
     def handle_starttag(self, tag, attrs):
-        if tag in DANGEROUS_TAGS - {"script", "style"}:
+        if tag in DANGEROUS_TAGS - {"script", "style"} and not _ours(tag, dict(attrs)):
             self.found.append(f"<{tag}>")
         if tag == "script" and not dict(attrs).get("src"):
             self.found.append("inline <script>")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import BooleanField, SelectField, StringField
@@ -12,29 +14,33 @@ from ..access import get_or_404
 from ..extensions import db
 from ..forms import BaseForm, EmptyForm
 from ..models import Court, Role, User
+from ..models.users import ROLE_LABELS
 from ..services import ServiceError
 from ..services import staff_accounts as account_service
 from .views import _invite, _show_invitation, bp
 
-ROLE_CHOICES = [(r.value, r.label) for r in account_service.STAFF_ROLES]
+ROLE_CHOICES = [(r.value, ROLE_LABELS[r]) for r in account_service.STAFF_ROLES]
 
 
 class RoleFields:
-    role = SelectField("Role", choices=ROLE_CHOICES, validators=[DataRequired()])
-    court_id = SelectField("Court (clerks only)", coerce=int, default=0)
+    # No DataRequired: the menu refuses anything but its choices, and a required <select>
+    # whose first option is a real role is invalid HTML.
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
+    court_id = SelectField(_l("Court (clerks only)"), coerce=int, default=0)
 
     def validate_court_id(self, field):
         if self.role.data == Role.CLERK.value and not field.data:
-            raise ValidationError("A clerk needs a court.")
+            raise ValidationError(_("A clerk needs a court."))
 
 
 class StaffInviteForm(RoleFields, BaseForm):
     full_name = StringField(
-        "Full name", validators=[DataRequired(message="Give the full name."), Length(max=200)]
+        _l("Full name"),
+        validators=[DataRequired(message=_l("Give the full name.")), Length(max=200)],
     )
     email = StringField(
-        "Email",
-        validators=[DataRequired(message="Give the email."), Length(max=254)],
+        _l("Email"),
+        validators=[DataRequired(message=_l("Give the email.")), Length(max=254)],
     )
 
 
@@ -43,12 +49,12 @@ class RoleForm(RoleFields, BaseForm):
 
 
 class TwoStepForm(BaseForm):
-    required = BooleanField("Require two-step sign-in")
+    required = BooleanField(_l("Require two-step sign-in"))
 
 
 def _court_choices(form) -> None:
     courts = db.session.scalars(select(Court).order_by(Court.name))
-    form.court_id.choices = [(0, "No court"), *[(c.id, c.name) for c in courts]]
+    form.court_id.choices = [(0, _("No court")), *[(c.id, c.name) for c in courts]]
 
 
 def _staff_or_404(user_id: int) -> User:
@@ -88,7 +94,14 @@ def new_staff():
             db.session.rollback()
             error = str(exc)
         else:
-            flash(f"Account made for {user.full_name} ({user.role.label}).", "success")
+            flash(
+                _(
+                    "Account made for %(name)s (%(role)s).",
+                    name=user.full_name,
+                    role=user.role.label,
+                ),
+                "success",
+            )
             return _show_invitation(user, token)
     return render_template("admin/staff_form.html", form=form, error=error)
 
@@ -109,7 +122,9 @@ def staff_account(user_id: int):
             db.session.rollback()
             error = str(exc)
         else:
-            flash(f"{user.full_name} is now {user.role.label}.", "success")
+            flash(
+                _("%(name)s is now %(role)s.", name=user.full_name, role=user.role.label), "success"
+            )
             return redirect(url_for(".staff_account", user_id=user.id))
     elif not form.is_submitted():
         form.role.data = user.role.value
@@ -125,7 +140,7 @@ def staff_account(user_id: int):
     )
 
 
-def _change(user_id: int, change, done: str):
+def _change(user_id: int, change, done):
     user = _staff_or_404(user_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
@@ -136,7 +151,7 @@ def _change(user_id: int, change, done: str):
         db.session.rollback()
         flash(str(exc), "error")
     else:
-        flash(done.format(name=user.full_name), "success")
+        flash(done % {"name": user.full_name}, "success")
     return redirect(url_for(".staff_account", user_id=user.id))
 
 
@@ -145,7 +160,7 @@ def disable_staff(user_id: int):
     return _change(
         user_id,
         lambda u: account_service.set_active(u, False, current_user),
-        "{name}'s account is disabled.",
+        _l("%(name)s's account is disabled."),
     )
 
 
@@ -154,7 +169,7 @@ def enable_staff(user_id: int):
     return _change(
         user_id,
         lambda u: account_service.set_active(u, True, current_user),
-        "{name}'s account is enabled.",
+        _l("%(name)s's account is enabled."),
     )
 
 
@@ -171,8 +186,12 @@ def staff_two_step(user_id: int):
         db.session.rollback()
         flash(str(exc), "error")
     else:
-        state = "required" if user.totp_required else "not required"
-        flash(f"Two-step sign-in is {state} for {user.full_name}.", "success")
+        message = (
+            _("Two-step sign-in is required for %(name)s.", name=user.full_name)
+            if user.totp_required
+            else _("Two-step sign-in is not required for %(name)s.", name=user.full_name)
+        )
+        flash(message, "success")
     return redirect(url_for(".staff_account", user_id=user.id))
 
 
@@ -183,7 +202,7 @@ def staff_invitation(user_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     if not user.active:
-        flash(f"{user.full_name}'s account is disabled; no link was made.", "error")
+        flash(_("%(name)s's account is disabled; no link was made.", name=user.full_name), "error")
         return redirect(url_for(".staff_account", user_id=user.id))
     token = _invite(user)
     db.session.commit()

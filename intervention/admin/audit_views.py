@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import Response, render_template, request, stream_with_context
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import DateField, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
@@ -23,22 +25,22 @@ class AuditFilterForm(BaseForm):
     class Meta:
         csrf = False  # a GET search changes nothing
 
-    action = SelectField("Action", default="", validators=[Optional()])
-    actor = StringField("Actor email", validators=[Optional(), Length(max=254)])
-    object_type = SelectField("Object", default="", validators=[Optional()])
-    since = DateField("From (UTC)", validators=[Optional()])
-    until = DateField("To (UTC)", validators=[Optional()])
-    tz = SelectField("Also show times in", choices=COMMON_TIMEZONES, validators=[Optional()])
+    action = SelectField(_l("Action"), default="", validators=[Optional()])
+    actor = StringField(_l("Actor email"), validators=[Optional(), Length(max=254)])
+    object_type = SelectField(_l("Object"), default="", validators=[Optional()])
+    since = DateField(_l("From (UTC)"), validators=[Optional()])
+    until = DateField(_l("To (UTC)"), validators=[Optional()])
+    tz = SelectField(_l("Also show times in"), choices=COMMON_TIMEZONES, validators=[Optional()])
 
     def validate_until(self, field):
         if field.data and self.since.data and field.data < self.since.data:
-            raise ValidationError("The end date is before the start date.")
+            raise ValidationError(_("The end date is before the start date."))
 
 
 def _filter_form() -> tuple[AuditFilterForm, audit.LogFilter]:
     form = AuditFilterForm(request.args)
-    form.action.choices = [("", "Any action"), *[(a, a) for a in audit.actions()]]
-    form.object_type.choices = [("", "Any object"), *[(t, t) for t in audit.object_types()]]
+    form.action.choices = [("", _("Any action")), *[(a, a) for a in audit.actions()]]
+    form.object_type.choices = [("", _("Any object")), *[(t, t) for t in audit.object_types()]]
     if not form.tz.data or form.tz.data not in dict(COMMON_TIMEZONES):
         form.tz.data = DEFAULT_TZ
     if not form.validate():

@@ -2,6 +2,8 @@
 
 from urllib.parse import urlsplit
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from wtforms import (
     DateField,
     IntegerField,
@@ -15,7 +17,8 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..forms import BaseForm
-from ..models import EnrollmentState, ReferralType
+from ..i18n import LANGUAGES
+from ..models.enrollments import REFERRAL_LABELS, STATE_LABELS
 from ..services.enrollments import EMAIL_RE
 from ..services.scheduling import COMMON_TIMEZONES, WEEKDAYS, is_timezone
 
@@ -24,22 +27,22 @@ OTHER = "other"
 
 class RevokeForm(BaseForm):
     reason = TextAreaField(
-        "Reason", validators=[DataRequired(message="Give the reason."), Length(max=2000)]
+        _l("Reason"), validators=[DataRequired(message=_l("Give the reason.")), Length(max=2000)]
     )
 
 
 class MoveVersionForm(BaseForm):
-    version_id = SelectField("Move to version", coerce=int)
+    version_id = SelectField(_l("Move to version"), coerce=int)
     reason = TextAreaField(
-        "Reason", validators=[DataRequired(message="Give the reason."), Length(max=2000)]
+        _l("Reason"), validators=[DataRequired(message=_l("Give the reason.")), Length(max=2000)]
     )
 
 
 class ReviewerForm(BaseForm):
     # Empty: the cohort's facilitators; otherwise one facilitator's email.
-    reviewer = SelectField("Reviews go to", default="")
+    reviewer = SelectField(_l("Reviews go to"), default="")
     reason = TextAreaField(
-        "Reason", validators=[DataRequired(message="Give the reason."), Length(max=2000)]
+        _l("Reason"), validators=[DataRequired(message=_l("Give the reason.")), Length(max=2000)]
     )
 
 
@@ -54,20 +57,22 @@ class TimezoneMixin:
     """A menu of common US timezones, and a box for any other IANA name."""
 
     timezone = SelectField(
-        "Timezone",
-        choices=[*COMMON_TIMEZONES, (OTHER, "Other (type its IANA name below)")],
+        _l("Timezone"),
+        choices=[*COMMON_TIMEZONES, (OTHER, _l("Other (type its IANA name below)"))],
         default="America/Los_Angeles",
     )
     other_timezone = StringField(
-        "Other timezone", validators=[Optional(), Length(max=64)], description="e.g. Europe/Dublin"
+        _l("Other timezone"),
+        validators=[Optional(), Length(max=64)],
+        description=_l("e.g. Europe/Dublin"),
     )
 
     def validate_other_timezone(self, field):
         if self.timezone.data == OTHER:
             if not field.data:
-                raise ValidationError("Type the timezone's IANA name, e.g. America/Boise.")
+                raise ValidationError(_("Type the timezone's IANA name, e.g. America/Boise."))
             if not is_timezone(field.data):
-                raise ValidationError(f"“{field.data}” is not a timezone we know.")
+                raise ValidationError(_("“%(name)s” is not a timezone we know.", name=field.data))
 
     @property
     def chosen_timezone(self) -> str:
@@ -81,18 +86,24 @@ class TimezoneMixin:
 
 
 class CourtForm(TimezoneMixin, BaseForm):
-    name = StringField("Name", validators=[DataRequired(message="Give the name."), Length(max=200)])
+    name = StringField(
+        _l("Name"), validators=[DataRequired(message=_l("Give the name.")), Length(max=200)]
+    )
     jurisdiction = StringField(
-        "Jurisdiction",
-        validators=[DataRequired(message="Give the jurisdiction."), Length(max=200)],
+        _l("Jurisdiction"),
+        validators=[DataRequired(message=_l("Give the jurisdiction.")), Length(max=200)],
     )
     notice_deadline_days = IntegerField(
-        "Notice deadline (days)",
+        _l("Notice deadline (days)"),
         default=7,
         validators=[
-            DataRequired(message="Give a number of days from 1 to 90."),
-            NumberRange(min=1, max=90, message="Give a number of days from 1 to 90."),
+            DataRequired(message=_l("Give a number of days from 1 to 90.")),
+            NumberRange(min=1, max=90, message=_l("Give a number of days from 1 to 90.")),
         ],
+    )
+    # The language its PDFs are written in; each language is named in itself, as in the picker.
+    language = SelectField(
+        _l("Language of court documents"), choices=list(LANGUAGES.items()), default="en"
     )
 
 
@@ -100,113 +111,121 @@ def _check_video_link(_form, field):
     if field.data:
         parts = urlsplit(field.data)
         if parts.scheme != "https" or not parts.netloc:
-            raise ValidationError("Give a full address starting with https://")
+            raise ValidationError(_("Give a full address starting with https://"))
 
 
 class CohortDetailsForm(BaseForm):
     """What can change once a cohort exists."""
 
-    name = StringField("Name", validators=[DataRequired(message="Give a name."), Length(max=120)])
-    facilitators = CheckboxesField("Facilitators", coerce=int)
+    name = StringField(
+        _l("Name"), validators=[DataRequired(message=_l("Give a name.")), Length(max=120)]
+    )
+    facilitators = CheckboxesField(_l("Facilitators"), coerce=int)
     # No Optional() on these two: it would skip the check that one of them is given.
-    location = StringField("Location", validators=[Length(max=300)])
-    video_link = StringField("Video link", validators=[Length(max=500), _check_video_link])
+    location = StringField(_l("Location"), validators=[Length(max=300)])
+    video_link = StringField(_l("Video link"), validators=[Length(max=500), _check_video_link])
 
     def validate_facilitators(self, field):
         if not field.data:
-            raise ValidationError("Choose at least one facilitator.")
+            raise ValidationError(_("Choose at least one facilitator."))
 
     def validate_video_link(self, field):
         if not field.data and not self.location.data:
-            raise ValidationError("Give a location, a video link, or both.")
+            raise ValidationError(_("Give a location, a video link, or both."))
 
 
 class CohortForm(TimezoneMixin, CohortDetailsForm):
-    version_id = SelectField("Program version", coerce=int)
+    version_id = SelectField(_l("Program version"), coerce=int)
     start_date = DateField(
-        "Start date", validators=[DataRequired(message="Give a date as YYYY-MM-DD.")]
+        _l("Start date"), validators=[DataRequired(message=_l("Give a date as YYYY-MM-DD."))]
     )
     weekday = SelectField(
-        "Meets every",
+        _l("Meets every"),
         coerce=int,
         choices=list(enumerate(WEEKDAYS)),
     )
-    start_time = TimeField("Start time", validators=[DataRequired(message="Give a time.")])
+    start_time = TimeField(_l("Start time"), validators=[DataRequired(message=_l("Give a time."))])
 
 
 class RescheduleForm(BaseForm):
-    day = DateField("New date", validators=[DataRequired(message="Give a date as YYYY-MM-DD.")])
-    at = TimeField("New start time", validators=[DataRequired(message="Give a time.")])
+    day = DateField(
+        _l("New date"), validators=[DataRequired(message=_l("Give a date as YYYY-MM-DD."))]
+    )
+    at = TimeField(_l("New start time"), validators=[DataRequired(message=_l("Give a time."))])
     reason = TextAreaField(
-        "Reason", validators=[DataRequired(message="Give the reason."), Length(max=2000)]
+        _l("Reason"), validators=[DataRequired(message=_l("Give the reason.")), Length(max=2000)]
     )
 
 
 class CancelSessionForm(BaseForm):
     reason = TextAreaField(
-        "Reason", validators=[DataRequired(message="Give the reason."), Length(max=2000)]
+        _l("Reason"), validators=[DataRequired(message=_l("Give the reason.")), Length(max=2000)]
     )
 
 
-def _override(label: str, minimum: int) -> IntegerField:
+def _override(label, minimum: int) -> IntegerField:
     return IntegerField(
         label,
         validators=[
             Optional(),
             NumberRange(
-                min=minimum, max=1000, message=f"Give a whole number from {minimum} to 1000."
+                min=minimum,
+                max=1000,
+                message=_l("Give a whole number from %(min)d to 1000.", min=minimum),
             ),
         ],
     )
 
 
 class EnrollForm(BaseForm):
-    participant_id = SelectField("Existing participant", coerce=int, default=0)
+    participant_id = SelectField(_l("Existing participant"), coerce=int, default=0)
     # Required only for a new participant: checked below, so no Optional() here.
-    full_name = StringField("Full name", validators=[Length(max=200)])
-    email = StringField("Email", validators=[Length(max=254)])
-    cohort_id = SelectField("Cohort", coerce=int)
-    court_id = SelectField("Court", coerce=int)
+    full_name = StringField(_l("Full name"), validators=[Length(max=200)])
+    email = StringField(_l("Email"), validators=[Length(max=254)])
+    cohort_id = SelectField(_l("Cohort"), coerce=int)
+    court_id = SelectField(_l("Court"), coerce=int)
     case_number = StringField(
-        "Case or docket number",
-        validators=[DataRequired(message="Give the case number."), Length(max=80)],
+        _l("Case or docket number"),
+        validators=[DataRequired(message=_l("Give the case number.")), Length(max=80)],
     )
-    referral_type = SelectField("Referral type", choices=[(t.value, t.label) for t in ReferralType])
+    referral_type = SelectField(
+        _l("Referral type"), choices=[(t.value, label) for t, label in REFERRAL_LABELS.items()]
+    )
     referral_date = DateField(
-        "Referral date", validators=[DataRequired(message="Give a date as YYYY-MM-DD.")]
+        _l("Referral date"), validators=[DataRequired(message=_l("Give a date as YYYY-MM-DD."))]
     )
-    completion_deadline = DateField("Completion deadline", validators=[Optional()])
-    starts_on = DateField("Enrollment starts on", validators=[Optional()])
-    sessions_required = _override("Sessions required", 1)
-    max_absences = _override("Maximum absences", 0)
-    max_consecutive_absences = _override("Maximum absences in a row", 0)
-    max_gap_days = _override("Maximum days without attendance", 1)
-    note = TextAreaField("Note", validators=[Optional(), Length(max=2000)])
+    completion_deadline = DateField(_l("Completion deadline"), validators=[Optional()])
+    starts_on = DateField(_l("Enrollment starts on"), validators=[Optional()])
+    sessions_required = _override(_l("Sessions required"), 1)
+    max_absences = _override(_l("Maximum absences"), 0)
+    max_consecutive_absences = _override(_l("Maximum absences in a row"), 0)
+    max_gap_days = _override(_l("Maximum days without attendance"), 1)
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
 
     OVERRIDES = ("sessions_required", "max_absences", "max_consecutive_absences", "max_gap_days")
 
     def validate_participant_id(self, field):
         new = self.full_name.data or self.email.data
         if field.data and new:
-            raise ValidationError("Choose an existing participant or enter a new one, not both.")
+            raise ValidationError(_("Choose an existing participant or enter a new one, not both."))
         if not field.data and not new:
-            raise ValidationError("Choose a participant, or enter a new one's name and email.")
+            raise ValidationError(_("Choose a participant, or enter a new one's name and email."))
 
     def validate_full_name(self, field):
         if not self.participant_id.data and self.email.data and not field.data:
-            raise ValidationError("Give his full name.")
+            raise ValidationError(_("Give his full name."))
 
     def validate_email(self, field):
         if self.participant_id.data or not (field.data or self.full_name.data):
             return
         if not field.data:
-            raise ValidationError("Give his email address.")
+            raise ValidationError(_("Give his email address."))
         if not EMAIL_RE.match(field.data):
-            raise ValidationError("Give a valid email address, like name@example.com.")
+            raise ValidationError(_("Give a valid email address, like name@example.com."))
 
     def validate_completion_deadline(self, field):
         if field.data and self.referral_date.data and field.data <= self.referral_date.data:
-            raise ValidationError("The deadline must be after the referral date.")
+            raise ValidationError(_("The deadline must be after the referral date."))
 
     @property
     def overrides(self) -> dict:
@@ -217,11 +236,11 @@ class EnrollmentSearchForm(BaseForm):
     class Meta:
         csrf = False  # a GET search changes nothing
 
-    q = StringField("Case number", validators=[Optional(), Length(max=80)])
-    court = SelectField("Court", coerce=int, default=0, validators=[Optional()])
-    cohort = SelectField("Cohort", coerce=int, default=0, validators=[Optional()])
+    q = StringField(_l("Case number"), validators=[Optional(), Length(max=80)])
+    court = SelectField(_l("Court"), coerce=int, default=0, validators=[Optional()])
+    cohort = SelectField(_l("Cohort"), coerce=int, default=0, validators=[Optional()])
     state = SelectField(
-        "Status",
-        choices=[("", "Any status"), *[(s.value, s.label) for s in EnrollmentState]],
+        _l("Status"),
+        choices=[("", _l("Any status")), *[(s.value, label) for s, label in STATE_LABELS.items()]],
         validators=[Optional()],
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import HiddenField, TextAreaField
@@ -17,11 +19,11 @@ from .views import bp
 
 
 class HoldForm(BaseForm):
-    action = HiddenField(validators=[AnyOf(["place", "lift"], message="Choose place or lift.")])
+    action = HiddenField(validators=[AnyOf(["place", "lift"], message=_l("Choose place or lift."))])
     reason = TextAreaField(
-        "Reason for the hold",
+        _l("Reason for the hold"),
         validators=[Optional(), Length(max=2000)],
-        description="Required to place a hold, e.g. the court order or litigation it serves.",
+        description=_l("Required to place a hold, e.g. the court order or litigation it serves."),
     )
 
 
@@ -54,11 +56,12 @@ def case_hold(enrollment_id: int):
             form.reason.errors = [*form.reason.errors, str(exc)]
         else:
             db.session.commit()
-            flash(
-                f"Legal hold {'placed on' if placing else 'lifted from'} case "
-                f"{enrollment.case_number}.",
-                "success",
+            message = (
+                _("Legal hold placed on case %(case)s.", case=enrollment.case_number)
+                if placing
+                else _("Legal hold lifted from case %(case)s.", case=enrollment.case_number)
             )
+            flash(message, "success")
             return redirect(url_for("admin.holds"))
     closed = retention.closed_at(enrollment)
     status = 422 if request.method == "POST" else 200

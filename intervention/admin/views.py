@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import time
 
+from babel import dates, numbers
 from flask import (
     Blueprint,
     abort,
@@ -16,6 +17,8 @@ from flask import (
     url_for,
 )
 from flask import session as cookie_session
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -24,6 +27,7 @@ from ..access import get_or_404, guard_blueprint
 from ..auth import invitations
 from ..extensions import db
 from ..forms import EmptyForm
+from ..i18n import current_language
 from ..models import (
     Certificate,
     Cohort,
@@ -39,7 +43,7 @@ from ..models import (
     User,
     utcnow,
 )
-from ..services import ServiceError, audit, curriculum, scheduling
+from ..services import ServiceError, audit, curriculum, scheduling, stats
 from ..services import certificates as certificate_service
 from ..services import enrollments as enrollment_service
 from ..services import notices as notice_service
@@ -66,6 +70,16 @@ guard_blueprint(bp, Role.ADMIN)
 
 # The overview shows the newest of each list and links to the full, paged page.
 OVERVIEW_ROWS = 10
+# "Meets Mondays at...": the plural names, Monday first, as Cohort.weekday counts.
+WEEKDAYS_PLURAL = [
+    _l("Mondays"),
+    _l("Tuesdays"),
+    _l("Wednesdays"),
+    _l("Thursdays"),
+    _l("Fridays"),
+    _l("Saturdays"),
+    _l("Sundays"),
+]
 
 
 @bp.route("/")
@@ -115,7 +129,31 @@ def home():
         broken=broken,
         events=events,
         roles=Role,
+        months=_chart_months(stats.monthly_rates()),
+        percent=_percent,
     )
+
+
+def _chart_months(rates: list[stats.MonthRates]) -> list[dict]:
+    """Each month's rates with its name in the reader's language: short on the chart's axis
+    (the year under January, and under the first month unless January is right after it),
+    long in the table."""
+    locale = current_language()
+    return [
+        {
+            "rates": r,
+            "short": dates.format_date(r.month, "LLL", locale=locale),
+            "long": dates.format_date(r.month, "MMM y", locale=locale),
+            "year": str(r.month.year)
+            if r.month.month == 1 or (i == 0 and r.month.month < 12)
+            else "",
+        }
+        for i, r in enumerate(rates)
+    ]
+
+
+def _percent(share: float) -> str:
+    return numbers.format_percent(share, locale=current_language())
 
 
 @bp.route("/certificates/<int:certificate_id>", methods=["GET", "POST"])
@@ -126,7 +164,7 @@ def certificate(certificate_id: int):
         try:
             certificate_service.revoke(cert, current_user, form.reason.data)
             db.session.commit()
-            flash(f"Certificate {cert.number} revoked.", "success")
+            flash(_("Certificate %(number)s revoked.", number=cert.number), "success")
             return redirect(url_for(".certificate", certificate_id=cert.id))
         except ServiceError as exc:
             db.session.rollback()
@@ -153,7 +191,16 @@ def cohort(cohort_id: int):
     ).all()
     form = MoveVersionForm()
     form.version_id.choices = [
-        (v.id, f"{v.label} ({v.short_hash}), loaded {v.loaded_at:%Y-%m-%d}") for v in newer
+        (
+            v.id,
+            _(
+                "%(label)s (%(hash)s), loaded %(date)s",
+                label=v.label,
+                hash=v.short_hash,
+                date=v.loaded_at.date().isoformat(),
+            ),
+        )
+        for v in newer
     ]
     # Two forms post here; the reviewer form's fields carry its prefix.
     reviewer_form = ReviewerForm(prefix="reviews")
@@ -170,8 +217,11 @@ def cohort(cohort_id: int):
                     cohort, reviewer, current_user, reviewer_form.reason.data
                 )
                 db.session.commit()
-                who = reviewer.full_name if reviewer else "the cohort's facilitators"
-                flash(f"Reviews of {cohort.name} now go to {who}.", "success")
+                who = reviewer.full_name if reviewer else _("the cohort's facilitators")
+                flash(
+                    _("Reviews of %(cohort)s now go to %(who)s.", cohort=cohort.name, who=who),
+                    "success",
+                )
                 return redirect(url_for(".cohort", cohort_id=cohort.id))
             except ServiceError as exc:
                 db.session.rollback()
@@ -181,7 +231,7 @@ def cohort(cohort_id: int):
             version = db.session.get(CurriculumVersion, form.version_id.data)
             changes = curriculum.move_cohort(cohort, version, current_user, form.reason.data)
             db.session.commit()
-            flash("Cohort " + "; ".join(changes) + ".", "success")
+            flash(_("Cohort %(changes)s.", changes="; ".join(changes)), "success")
             return redirect(url_for(".cohort", cohort_id=cohort.id))
         except ServiceError as exc:
             db.session.rollback()
@@ -194,7 +244,7 @@ def cohort(cohort_id: int):
         reviewer_form=reviewer_form,
         marked=scheduling.sessions_with_attendance(cohort.sessions),
         now=utcnow(),
-        weekdays=scheduling.WEEKDAYS,
+        weekdays=WEEKDAYS_PLURAL,
     )
 
 
@@ -236,10 +286,11 @@ def new_court():
                 jurisdiction=form.jurisdiction.data,
                 timezone=form.chosen_timezone,
                 notice_deadline_days=form.notice_deadline_days.data,
+                language=form.language.data,
                 actor=current_user,
             )
             db.session.commit()
-            flash(f"Court {court.name} added.", "success")
+            flash(_("Court %(name)s added.", name=court.name), "success")
             return redirect(url_for(".courts"))
         except ServiceError as exc:
             db.session.rollback()
@@ -262,10 +313,11 @@ def edit_court(court_id: int):
                 jurisdiction=form.jurisdiction.data,
                 timezone=form.chosen_timezone,
                 notice_deadline_days=form.notice_deadline_days.data,
+                language=form.language.data,
                 actor=current_user,
             )
             db.session.commit()
-            flash(f"Court {court.name} saved.", "success")
+            flash(_("Court %(name)s saved.", name=court.name), "success")
             return redirect(url_for(".courts"))
         except ServiceError as exc:
             db.session.rollback()
@@ -298,11 +350,14 @@ def _reviewer_choices(cohort: Cohort) -> list[tuple[str, str]]:
         .where(User.role == Role.FACILITATOR, User.active)
         .order_by(User.full_name, User.id)
     )
-    choices = [("", "The cohort's facilitators")]
+    choices = [("", _("The cohort's facilitators"))]
     choices += [(u.email, f"{u.full_name} ({u.email})") for u in users]
     current = cohort.reviewer
     if current is not None and current.email not in dict(choices):
-        choices.append((current.email, f"{current.full_name} ({current.email}), account disabled"))
+        disabled = _(
+            "%(name)s (%(email)s), account disabled", name=current.full_name, email=current.email
+        )
+        choices.append((current.email, disabled))
     return choices
 
 
@@ -340,7 +395,7 @@ def cohorts():
                 "enrolled": len(cohort.enrollments),
             }
         )
-    return render_template("admin/cohorts.html", rows=rows, page=page, weekdays=scheduling.WEEKDAYS)
+    return render_template("admin/cohorts.html", rows=rows, page=page, weekdays=WEEKDAYS_PLURAL)
 
 
 @bp.route("/cohorts/new", methods=["GET", "POST"])
@@ -354,8 +409,14 @@ def new_cohort():
     form.version_id.choices = [
         (
             v.id,
-            f"{v.program.title} · {v.label} ({v.short_hash}), {len(v.modules)} sessions, "
-            f"loaded {v.loaded_at:%Y-%m-%d}",
+            _(
+                "%(program)s · %(label)s (%(hash)s), %(num)d sessions, loaded %(date)s",
+                program=v.program.title,
+                label=v.label,
+                hash=v.short_hash,
+                num=len(v.modules),
+                date=v.loaded_at.date().isoformat(),
+            ),
         )
         for v in versions
     ]
@@ -382,8 +443,12 @@ def new_cohort():
             db.session.commit()
             first = cohort.sessions[0].scheduled_at
             flash(
-                f"Cohort {cohort.name} created with {len(cohort.sessions)} sessions, "
-                f"the first on {format_datetime(first, cohort.timezone)}.",
+                _(
+                    "Cohort %(name)s created with %(num)d sessions, the first on %(when)s.",
+                    name=cohort.name,
+                    num=len(cohort.sessions),
+                    when=format_datetime(first, cohort.timezone),
+                ),
                 "success",
             )
             return redirect(url_for(".cohort", cohort_id=cohort.id))
@@ -416,7 +481,7 @@ def edit_cohort(cohort_id: int):
                 actor=current_user,
             )
             db.session.commit()
-            flash(f"Cohort {cohort.name} saved.", "success")
+            flash(_("Cohort %(name)s saved.", name=cohort.name), "success")
             return redirect(url_for(".cohort", cohort_id=cohort.id))
         except ServiceError as exc:
             db.session.rollback()
@@ -443,7 +508,7 @@ def reschedule_session(session_id: int):
             )
             db.session.commit()
             when = format_datetime(meeting.scheduled_at, meeting.cohort.timezone)
-            flash(f"Session {meeting.number} moved to {when}.", "success")
+            flash(_("Session %(num)d moved to %(when)s.", num=meeting.number, when=when), "success")
             return redirect(url_for(".cohort", cohort_id=meeting.cohort_id))
         except ServiceError as exc:
             db.session.rollback()
@@ -467,7 +532,7 @@ def cancel_session(session_id: int):
         try:
             scheduling.cancel_session(meeting, reason=form.reason.data, actor=current_user)
             db.session.commit()
-            flash(f"Session {meeting.number} cancelled.", "success")
+            flash(_("Session %(num)d cancelled.", num=meeting.number), "success")
             return redirect(url_for(".cohort", cohort_id=meeting.cohort_id))
         except ServiceError as exc:
             db.session.rollback()
@@ -488,13 +553,13 @@ def cancel_session(session_id: int):
 @bp.route("/enrollments")
 def enrollments():
     form = EnrollmentSearchForm(request.args)
-    form.court.choices = [(0, "Any court")] + [
+    form.court.choices = [(0, _("Any court"))] + [
         (c.id, c.name) for c in db.session.scalars(select(Court).order_by(Court.name))
     ]
     # Cohorts still meeting, and the one asked for: the list of every cohort ever would grow
     # without bound (a finished cohort's page links here with ?cohort=).
-    wanted = request.args.get("cohort", type=int)
-    form.cohort.choices = [(0, "Any cohort")] + [
+    wanted = request.args.get("cohort", type=_row_id)
+    form.cohort.choices = [(0, _("Any cohort"))] + [
         (c.id, c.name)
         for c in db.session.scalars(
             select(Cohort)
@@ -533,10 +598,10 @@ def new_enrollment():
     now = utcnow()
     form = EnrollForm()
     find = (request.args.get("find") or "").strip()[:200]
-    chosen = request.form.get("participant_id", type=int) or request.args.get(
-        "participant", type=int
+    chosen = request.form.get("participant_id", type=_row_id) or request.args.get(
+        "participant", type=_row_id
     )
-    form.participant_id.choices = [(0, "New participant: enter his name and email below")] + [
+    form.participant_id.choices = [(0, _("New participant: enter his name and email below"))] + [
         (u.id, f"{u.full_name} ({u.email})") for u in _participant_choices(find, chosen)
     ]
     # Only cohorts with a session still ahead: a finished cohort has nothing left to attend.
@@ -546,8 +611,13 @@ def new_enrollment():
     form.cohort_id.choices = [
         (
             c.id,
-            f"{c.name} · {scheduling.WEEKDAYS[c.weekday]}s {scheduling.clock_time(c.start_time)}, "
-            f"from {format_date(c.start_date)}",
+            _(
+                "%(name)s · %(weekdays)s %(time)s, from %(date)s",
+                name=c.name,
+                weekdays=WEEKDAYS_PLURAL[c.weekday],
+                time=scheduling.clock_time(c.start_time),
+                date=format_date(c.start_date),
+            ),
         )
         for c in ongoing
     ]
@@ -590,14 +660,27 @@ def new_enrollment():
             error = str(exc)
         else:
             flash(
-                f"{participant.full_name} enrolled in {enrollment.cohort.name}, "
-                f"case {enrollment.case_number}.",
+                _(
+                    "%(name)s enrolled in %(cohort)s, case %(case)s.",
+                    name=participant.full_name,
+                    cohort=enrollment.cohort.name,
+                    case=enrollment.case_number,
+                ),
                 "success",
             )
             if token:
                 return _show_invitation(participant, token)
             return redirect(url_for("facilitator.enrollment", enrollment_id=enrollment.id))
     return _form_page("admin/enrollment_form.html", form=form, error=error, find=find)
+
+
+def _row_id(text: str) -> int:
+    """An id read from a URL or a form; one no database column can hold raises ValueError,
+    so request.args.get(..., type=_row_id) reads it as absent (found by test_form_fuzz)."""
+    value = int(text)
+    if not 0 < value < 2**63:
+        raise ValueError(text)
+    return value
 
 
 def _meets_after(moment):
@@ -659,7 +742,10 @@ def new_invitation(user_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     if not participant.active:
-        flash(f"{participant.full_name}'s account is disabled; no link was made.", "error")
+        flash(
+            _("%(name)s's account is disabled; no link was made.", name=participant.full_name),
+            "error",
+        )
         return redirect(url_for(".enrollments"))
     token = _invite(participant)
     db.session.commit()
@@ -671,7 +757,7 @@ def invitation():
     shown = cookie_session.pop("invitation", None)
     participant = db.session.get(User, shown["user_id"]) if shown else None
     if participant is None:
-        flash("An invitation link is shown only once. Make a new one here.", "info")
+        flash(_("An invitation link is shown only once. Make a new one here."), "info")
         return redirect(url_for(".enrollments"))
     response = make_response(
         render_template(

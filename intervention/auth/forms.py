@@ -1,25 +1,29 @@
-"""Sign-in forms, the forms people set and change their password with, and two-step codes."""
+"""Sign-in forms, the forms people set and change their password with, two-step codes, and
+the interface language."""
 
-from wtforms import EmailField, PasswordField, StringField
+from flask_babel import lazy_gettext as _l
+from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from ..forms import BaseForm
+from ..i18n import LANGUAGES
 
 
 class LoginForm(BaseForm):
     keep_whitespace = frozenset({"password"})
 
     # No format check here: a wrong address simply fails to sign in, with the same message.
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
 
 
 class CodeForm(BaseForm):
     """The six-digit code from an authenticator app."""
 
     code = StringField(
-        "Code from your app",
-        validators=[DataRequired(message="Type the 6-digit code."), Length(max=12)],
+        _l("Code from your app"),
+        validators=[DataRequired(message=_l("Type the 6-digit code.")), Length(max=12)],
     )
 
 
@@ -30,14 +34,14 @@ class WelcomeForm(BaseForm):
     keep_whitespace = frozenset({"password", "confirm"})
 
     password = PasswordField(
-        "New password",
-        validators=[DataRequired(message="Choose a password."), Length(max=200)],
+        _l("New password"),
+        validators=[DataRequired(message=_l("Choose a password.")), Length(max=200)],
     )
     confirm = PasswordField(
-        "Type it again",
+        _l("Type it again"),
         validators=[
-            DataRequired(message="Type the password again."),
-            EqualTo("password", message="The two passwords are not the same. Try again."),
+            DataRequired(message=_l("Type the password again.")),
+            EqualTo("password", message=_l("The two passwords are not the same. Try again.")),
         ],
     )
 
@@ -46,6 +50,21 @@ class ChangePasswordForm(WelcomeForm):
     keep_whitespace = frozenset({"current", "password", "confirm"})
 
     current = PasswordField(
-        "Current password",
-        validators=[DataRequired(message="Type your current password."), Length(max=200)],
+        _l("Current password"),
+        validators=[DataRequired(message=_l("Type your current password.")), Length(max=200)],
     )
+
+
+class LanguageForm(BaseForm):
+    """The language picker in every page's footer and on the account page. An empty choice
+    (offered on the account page) follows the browser again. `next` is the page to go back to."""
+
+    # Each language named in itself, marked as such so screen readers pronounce it right.
+    language = SelectField(
+        _l("Show these pages in"),
+        choices=[
+            SelectChoice("", _l("Follow my browser")),
+            *(SelectChoice(code, name, {"lang": code}) for code, name in LANGUAGES.items()),
+        ],
+    )
+    next = HiddenField()

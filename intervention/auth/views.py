@@ -1,6 +1,7 @@
 """Sign-in and sign-out for every role; each role lands on its own home page. New account
 holders set their first password from an invitation link. Signed-in people manage their
-password and (staff) two-step sign-in under /account.
+password, language and (staff) two-step sign-in under /account; anyone picks the interface
+language at /language.
 
 Sessions carry the account's session_version (a password change bumps it, which signs out
 every other session) and the time of the last request (an idle session is signed out)."""
@@ -24,17 +25,21 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import force_locale, ngettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from limits import parse
 from sqlalchemy import func, select
 
 from ..extensions import db, limiter
 from ..forms import EmptyForm
+from ..i18n import COOKIE, DEFAULT, LANGUAGES
 from ..models import Role, User, utcnow
 from ..services import ServiceError, audit
 from ..services import accounts as account_service
 from . import invitations
-from .forms import ChangePasswordForm, CodeForm, LoginForm, WelcomeForm
+from .forms import ChangePasswordForm, CodeForm, LanguageForm, LoginForm, WelcomeForm
 
 bp = Blueprint("auth", __name__)
 
@@ -45,14 +50,13 @@ HOME = {
     Role.ADMIN: "admin.home",
 }
 DEMO_ACCOUNTS = [
-    ("admin@demo.test", "Program director"),
-    ("facilitator@demo.test", "Facilitator"),
-    ("clerk@demo.test", "Court clerk"),
-    ("participant@demo.test", "Participant, mid-course"),
-    ("participant2@demo.test", "Participant, completed"),
-    ("participante@demo.test", "Participant, Spanish edition"),
+    ("admin@demo.test", _l("Program director")),
+    ("facilitator@demo.test", _l("Facilitator")),
+    ("clerk@demo.test", _l("Court clerk")),
+    ("participant@demo.test", _l("Participant, mid-course")),
+    ("participant2@demo.test", _l("Participant, completed")),
+    ("participante@demo.test", _l("Participant, Spanish edition")),
 ]
-GENERIC_FAILURE = "That email and password do not match an active account."
 
 # Sign-in throttles. Per address: every sign-in or code attempt. Per account: failures only,
 # keyed on the normalised email (so spreading guesses over many addresses does not help).
@@ -63,7 +67,8 @@ PER_ACCOUNT_FAILURES = parse("5 per 15 minutes")
 # Minutes without a request after which a session is signed out.
 IDLE_MINUTES = {True: 30, False: 60}  # staff, participants
 CODE_STEP_SECONDS = 5 * 60
-TWO_STEP_OPEN = {"auth.two_step", "auth.logout", "auth.account", "static"}
+TWO_STEP_OPEN = {"auth.two_step", "auth.logout", "auth.account", "auth.language", "static"}
+LANGUAGE_COOKIE_SECONDS = 365 * 24 * 60 * 60
 
 
 def _clock() -> float:
@@ -80,6 +85,10 @@ def _safe_next(target: str | None) -> str | None:
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    # Browsers read a backslash as a slash ("/\evil.example" is "//evil.example"), and a
+    # control character could break the Location header.
+    if "\\" in target or any(ord(char) < 32 for char in target):
         return None
     return target
 
@@ -113,7 +122,11 @@ def _throttled(email: str | None) -> str | None:
         checks.append((PER_ACCOUNT_FAILURES, _account_key(email)))
     for item, key in checks:
         if not limiter.limiter.test(item, key):
-            return f"Too many attempts. Try again in {_minutes_left(item, key)} minutes."
+            return ngettext(
+                "Too many attempts. Try again in %(num)d minute.",
+                "Too many attempts. Try again in %(num)d minutes.",
+                _minutes_left(item, key),
+            )
     return None
 
 
@@ -164,14 +177,18 @@ def check_session():
         return None
     user = current_user._get_current_object()
     if session.get("session_version") != user.session_version:
-        _end_session("Your password was changed, so you were signed out. Please sign in again.")
+        _end_session(_("Your password was changed, so you were signed out. Please sign in again."))
         return None
     now = _clock()
     idle = IDLE_MINUTES[user.role.is_staff]
     seen = session.get("seen")
     if not isinstance(seen, int | float) or now - seen > idle * 60:
         _end_session(
-            f"You were signed out after {idle} minutes without activity. Please sign in again."
+            _(
+                "You were signed out after %(minutes)d minutes without activity."
+                " Please sign in again.",
+                minutes=idle,
+            )
         )
         return None
     session["seen"] = now
@@ -181,7 +198,7 @@ def check_session():
         and user.role.is_staff
         and request.endpoint not in TWO_STEP_OPEN
     ):
-        flash("Your account needs two-step sign-in. Set it up to go on.", "info")
+        flash(_("Your account needs two-step sign-in. Set it up to go on."), "info")
         return redirect(url_for("auth.two_step"))
     return None
 
@@ -210,7 +227,7 @@ def login():
                 _count_failure(email)
                 audit.record("auth.login_failed", None, None, email=email)
                 db.session.commit()
-                flash(GENERIC_FAILURE, "error")
+                flash(_("That email and password do not match an active account."), "error")
             elif user.totp_enabled:
                 # Password right; the person is not signed in until the code is right too.
                 session.clear()
@@ -236,7 +253,7 @@ def login_code():
         for key in ("pending_user", "pending_since", "pending_next"):
             session.pop(key, None)
         if user is not None:
-            flash("That took too long. Sign in again.", "info")
+            flash(_("That took too long. Sign in again."), "info")
         return redirect(url_for("auth.login"))
     form = CodeForm()
     status = 200
@@ -257,7 +274,7 @@ def login_code():
             _count_failure(user.email)
             audit.record("auth.totp_failed", None, user)
             db.session.commit()
-            flash("That code is not right. Try the newest code from your app.", "error")
+            flash(_("That code is not right. Try the newest code from your app."), "error")
     return render_template("auth/login_code.html", form=form), status
 
 
@@ -270,7 +287,7 @@ def logout():
         db.session.commit()
         logout_user()
         session.clear()
-        flash("You are signed out.", "info")
+        flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -290,7 +307,7 @@ def welcome(token: str):
             else:
                 _start_session(user)
                 db.session.commit()
-                flash("Your password is saved. You are signed in.", "success")
+                flash(_("Your password is saved. You are signed in."), "success")
                 return redirect(home_url(user))
         response = current_app.make_response(
             render_template(
@@ -312,9 +329,40 @@ def welcome(token: str):
 @bp.route("/account")
 @login_required
 def account():
+    language = LanguageForm(language=current_user.locale or "", next=url_for("auth.account"))
     return render_template(
-        "auth/account.html", idle_minutes=IDLE_MINUTES[current_user.role.is_staff]
+        "auth/account.html",
+        idle_minutes=IDLE_MINUTES[current_user.role.is_staff],
+        language_form=language,
     )
+
+
+@bp.route("/language", methods=["POST"])
+def language():
+    """Anyone may choose the interface language. The browser keeps it in a cookie; a signed-in
+    person's account keeps it too, so it follows him to other devices and beats the cookie.
+    "Follow my browser" (an empty choice) forgets both."""
+    form = LanguageForm()
+    if not form.validate_on_submit():
+        abort(400)  # the picker only offers our languages
+    chosen = form.language.data or None
+    if current_user.is_authenticated:
+        current_user.locale = chosen
+        db.session.commit()
+    response = redirect(_safe_next(form.next.data) or url_for("public.index"))
+    cookie = {
+        "secure": current_app.config["SESSION_COOKIE_SECURE"],
+        "httponly": True,
+        "samesite": "Lax",
+    }
+    if chosen:
+        response.set_cookie(COOKIE, chosen, max_age=LANGUAGE_COOKIE_SECONDS, **cookie)
+    else:
+        response.delete_cookie(COOKIE, **cookie)
+    # Said in the language the next page will be in.
+    with force_locale(chosen or request.accept_languages.best_match(LANGUAGES) or DEFAULT):
+        flash(_("Your language is saved."), "success")
+    return response
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -327,12 +375,14 @@ def change_password():
             account_service.change_password(user, form.current.data, form.password.data)
         except ServiceError as error:
             db.session.commit()  # keep the audit event of a wrong current password
-            field = form.current if "current" in str(error) else form.password
+            # The message is in the reader's language, so ask which rule failed: a wrong
+            # current password belongs under that field, every other refusal under the new one.
+            field = form.password if user.check_password(form.current.data) else form.current
             field.errors.append(str(error))
         else:
             _start_session(user)  # renew this session under the new session_version
             db.session.commit()
-            flash("Your password is changed. You were signed out everywhere else.", "success")
+            flash(_("Your password is changed. You were signed out everywhere else."), "success")
             return redirect(url_for("auth.account"))
     return render_template(
         "auth/change_password.html", form=form, min_length=account_service.min_length(user)
@@ -355,7 +405,7 @@ def two_step():
                 form.code.errors.append(str(error))
             else:
                 db.session.commit()
-                flash("Two-step sign-in is off.", "success")
+                flash(_("Two-step sign-in is off."), "success")
                 return redirect(url_for("auth.account"))
         return render_template("auth/two_step.html", form=form, user=user)
     # Setting up: the secret waits in the session until a code from it is confirmed.
@@ -370,10 +420,12 @@ def two_step():
         else:
             session.pop("totp_setup_secret", None)
             db.session.commit()
-            flash("Two-step sign-in is on. You will need a code each time you sign in.", "success")
+            flash(
+                _("Two-step sign-in is on. You will need a code each time you sign in."), "success"
+            )
             return redirect(url_for("auth.account"))
     uri = account_service.totp_uri(user, secret)
-    qr = segno.make(uri).svg_inline(scale=4, title="QR code for your authenticator app")
+    qr = segno.make(uri).svg_inline(scale=4, title=_("QR code for your authenticator app"))
     spaced = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
     response = current_app.make_response(
         render_template("auth/two_step.html", form=form, user=user, qr=qr, secret=spaced)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from flask_babel import force_locale
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -217,30 +218,32 @@ def _latest_certificate(enrollment: Enrollment) -> Certificate | None:
 
 
 def cases_csv(enrollments: Iterable[Enrollment]) -> bytes:
-    """One row per case: status and counts from the completion engine, never reflection text."""
+    """One row per case: status and counts from the completion engine, never reflection text.
+    In English whatever the clerk reads: court systems import the file, so it is a format."""
     rows: list[list] = [list(CASE_COLUMNS)]
-    for enrollment in enrollments:
-        result = completion.evaluate(enrollment)
-        cert = _latest_certificate(enrollment)
-        rows.append(
-            [
-                enrollment.case_number,
-                enrollment.participant.full_name,
-                enrollment.referral_type.label,
-                enrollment.referral_date.isoformat(),
-                enrollment.completion_deadline.isoformat()
-                if enrollment.completion_deadline
-                else "",
-                enrollment.state.label,
-                result.sessions_credited,
-                result.sessions_required,
-                result.reflections_accepted,
-                result.reflections_required,
-                cert.number if cert else "",
-                cert.status.value if cert else "",
-            ]
-        )
+    with force_locale("en"):
+        for enrollment in enrollments:
+            rows.append(_case_row(enrollment))
     return _csv(rows)
+
+
+def _case_row(enrollment: Enrollment) -> list:
+    result = completion.evaluate(enrollment)
+    cert = _latest_certificate(enrollment)
+    return [
+        enrollment.case_number,
+        enrollment.participant.full_name,
+        enrollment.referral_type.label,
+        enrollment.referral_date.isoformat(),
+        enrollment.completion_deadline.isoformat() if enrollment.completion_deadline else "",
+        enrollment.state.label,
+        result.sessions_credited,
+        result.sessions_required,
+        result.reflections_accepted,
+        result.reflections_required,
+        cert.number if cert else "",
+        cert.status.value if cert else "",
+    ]
 
 
 def _csv(rows: Iterable[Iterable]) -> bytes:

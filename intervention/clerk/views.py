@@ -15,6 +15,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import force_locale
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Load, contains_eager, joinedload, selectinload
@@ -215,7 +216,8 @@ def api_case(case_number: str):
         "case.view", current_user, enrollment, case_number=enrollment.case_number, via="api"
     )
     db.session.commit()
-    result = completion.evaluate(enrollment)
+    with force_locale("en"):  # read by court systems, like the CSV: not in the clerk's language
+        result = completion.evaluate(enrollment)
     return {
         "case_number": enrollment.case_number,
         "participant": enrollment.participant.full_name,

@@ -4,12 +4,14 @@ the case. Facilitators reach their own cohorts' cases; the program director reac
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
 from ..access import can_facilitate, get_or_404, guard_blueprint, owned_or_404
 from ..downloads import document_response
 from ..extensions import db
+from ..facilitator.forms import SEND_METHOD_LABELS
 from ..forms import EmptyForm
 from ..models import (
     Certificate,
@@ -43,12 +45,12 @@ def _back(enrollment: Enrollment, anchor: str = "") -> str:
 def _flash_errors(prefix: str, form) -> None:
     for errors in form.errors.values():
         for error in errors:
-            flash(f"{prefix}: {error}", "error")
+            flash(_("%(action)s: %(problem)s", action=prefix, problem=error), "error")
 
 
 def _status_form(enrollment: Enrollment, **kwargs) -> StatusForm:
     form = StatusForm(**kwargs)
-    form.to_state.choices = [SelectChoice("", "Choose…")] + [
+    form.to_state.choices = [SelectChoice("", _("Choose…"))] + [
         SelectChoice(state.value, label)
         for state, label in enrollment_service.staff_actions(enrollment).items()
     ]
@@ -70,6 +72,7 @@ def case(enrollment_id: int):
         is_overdue=notice_service.is_overdue,
         today=notice_service.court_today(enrollment),
         DocumentKind=DocumentKind,
+        send_methods=SEND_METHOD_LABELS,
         format_code=certificate_service.format_code,
     )
 
@@ -79,21 +82,28 @@ def change_status(enrollment_id: int):
     enrollment = _case(enrollment_id)
     form = _status_form(enrollment)
     if not form.validate_on_submit():
-        _flash_errors("Status not changed", form)
+        _flash_errors(_("Status not changed"), form)
         return redirect(_back(enrollment, "status"))
     to_state = EnrollmentState(form.to_state.data)
     try:
-        _, report = enrollment_service.change_status(
+        _transition, report = enrollment_service.change_status(
             enrollment, to_state, current_user, form.reason.data
         )
         db.session.commit()
     except ServiceError as exc:
         db.session.rollback()
-        flash(f"Status not changed: {exc}", "error")
+        flash(_("Status not changed: %(problem)s", problem=exc), "error")
         return redirect(_back(enrollment, "status"))
-    message = f"Case {enrollment.case_number} is now {to_state.label.lower()}."
-    if report is not None:
-        message += f" Termination report {document_service.document_number(report)} generated."
+    state = str(to_state.label).lower()
+    if report is None:
+        message = _("Case %(case)s is now %(state)s.", case=enrollment.case_number, state=state)
+    else:
+        message = _(
+            "Case %(case)s is now %(state)s. Termination report %(number)s generated.",
+            case=enrollment.case_number,
+            state=state,
+            number=document_service.document_number(report),
+        )
     flash(message, "success")
     return redirect(_back(enrollment))
 
@@ -108,9 +118,15 @@ def progress_report(enrollment_id: int):
         db.session.commit()
     except ServiceError as exc:
         db.session.rollback()
-        flash(f"No report generated: {exc}", "error")
+        flash(_("No report generated: %(problem)s", problem=exc), "error")
         return redirect(_back(enrollment, "documents"))
-    flash(f"Progress report {document_service.document_number(report)} generated.", "success")
+    flash(
+        _(
+            "Progress report %(number)s generated.",
+            number=document_service.document_number(report),
+        ),
+        "success",
+    )
     return redirect(_back(enrollment, "documents"))
 
 
@@ -132,11 +148,13 @@ def notice_pdf(notice_id: int):
         return redirect(back)
     except ServiceError as exc:
         db.session.rollback()
-        flash(f"Notice not generated: {exc}", "error")
+        flash(_("Notice not generated: %(problem)s", problem=exc), "error")
         return redirect(back)
     flash(
-        f"Notice {document_service.document_number(notice)} generated. "
-        "Its PDF is now fixed and will not change.",
+        _(
+            "Notice %(number)s generated. Its PDF is now fixed and will not change.",
+            number=document_service.document_number(notice),
+        ),
         "success",
     )
     return redirect(back)
@@ -149,16 +167,23 @@ def reissue_certificate(certificate_id: int):
     back = _back(cert.enrollment, "certificates")
     form = ReissueForm()
     if not form.validate_on_submit():
-        _flash_errors("Certificate not re-issued", form)
+        _flash_errors(_("Certificate not re-issued"), form)
         return redirect(back)
     try:
         new = certificate_service.reissue(cert, current_user, form.reason.data)
         db.session.commit()
     except ServiceError as exc:
         db.session.rollback()
-        flash(f"Certificate not re-issued: {exc}", "error")
+        flash(_("Certificate not re-issued: %(problem)s", problem=exc), "error")
         return redirect(back)
-    flash(f"Certificate {new.number} issued; {cert.number} is superseded by it.", "success")
+    flash(
+        _(
+            "Certificate %(number)s issued; %(old)s is superseded by it.",
+            number=new.number,
+            old=cert.number,
+        ),
+        "success",
+    )
     return redirect(back)
 
 

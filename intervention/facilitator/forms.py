@@ -1,5 +1,6 @@
 """Attendance roster, make-up, import, notice and review forms."""
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     DateField,
@@ -18,6 +19,15 @@ from ..forms import BaseForm
 from ..models import AttendanceStatus, ReviewOutcome
 from ..services.notices import SEND_METHODS
 
+# How each way of sending a notice reads; the stored value stays the English name.
+SEND_METHOD_LABELS = {
+    "Mail": _l("Mail"),
+    "Email": _l("Email"),
+    "Fax": _l("Fax"),
+    "Hand delivery": _l("Hand delivery"),
+    "E-filing": _l("E-filing"),
+}
+
 ROSTER_CHOICES = [(s.value, s.label) for s in AttendanceStatus if s is not AttendanceStatus.MADE_UP]
 
 
@@ -27,11 +37,11 @@ class RosterRowForm(BaseForm):
 
     enrollment_id = IntegerField(widget=HiddenField.widget, validators=[InputRequired()])
     status = SelectField(
-        "Status", choices=[("", "Not marked"), *ROSTER_CHOICES], validators=[Optional()]
+        _l("Status"), choices=[("", _l("Not marked")), *ROSTER_CHOICES], validators=[Optional()]
     )
-    minutes = IntegerField("Minutes", validators=[Optional(), NumberRange(min=0, max=1440)])
-    note = StringField("Note", validators=[Length(max=500)])
-    reason = StringField("Reason for change", validators=[Length(max=500)])
+    minutes = IntegerField(_l("Minutes"), validators=[Optional(), NumberRange(min=0, max=1440)])
+    note = StringField(_l("Note"), validators=[Length(max=500)])
+    reason = StringField(_l("Reason for change"), validators=[Length(max=500)])
 
 
 class RosterForm(BaseForm):
@@ -41,43 +51,46 @@ class RosterForm(BaseForm):
 class MakeupForm(BaseForm):
     # Choices are the men who may make up this module here; the service explains a refusal.
     enrollment_id = SelectField(
-        "Participant",
+        _l("Participant"),
         coerce=lambda value: int(value) if value not in ("", None) else None,
         validate_choice=False,
-        validators=[InputRequired(message="Choose the man who made up the session.")],
+        validators=[InputRequired(message=_l("Choose the man who made up the session."))],
     )
     minutes = IntegerField(
-        "Minutes", validators=[Optional(), NumberRange(min=0, max=1440, message="0 to 1440.")]
+        _l("Minutes"),
+        validators=[Optional(), NumberRange(min=0, max=1440, message=_l("0 to 1440."))],
     )
-    note = StringField("Note", validators=[Length(max=500)])
+    note = StringField(_l("Note"), validators=[Length(max=500)])
 
 
 class RosterImportForm(BaseForm):
     file = FileField(
-        "Roster file (CSV)",
+        _l("Roster file (CSV)"),
         validators=[
-            FileRequired(message="Choose the CSV file to upload."),
-            FileAllowed(["csv", "txt"], "Upload a .csv file."),
+            FileRequired(message=_l("Choose the CSV file to upload.")),
+            FileAllowed(["csv", "txt"], _l("Upload a .csv file.")),
         ],
     )
 
 
 class NoticeSentForm(BaseForm):
-    sent_on = DateField("Date sent", validators=[InputRequired(message="Enter the date sent.")])
+    sent_on = DateField(
+        _l("Date sent"), validators=[InputRequired(message=_l("Enter the date sent."))]
+    )
     method = SelectField(
-        "Sent by",
-        choices=[("", "Choose…"), *[(m, m) for m in SEND_METHODS]],
-        validators=[InputRequired(message="Choose how it was sent.")],
+        _l("Sent by"),
+        choices=[("", _l("Choose…")), *[(m, SEND_METHOD_LABELS.get(m, m)) for m in SEND_METHODS]],
+        validators=[InputRequired(message=_l("Choose how it was sent."))],
     )
 
 
 class ReviewForm(BaseForm):
     outcome = RadioField(
-        "Outcome",
+        _l("Outcome"),
         choices=[(o.value, o.label) for o in ReviewOutcome],
-        validators=[InputRequired(message="Choose accept or return.")],
+        validators=[InputRequired(message=_l("Choose accept or return."))],
     )
-    comment = TextAreaField("Comment to the participant", validators=[Length(max=5000)])
+    comment = TextAreaField(_l("Comment to the participant"), validators=[Length(max=5000)])
     # (criterion, its select) for each criterion of the program's rubric; see review_form().
     rubric: list[tuple[dict, SelectField]] = []
 
@@ -99,7 +112,7 @@ def review_form(criteria: list[dict]) -> ReviewForm:
         setattr(
             RubricReviewForm,
             f"rubric_{i}",
-            SelectField(criterion["title"], choices=[("", "Not scored"), *levels], default=""),
+            SelectField(criterion["title"], choices=[("", _l("Not scored")), *levels], default=""),
         )
     form = RubricReviewForm()
     form.rubric = [(c, form[f"rubric_{i}"]) for i, c in enumerate(criteria)]
@@ -107,9 +120,9 @@ def review_form(criteria: list[dict]) -> ReviewForm:
 
 
 QUEUE_STATE_CHOICES = [
-    ("waiting", "Waiting"),
-    ("returned", "Returned for revision"),
-    ("accepted", "Accepted"),
+    ("waiting", _l("Waiting")),
+    ("returned", _l("Returned for revision")),
+    ("accepted", _l("Accepted")),
 ]
 
 
@@ -117,8 +130,8 @@ class QueueFilterForm(BaseForm):
     class Meta:
         csrf = False  # a GET filter changes nothing
 
-    cohort = SelectField("Cohort", coerce=int, default=0, validators=[Optional()])
-    module = SelectField("Session", coerce=int, default=0, validators=[Optional()])
+    cohort = SelectField(_l("Cohort"), coerce=int, default=0, validators=[Optional()])
+    module = SelectField(_l("Session"), coerce=int, default=0, validators=[Optional()])
     state = SelectField(
-        "State", choices=QUEUE_STATE_CHOICES, default="waiting", validators=[Optional()]
+        _l("State"), choices=QUEUE_STATE_CHOICES, default="waiting", validators=[Optional()]
     )

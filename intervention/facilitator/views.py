@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from babel.dates import format_skeleton
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Load, defer, joinedload
@@ -21,6 +25,7 @@ from ..access import (
 from ..downloads import asset_response, certificate_response
 from ..extensions import db
 from ..forms import EmptyForm
+from ..i18n import current_language
 from ..models import (
     AttendanceStatus,
     Certificate,
@@ -45,6 +50,7 @@ from ..services import notices as notice_service
 from ..services import reflections as reflection_service
 from ..templating import format_date
 from .forms import (
+    SEND_METHOD_LABELS,
     MakeupForm,
     NoticeSentForm,
     QueueFilterForm,
@@ -159,6 +165,23 @@ def unmarked_sessions(cohort: Cohort, results) -> list[tuple]:
     return [(s, missing[s.id]) for s in cohort.sessions if s.id in missing]
 
 
+# The cohort grid's one-letter marks; its legend lists them in this order.
+MARK_LETTERS = {
+    AttendanceStatus.PRESENT: _l("P"),
+    AttendanceStatus.LATE: _l("L"),
+    AttendanceStatus.LEFT_EARLY: _l("E"),
+    AttendanceStatus.EXCUSED: _l("X"),
+    AttendanceStatus.ABSENT: _l("A"),
+    AttendanceStatus.MADE_UP: _l("M"),
+}
+
+
+def column_date(session: Session) -> str:
+    """ "Nov 3" / "3 nov": a grid column's day, short enough for a phone, in his language."""
+    day = attendance_service.local_date(session)
+    return format_skeleton("MMMd", day, locale=current_language())
+
+
 @bp.route("/cohorts/<int:cohort_id>")
 def cohort(cohort_id: int):
     cohort = _cohort(cohort_id, *cohort_records(Load(Cohort)))
@@ -171,8 +194,10 @@ def cohort(cohort_id: int):
         "facilitator/cohort.html",
         cohort=cohort,
         rows=rows,
+        letters=MARK_LETTERS,
+        column_dates={s.id: column_date(s) for s in cohort.sessions},
         now=utcnow(),
-        unmarked=unmarked_sessions(cohort, [(e, r) for e, r, _ in rows]),
+        unmarked=unmarked_sessions(cohort, [(e, r) for e, r, _marks in rows]),
         overdue=notice_service.overdue([cohort.id]),
     )
 
@@ -224,19 +249,25 @@ def _session(session_id: int) -> Session:
 
 
 def _row_error(name: str, message: str) -> str:
-    return message if message.startswith(name) else f"{name}: {message}"
+    return (
+        message
+        if message.startswith(name)
+        else _("%(name)s: %(problem)s", name=name, problem=message)
+    )
 
 
 def _not_on_roster(session: Session, enrollment_id) -> str:
     """Why a posted row cannot be marked; names the man only if he is in this cohort."""
     enrollment = db.session.get(Enrollment, enrollment_id) if enrollment_id else None
     if enrollment is None or enrollment.cohort_id != session.cohort_id:
-        return "A row names a man who is not on this session's roster."
+        return _("A row names a man who is not on this session's roster.")
     name = enrollment.participant.full_name
     problem = attendance_service.refusal(session, enrollment)
     if problem:
         return _row_error(name, problem)
-    return f"{name} made up this session elsewhere; that mark is kept with the make-up."
+    return _(
+        "%(name)s made up this session elsewhere; that mark is kept with the make-up.", name=name
+    )
 
 
 @bp.route("/sessions/<int:session_id>/attendance", methods=["GET", "POST"])
@@ -280,8 +311,11 @@ def attendance(session_id: int):
             if not row.status.data:
                 if before is not None:
                     errors.append(
-                        f"{name}: a mark cannot be removed. Choose the right status "
-                        "and give a reason for the change."
+                        _(
+                            "%(name)s: a mark cannot be removed. Choose the right status "
+                            "and give a reason for the change.",
+                            name=name,
+                        )
                     )
                 continue
             status = AttendanceStatus(row.status.data)
@@ -308,28 +342,27 @@ def attendance(session_id: int):
             drafted = [n for e in marked for n in notice_service.draft_for(e, current_user)]
             db.session.commit()
             flash(
-                f"Attendance saved for session {session.number} ({changed} change(s)).", "success"
+                ngettext(
+                    "Attendance saved for session %(number)s (%(num)d change(s)).",
+                    "Attendance saved for session %(number)s (%(num)d change(s)).",
+                    changed,
+                    number=session.number,
+                ),
+                "success",
             )
             _flash_drafted(drafted)
             return redirect(url_for(".cohort", cohort_id=session.cohort_id))
         db.session.rollback()  # all or nothing: one bad row saves none
     elif request.method == "POST":
-        errors.append("The roster could not be read. Check the rows marked below.")
+        errors.append(_("The roster could not be read. Check the rows marked below."))
     rows = [
         (row, by_id.get(row.enrollment_id.data), current.get(row.enrollment_id.data))
         for row in form.rows
     ]
     makeup_form = MakeupForm()
     candidates = [] if closed else attendance_service.makeup_candidates(session)
-    makeup_form.enrollment_id.choices = [("", "Choose…")] + [
-        (
-            c.enrollment.id,
-            f"{c.enrollment.participant.full_name} ({c.enrollment.case_number}), "
-            f"{c.enrollment.cohort.name}: "
-            + (f"marked {c.mark.status.label.lower()}" if c.mark else "not marked")
-            + f" on {format_date(attendance_service.local_date(c.missed))}",
-        )
-        for c in candidates
+    makeup_form.enrollment_id.choices = [("", _("Choose…"))] + [
+        (c.enrollment.id, _makeup_choice(c)) for c in candidates
     ]
     return render_template(
         "facilitator/attendance.html",
@@ -346,12 +379,35 @@ def attendance(session_id: int):
     ), (422 if errors else 200)
 
 
+def _makeup_choice(candidate) -> str:
+    """How a man who may make up this session reads in the list: who, and what he missed."""
+    enrollment = candidate.enrollment
+    facts = {
+        "name": enrollment.participant.full_name,
+        "case": enrollment.case_number,
+        "cohort": enrollment.cohort.name,
+        "date": format_date(attendance_service.local_date(candidate.missed)),
+    }
+    if candidate.mark is None:
+        return _("%(name)s (%(case)s), %(cohort)s: not marked on %(date)s", **facts)
+    return _(
+        "%(name)s (%(case)s), %(cohort)s: marked %(status)s on %(date)s",
+        status=str(candidate.mark.status.label).lower(),
+        **facts,
+    )
+
+
 def _flash_drafted(drafted: list[CourtDocument]) -> None:
     for notice in drafted:
         flash(
-            f"Non-compliance notice drafted for {notice.enrollment.participant.full_name} "
-            f"({notice.enrollment.case_number}): {notice.reason} Due to the court "
-            f"{notice.due_on:%b} {notice.due_on.day}, {notice.due_on:%Y}.",
+            _(
+                "Non-compliance notice drafted for %(name)s (%(case)s): %(reason)s "
+                "Due to the court %(date)s.",
+                name=notice.enrollment.participant.full_name,
+                case=notice.enrollment.case_number,
+                reason=notice.reason,
+                date=format_date(notice.due_on),
+            ),
             "info",
         )
 
@@ -365,11 +421,11 @@ def record_makeup(session_id: int):
     if not form.validate_on_submit():
         for errors in form.errors.values():
             for error in errors:
-                flash(f"Make-up not recorded: {error}", "error")
+                flash(_("Make-up not recorded: %(problem)s", problem=error), "error")
         return redirect(back)
     enrollment = db.session.get(Enrollment, form.enrollment_id.data)
     if enrollment is None:
-        flash("Make-up not recorded: choose the man who made up the session.", "error")
+        flash(_("Make-up not recorded: choose the man who made up the session."), "error")
         return redirect(back)
     try:
         attended = attendance_service.record_makeup(
@@ -379,13 +435,18 @@ def record_makeup(session_id: int):
         db.session.commit()
     except ServiceError as exc:
         db.session.rollback()
-        flash(f"Make-up not recorded: {exc}", "error")
+        flash(_("Make-up not recorded: %(problem)s", problem=exc), "error")
         return redirect(back)
     missed = attended.linked_attendance.session
     flash(
-        f"Make-up recorded: {enrollment.participant.full_name} attended session "
-        f"{session.number} here; his session {missed.number} in {missed.cohort.name} "
-        "is now marked made up.",
+        _(
+            "Make-up recorded: %(name)s attended session %(number)s here; his session "
+            "%(missed)s in %(cohort)s is now marked made up.",
+            name=enrollment.participant.full_name,
+            number=session.number,
+            missed=missed.number,
+            cohort=missed.cohort.name,
+        ),
         "success",
     )
     _flash_drafted(drafted)
@@ -417,8 +478,13 @@ def import_roster(session_id: int):
             errors = exc.errors
         else:
             flash(
-                f"Roster imported for session {session.number}: {result.rows} row(s), "
-                f"{result.changed} change(s).",
+                _(
+                    "Roster imported for session %(number)s: %(rows)s row(s), "
+                    "%(changed)s change(s).",
+                    number=session.number,
+                    rows=result.rows,
+                    changed=result.changed,
+                ),
                 "success",
             )
             _flash_drafted(drafted)
@@ -457,9 +523,11 @@ def queue_scope() -> QueueScope:
         reflection_service.reviewed_cohorts(current_user).options(*loading.course(Load(Cohort)))
     ).all()
     form = QueueFilterForm(request.args)
-    form.cohort.choices = [(0, "All cohorts")] + [(c.id, c.name) for c in cohorts]
+    form.cohort.choices = [(0, _("All cohorts"))] + [(c.id, c.name) for c in cohorts]
     numbers = sorted({m.session_number for c in cohorts for m in c.version.modules})
-    form.module.choices = [(0, "All sessions")] + [(n, f"Session {n}") for n in numbers]
+    form.module.choices = [(0, _("All sessions"))] + [
+        (n, _("Session %(number)s", number=n)) for n in numbers
+    ]
     form.validate()
     # A filter he cannot use (another man's cohort, a made-up number) is ignored, never widened.
     if form.cohort.data not in {c.id for c in cohorts}:
@@ -483,10 +551,10 @@ def waited(since: datetime, now: datetime | None = None) -> str:
     seconds = max(0, int(((now or utcnow()) - since).total_seconds()))
     days, hours = seconds // 86400, seconds // 3600
     if days:
-        return completion.plural(days, "day")
+        return ngettext("%(num)d day", "%(num)d days", days)
     if hours:
-        return completion.plural(hours, "hour")
-    return "under an hour"
+        return ngettext("%(num)d hour", "%(num)d hours", hours)
+    return _("under an hour")
 
 
 # What a row of the queue shows: the man, the prompt, the first attempt's time (late or not)
@@ -535,8 +603,10 @@ def review(attempt_id: int):
     status = 200
     if request.method == "POST" and not may_review:
         # Handed to someone else since he opened the page: say so, and show his text back.
-        refusal = (
-            f"Reviews of {cohort.name} now go to {_reviewers(cohort)}. Your review was not saved."
+        refusal = _(
+            "Reviews of %(cohort)s now go to %(reviewers)s. Your review was not saved.",
+            cohort=cohort.name,
+            reviewers=_reviewers(cohort),
         )
         status = 403
     elif form.validate_on_submit():
@@ -556,7 +626,7 @@ def review(attempt_id: int):
             form.comment.errors.append(str(exc))
             status = 422
         else:
-            flash(f"Review saved: {outcome.label.lower()}.", "success")
+            flash(_("Review saved: %(outcome)s.", outcome=str(outcome.label).lower()), "success")
             return _next_after(attempt, scope)
     elif request.method == "POST":
         status = 422
@@ -586,7 +656,7 @@ def review(attempt_id: int):
 def _reviewers(cohort: Cohort) -> str:
     if cohort.reviewer is not None:
         return cohort.reviewer.full_name
-    return "its facilitators"
+    return _("its facilitators")
 
 
 def _same(review: Review, outcome: ReviewOutcome, comment: str) -> bool:
@@ -598,7 +668,7 @@ def _next_after(attempt: ReflectionAttempt, scope: QueueScope):
     following = reflection_service.next_waiting(scope.cohort_ids, scope.session_number, attempt)
     if following is not None:
         return redirect(url_for(".review", attempt_id=following.id, **scope.args))
-    flash("Nothing left to review.", "info")
+    flash(_("Nothing left to review."), "info")
     return redirect(url_for(".review_queue", **scope.args))
 
 
@@ -614,6 +684,7 @@ def enrollment(enrollment_id: int):
         issue_form=EmptyForm(),
         notices=notice_service.notices_for(enrollment),
         sent_form=sent_form,
+        send_methods=SEND_METHOD_LABELS,
         today=today,
         is_overdue=notice_service.is_overdue,
         can_facilitate=can_facilitate,
@@ -639,18 +710,22 @@ def notice_sent(notice_id: int):
     if not form.validate_on_submit():
         for errors in form.errors.values():
             for error in errors:
-                flash(f"Notice not marked sent: {error}", "error")
+                flash(_("Notice not marked sent: %(problem)s", problem=error), "error")
         return redirect(back)
     try:
         notice_service.mark_sent(notice, form.sent_on.data, form.method.data, current_user)
         db.session.commit()
     except ServiceError as exc:
         db.session.rollback()
-        flash(f"Notice not marked sent: {exc}", "error")
+        flash(_("Notice not marked sent: %(problem)s", problem=exc), "error")
         return redirect(back)
+    method = SEND_METHOD_LABELS.get(form.method.data, form.method.data)
     flash(
-        f"Notice marked sent on {form.sent_on.data:%b} {form.sent_on.data.day}, "
-        f"{form.sent_on.data:%Y} by {form.method.data.lower()}.",
+        _(
+            "Notice marked sent on %(date)s by %(method)s.",
+            date=format_date(form.sent_on.data),
+            method=str(method).lower(),
+        ),
         "success",
     )
     return redirect(back)
@@ -665,7 +740,7 @@ def issue_certificate(enrollment_id: int):
     try:
         cert = certificate_service.issue(enrollment, current_user)
         db.session.commit()
-        flash(f"Certificate {cert.number} issued.", "success")
+        flash(_("Certificate %(number)s issued.", number=cert.number), "success")
     except ServiceError as exc:
         db.session.rollback()
         flash(str(exc), "error")

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from ..extensions import db
@@ -25,7 +26,14 @@ class CertificateStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.capitalize()
+        return str(CERTIFICATE_STATUS_LABELS[self])
+
+
+CERTIFICATE_STATUS_LABELS = {
+    CertificateStatus.VALID: _l("Valid"),
+    CertificateStatus.REVOKED: _l("Revoked"),
+    CertificateStatus.SUPERSEDED: _l("Superseded"),
+}
 
 
 class Certificate(db.Model):
@@ -66,7 +74,14 @@ class DocumentKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ").replace("noncompliance", "non-compliance").capitalize()
+        return str(DOCUMENT_KIND_LABELS[self])
+
+
+DOCUMENT_KIND_LABELS = {
+    DocumentKind.PROGRESS_REPORT: _l("Progress report"),
+    DocumentKind.NONCOMPLIANCE_NOTICE: _l("Non-compliance notice"),
+    DocumentKind.TERMINATION_REPORT: _l("Termination report"),
+}
 
 
 class CourtDocument(db.Model):

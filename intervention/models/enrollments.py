@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -29,12 +30,7 @@ class ReferralType(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {
-            "pre_filing_diversion": "Pre-filing diversion",
-            "deferred_prosecution": "Deferred prosecution",
-            "probation_condition": "Probation condition",
-            "self_referral": "Self-referral",
-        }[self.value]
+        return str(REFERRAL_LABELS[self])
 
 
 class EnrollmentState(enum.StrEnum):
@@ -47,11 +43,28 @@ class EnrollmentState(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
+        return str(STATE_LABELS[self])
 
     @property
     def is_open(self) -> bool:
         return self in (EnrollmentState.REFERRED, EnrollmentState.ACTIVE)
+
+
+# Read when shown, so each reader (or each court's document) gets its own language.
+REFERRAL_LABELS = {
+    ReferralType.PRE_FILING: _l("Pre-filing diversion"),
+    ReferralType.DEFERRED_PROSECUTION: _l("Deferred prosecution"),
+    ReferralType.PROBATION_CONDITION: _l("Probation condition"),
+    ReferralType.SELF_REFERRAL: _l("Self-referral"),
+}
+STATE_LABELS = {
+    EnrollmentState.REFERRED: _l("Referred"),
+    EnrollmentState.ACTIVE: _l("Active"),
+    EnrollmentState.COMPLETED: _l("Completed"),
+    EnrollmentState.TERMINATED: _l("Terminated"),
+    EnrollmentState.RETURNED_TO_COURT: _l("Returned to court"),
+    EnrollmentState.WITHDRAWN: _l("Withdrawn"),
+}
 
 
 ALLOWED_TRANSITIONS: dict[EnrollmentState, set[EnrollmentState]] = {

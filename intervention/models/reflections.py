@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -26,16 +27,20 @@ class ReflectionState(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {
-            "draft": "Not submitted",
-            "submitted": "Waiting for review",
-            "returned": "Returned for revision",
-            "accepted": "Accepted",
-        }[self.value]
+        return str(REFLECTION_STATE_LABELS[self])
 
     @property
     def editable(self) -> bool:
         return self in (ReflectionState.DRAFT, ReflectionState.RETURNED)
+
+
+# Read when shown, so each reader gets his own language.
+REFLECTION_STATE_LABELS = {
+    ReflectionState.DRAFT: _l("Not submitted"),
+    ReflectionState.SUBMITTED: _l("Waiting for review"),
+    ReflectionState.RETURNED: _l("Returned for revision"),
+    ReflectionState.ACCEPTED: _l("Accepted"),
+}
 
 
 class Reflection(db.Model):
@@ -89,7 +94,7 @@ class ReviewOutcome(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"accepted": "Accepted", "returned": "Returned for revision"}[self.value]
+        return str(REFLECTION_STATE_LABELS[ReflectionState(self.value)])
 
 
 class Review(db.Model):

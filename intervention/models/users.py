@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -26,11 +27,20 @@ class Role(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"admin": "Program director"}.get(self.value, self.value.capitalize())
+        return str(ROLE_LABELS[self])
 
     @property
     def is_staff(self) -> bool:
         return self is not Role.PARTICIPANT
+
+
+# Read when shown, so each reader (or each court's document) gets its own language.
+ROLE_LABELS = {
+    Role.PARTICIPANT: _l("Participant"),
+    Role.FACILITATOR: _l("Facilitator"),
+    Role.CLERK: _l("Clerk"),
+    Role.ADMIN: _l("Program director"),
+}
 
 
 class User(UserMixin, db.Model):

@@ -1,6 +1,7 @@
 """The reflection editor: one form, two buttons (save draft, submit), and the same text and
 revision posted by the editor's autosave."""
 
+from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, IntegerField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
@@ -13,9 +14,12 @@ class DraftForm(BaseForm):
     keep_whitespace = frozenset({"text"})
 
     text = TextAreaField(
-        "Your answer",
+        _l("Your answer"),
         validators=[
-            Length(max=MAX_ANSWER, message=f"Keep your answer under {MAX_ANSWER} characters.")
+            Length(
+                max=MAX_ANSWER,
+                message=_l("Keep your answer under %(max)d characters.", max=MAX_ANSWER),
+            )
         ],
     )
     # The draft revision this page was loaded with; a newer one means another tab saved.
@@ -23,5 +27,5 @@ class DraftForm(BaseForm):
 
 
 class ReflectionForm(DraftForm):
-    save = SubmitField("Save draft")
-    submit = SubmitField("Submit for review")
+    save = SubmitField(_l("Save draft"))
+    submit = SubmitField(_l("Submit for review"))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from babel import dates
 from flask import (
     Blueprint,
     Response,
@@ -21,6 +22,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Load
@@ -30,6 +33,7 @@ from ..downloads import asset_response, certificate_response
 from ..errors import SIGNED_OUT, from_this_site, keep_text_page
 from ..extensions import db
 from ..forms import EmptyForm
+from ..i18n import current_language
 from ..models import (
     Certificate,
     Enrollment,
@@ -59,11 +63,14 @@ def keep_text_of_signed_out_man():
     if current_user.is_authenticated or request.method != "POST":
         return None
     if request.endpoint == "participant.save_draft":
-        return jsonify(error="signed_out", message=SIGNED_OUT), 401
+        return jsonify(error="signed_out", message=str(SIGNED_OUT)), 401
     text = request.form.get("text", "")
     if request.endpoint == "participant.reflection" and text.strip() and from_this_site():
         return keep_text_page(
-            text, 401, "You were signed out", "Your session ended before your answer was sent."
+            text,
+            401,
+            _("You were signed out"),
+            _("Your session ended before your answer was sent."),
         )
     return None
 
@@ -108,6 +115,8 @@ def home():
         result=completion.evaluate(enrollment),
         rows=rows,
         this_week=week,
+        next_session=next((r for r in rows if r.is_next), None),
+        next_reflection=next_reflection(enrollment, rows),
         cancelled_soon=cancelled_soon(enrollment.cohort.sessions, week),
         certificate=enrollment.valid_certificate,
     )
@@ -117,6 +126,47 @@ def this_week(rows: list[curriculum.ModuleProgress]) -> curriculum.ModuleProgres
     """The next session's module; once every session is past, the last one held."""
     held = [r for r in rows if r.session and r.session.status is not SessionStatus.CANCELLED]
     return next((r for r in rows if r.is_next), held[-1] if held else None)
+
+
+# The states of an answer that wait on him rather than on his facilitator.
+WAITING_ON_HIM = (ReflectionState.DRAFT, ReflectionState.RETURNED)
+
+
+@dataclass
+class NextReflection:
+    module: Module
+    prompt: ReflectionPrompt
+    deadline: reflection_service.Deadline
+    returned: bool
+
+
+def next_reflection(
+    enrollment: Enrollment, rows: list[curriculum.ModuleProgress]
+) -> NextReflection | None:
+    """The required answer he should deal with next, among the open modules: one his
+    facilitator returned to him first, then the one due soonest."""
+    owed = [
+        NextReflection(
+            module=row.module,
+            prompt=prompt,
+            deadline=reflection_service.deadline(prompt, reflection, enrollment),
+            returned=reflection is not None and reflection.state is ReflectionState.RETURNED,
+        )
+        for row in rows
+        if row.is_open
+        for prompt, reflection in row.reflections
+        if prompt.required and (reflection is None or reflection.state in WAITING_ON_HIM)
+    ]
+    owed.sort(
+        key=lambda item: (
+            not item.returned,
+            item.deadline.due_at is None,
+            item.deadline.due_at or datetime.min,
+            item.module.session_number,
+            item.prompt.position,
+        )
+    )
+    return owed[0] if owed else None
 
 
 def cancelled_soon(
@@ -164,8 +214,10 @@ def renew_calendar_link():
         calendar_service.renew_token(current_user)
         db.session.commit()
         flash(
-            "You have a new calendar link. The old link no longer works. "
-            "Add the new link to your calendar app.",
+            _(
+                "You have a new calendar link. The old link no longer works. "
+                "Add the new link to your calendar app."
+            ),
             "success",
         )
     # Back to the top of the page, where the message shows, with a link down to the section.
@@ -234,11 +286,11 @@ def module_asset(name: str):
 
 # The groups of the "my reflections" page, in the order he should deal with them.
 GROUPS = {
-    "returned": "To revise",
-    "due": "To write",
-    "waiting": "Waiting for review",
-    "accepted": "Accepted",
-    "later": "Opens later",
+    "returned": _l("To revise"),
+    "due": _l("To write"),
+    "waiting": _l("Waiting for review"),
+    "accepted": _l("Accepted"),
+    "later": _l("Opens later"),
 }
 
 
@@ -328,22 +380,27 @@ def reflection(prompt_id: int):
                         reflection, text, form.revision.data, current_user
                     )
                 )
-                flash("Your answer was sent for review. You will see the feedback here.", "success")
+                flash(
+                    _("Your answer was sent for review. You will see the feedback here."),
+                    "success",
+                )
                 return redirect(url_for(".reflection", prompt_id=prompt.id))
             committed(
                 lambda: reflection_service.save_draft(
                     reflection, text, form.revision.data, current_user
                 )
             )
-            flash("Draft saved.", "success")
+            flash(_("Draft saved."), "success")
             return redirect(url_for(".reflection", prompt_id=prompt.id))
         except ServiceError as exc:
             db.session.rollback()
             form.text.errors.append(str(exc))
     elif request.method == "POST" and form.revision.errors:
         form.text.errors.append(
-            "This page was out of date. Your text is below: copy it, reload the page, "
-            "and try again."
+            _(
+                "This page was out of date. Your text is below: copy it, reload the page, "
+                "and try again."
+            )
         )
     # On any error the text he typed is shown again exactly as he sent it.
     return render_template(
@@ -376,13 +433,13 @@ def save_draft(prompt_id: int):
     enrollment = g.enrollment
     prompt = _own_prompt(enrollment, prompt_id) if enrollment else None
     if prompt is None:
-        return _refused(404, "not_found", "This question is not part of your course.")
+        return _refused(404, "not_found", _("This question is not part of your course."))
     if not curriculum.is_open(enrollment.cohort, prompt.module):
-        return _refused(403, "locked", "This session is not open yet. Your text was not saved.")
+        return _refused(403, "locked", _("This session is not open yet. Your text was not saved."))
     form = DraftForm()
     if not form.validate_on_submit():
         errors = [e for field_errors in form.errors.values() for e in field_errors]
-        return _refused(422, "invalid", errors[0] if errors else "Your text was not saved.")
+        return _refused(422, "invalid", errors[0] if errors else _("Your text was not saved."))
     text = form.text.data or ""
     reflection = reflection_service.reflection_for(enrollment, prompt)
     timezone = enrollment.cohort.timezone  # read before the commit expires the enrollment
@@ -427,9 +484,11 @@ def _refused(status: int, error: str, message: str):
 
 
 def clock(value: datetime, tz: str) -> str:
-    """'6:42 PM' in the cohort's timezone: when today's draft was saved."""
+    """'6:42 PM' / '18:42' in the cohort's timezone and his language: when today's draft was
+    saved. Plain spaces, as the page's other dates have."""
     local = value.astimezone(ZoneInfo(tz))
-    return f"{local:%I}".lstrip("0") + f":{local:%M} {local:%p}"
+    text = dates.format_time(local, "short", locale=current_language())
+    return text.replace("\u202f", " ").replace("\xa0", " ")
 
 
 @bp.route("/certificates/<int:certificate_id>.pdf")

@@ -1,5 +1,7 @@
 """Certificate verification form: a code, or the PDF itself."""
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import StringField
 from wtforms.validators import Length, Optional
@@ -8,16 +10,18 @@ from ..forms import BaseForm
 
 
 class VerifyForm(BaseForm):
-    code = StringField("Verification code", validators=[Optional(), Length(max=40)])
+    code = StringField(_l("Verification code"), validators=[Optional(), Length(max=40)])
     pdf = FileField(
-        "Or upload the certificate PDF",
-        validators=[Optional(), FileAllowed(["pdf"], "Upload the certificate as a PDF file.")],
+        _l("Or upload the certificate PDF"),
+        validators=[Optional(), FileAllowed(["pdf"], _l("Upload the certificate as a PDF file."))],
     )
 
     def validate(self, extra_validators=None) -> bool:
         if not super().validate(extra_validators):
             return False
         if not self.code.data and not self.pdf.data:
-            self.code.errors.append("Enter the code printed on the certificate, or upload the PDF.")
+            self.code.errors.append(
+                _("Enter the code printed on the certificate, or upload the PDF.")
+            )
             return False
         return True

@@ -7,6 +7,7 @@ from functools import cache
 from pathlib import Path
 
 import pyotp
+from flask_babel import gettext as _
 
 from ..extensions import db
 from ..models import User, utcnow
@@ -34,20 +35,20 @@ def password_problem(password: str, user: User) -> str | None:
     """Why this password is refused for this person, in plain words; None when it is fine."""
     shortest = min_length(user)
     if len(password) < shortest:
-        return f"Use at least {shortest} characters."
+        return _("Use at least %(num)d characters.", num=shortest)
     if len(password) > MAX_LENGTH:
-        return f"Use at most {MAX_LENGTH} characters."
+        return _("Use at most %(num)d characters.", num=MAX_LENGTH)
     lowered = password.lower()
     # "password123!" and "Password" are as weak as "password": drop case, digits and symbols
     # at the ends before looking the word up.
     core = re.sub(r"^[\W\d_]+|[\W\d_]+$", "", lowered)
     if lowered in common_passwords() or core in common_passwords() or len(set(lowered)) < 4:
-        return "That password is too common. Choose one that is harder to guess."
+        return _("That password is too common. Choose one that is harder to guess.")
     squashed = re.sub(r"[\W_]+", "", lowered)
     personal = [user.email.lower(), user.email.split("@")[0].lower()]
     personal += [part.lower() for part in re.split(r"\s+", user.full_name) if len(part) >= 4]
     if any(p and (p in lowered or p in squashed) for p in personal):
-        return "Do not use your name or email in your password."
+        return _("Do not use your name or email in your password.")
     return None
 
 
@@ -68,9 +69,9 @@ def change_password(user: User, current: str, new: str) -> User:
     """A signed-in person changes his own password; he must know the current one."""
     if not user.check_password(current):
         audit.record("auth.password_change_failed", user, user)
-        raise ServiceError("Your current password is not right.")
+        raise ServiceError(_("Your current password is not right."))
     if current == new:
-        raise ServiceError("Choose a new password, not the one you have now.")
+        raise ServiceError(_("Choose a new password, not the one you have now."))
     return set_password(user, new, user, via="change")
 
 
@@ -104,9 +105,9 @@ def check_totp(user: User, code: str) -> bool:
 def enable_totp(user: User, secret: str, code: str) -> User:
     """Turn codes on once the person proved his app makes the right ones."""
     if not can_use_totp(user):
-        raise ServiceError("Two-step sign-in is for staff accounts.")
+        raise ServiceError(_("Two-step sign-in is for staff accounts."))
     if not _code_ok(secret, code):
-        raise ServiceError("That code is not right. Check your app and try the newest code.")
+        raise ServiceError(_("That code is not right. Check your app and try the newest code."))
     user.totp_secret = secret
     user.totp_enabled = True
     db.session.flush()
@@ -116,9 +117,9 @@ def enable_totp(user: User, secret: str, code: str) -> User:
 
 def disable_totp(user: User, code: str) -> User:
     if user.totp_required:
-        raise ServiceError("Your account must use two-step sign-in. It cannot be turned off.")
+        raise ServiceError(_("Your account must use two-step sign-in. It cannot be turned off."))
     if not check_totp(user, code):
-        raise ServiceError("That code is not right. Check your app and try the newest code.")
+        raise ServiceError(_("That code is not right. Check your app and try the newest code."))
     user.totp_enabled = False
     user.totp_secret = None
     db.session.flush()

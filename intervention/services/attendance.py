@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..extensions import db
@@ -45,14 +46,26 @@ def status_before_makeup(record: Attendance | None) -> AttendanceStatus | None:
 def session_closed_reason(session: Session) -> str | None:
     """Why no attendance can be taken at this session at all, or None."""
     when = format_date(session.scheduled_at, session.cohort.timezone)
+    if session.status is SessionStatus.CANCELLED and session.cancel_reason:
+        return _(
+            "Session %(num)d on %(date)s was cancelled (%(reason)s); attendance cannot be taken.",
+            num=session.number,
+            date=when,
+            reason=session.cancel_reason,
+        )
     if session.status is SessionStatus.CANCELLED:
-        why = f" ({session.cancel_reason})" if session.cancel_reason else ""
-        return f"Session {session.number} on {when} was cancelled{why}; attendance cannot be taken."
+        return _(
+            "Session %(num)d on %(date)s was cancelled; attendance cannot be taken.",
+            num=session.number,
+            date=when,
+        )
     if session.scheduled_at > utcnow():
         starts = format_datetime(session.scheduled_at, session.cohort.timezone)
-        return (
-            f"Session {session.number} has not happened yet: it starts {starts}. "
-            "Attendance can be taken once it has started."
+        return _(
+            "Session %(num)d has not happened yet: it starts %(when)s. "
+            "Attendance can be taken once it has started.",
+            num=session.number,
+            when=starts,
         )
     return None
 
@@ -61,20 +74,23 @@ def refusal(session: Session, enrollment: Enrollment) -> str | None:
     """Why this man cannot be marked at this session of his own cohort, or None."""
     name = enrollment.participant.full_name
     if enrollment.cohort_id != session.cohort_id:
-        return (
-            f"{name} is not in this session's cohort ({session.cohort.name}); "
-            "record a make-up instead."
+        return _(
+            "%(name)s is not in this session's cohort (%(cohort)s); record a make-up instead.",
+            name=name,
+            cohort=session.cohort.name,
         )
     closed = session_closed_reason(session)
     if closed:
         return closed
     if local_date(session) < enrollment.starts_on:
-        return (
-            f"{name} was not enrolled yet on {format_date(local_date(session))}: "
-            f"his case starts {format_date(enrollment.starts_on)}."
+        return _(
+            "%(name)s was not enrolled yet on %(date)s: his case starts %(start)s.",
+            name=name,
+            date=format_date(local_date(session)),
+            start=format_date(enrollment.starts_on),
         )
     if not enrollment.state.is_open:
-        return f"This case is {enrollment.state.label.lower()}; it is closed."
+        return _("This case is %(status)s; it is closed.", status=enrollment.state.label.lower())
     return None
 
 
@@ -92,12 +108,15 @@ def mark(
     if problem:
         raise ServiceError(problem)
     if status is AttendanceStatus.MADE_UP:
-        raise ServiceError("A session is marked made up by recording the make-up itself.")
+        raise ServiceError(_("A session is marked made up by recording the make-up itself."))
     record = _current(enrollment, session)
     if record is not None and record.status is AttendanceStatus.MADE_UP:
         raise ServiceError(
-            f"{enrollment.participant.full_name} made up session {session.number} elsewhere; "
-            "that mark is kept with the make-up."
+            _(
+                "%(name)s made up session %(num)d elsewhere; that mark is kept with the make-up.",
+                name=enrollment.participant.full_name,
+                num=session.number,
+            )
         )
     _check_minutes(session, minutes)
     return _record(session, enrollment, record, status, minutes, actor, note, reason)
@@ -106,7 +125,7 @@ def mark(
 def _check_minutes(session: Session, minutes: int) -> None:
     duration = session.module.duration_minutes
     if not 0 <= minutes <= duration:
-        raise ServiceError(f"Minutes credited must be between 0 and {duration}.")
+        raise ServiceError(_("Minutes credited must be between 0 and %(max)d.", max=duration))
 
 
 def _current(enrollment: Enrollment, session: Session) -> Attendance | None:
@@ -138,8 +157,11 @@ def _record(
         return record  # nothing that counts changed, so there is nothing to justify
     if record is not None and not reason:
         raise ServiceError(
-            f"{enrollment.participant.full_name} was already marked "
-            f"{record.status.label.lower()}; give a reason for the change."
+            _(
+                "%(name)s was already marked %(status)s; give a reason for the change.",
+                name=enrollment.participant.full_name,
+                status=record.status.label.lower(),
+            )
         )
     change = AttendanceChange(
         from_status=record.status if record else None,
@@ -234,39 +256,64 @@ def makeup_refusal(session: Session, enrollment: Enrollment) -> str | None:
 
     name = enrollment.participant.full_name
     if enrollment.cohort_id == session.cohort_id:
-        return f"{name} is in this cohort; mark him on the roster instead."
+        return _("%(name)s is in this cohort; mark him on the roster instead.", name=name)
     if enrollment.cohort.version.program_id != session.cohort.version.program_id:
-        return f"{name} is in another program; a make-up must be the same program's module."
+        return _(
+            "%(name)s is in another program; a make-up must be the same program's module.",
+            name=name,
+        )
     if session.status is SessionStatus.CANCELLED:
-        return f"Session {session.number} of {session.cohort.name} was cancelled."
+        return _(
+            "Session %(num)d of %(cohort)s was cancelled.",
+            num=session.number,
+            cohort=session.cohort.name,
+        )
     if session.scheduled_at > utcnow():
-        when = format_datetime(session.scheduled_at, session.cohort.timezone)
-        return (
-            f"Session {session.number} of {session.cohort.name} has not happened yet "
-            f"(it starts {when}); record the make-up once he has attended it."
+        return _(
+            "Session %(num)d of %(cohort)s has not happened yet (it starts %(when)s); "
+            "record the make-up once he has attended it.",
+            num=session.number,
+            cohort=session.cohort.name,
+            when=format_datetime(session.scheduled_at, session.cohort.timezone),
         )
     if not enrollment.state.is_open:
-        return f"{name}'s case is {enrollment.state.label.lower()}; it is closed."
+        return _(
+            "%(name)s's case is %(status)s; it is closed.",
+            name=name,
+            status=enrollment.state.label.lower(),
+        )
     if local_date(session) < enrollment.starts_on:
-        return f"{name} was not enrolled yet on {format_date(local_date(session))}."
+        return _(
+            "%(name)s was not enrolled yet on %(date)s.",
+            name=name,
+            date=format_date(local_date(session)),
+        )
     missed = own_session(enrollment, session.number)
     if missed is None:
-        return f"{name}'s cohort has no session {session.number} to make up."
+        return _(
+            "%(name)s's cohort has no session %(num)d to make up.", name=name, num=session.number
+        )
     missed_day = format_date(local_date(missed))
     # A session held before his case started may be made up too: he still owes its module.
     record = _current(enrollment, missed)
     if record is None and missed.scheduled_at > utcnow():
-        return (
-            f"{name}'s own session {missed.number} is on {missed_day}; "
-            "a make-up is for a session he has already missed."
+        return _(
+            "%(name)s's own session %(num)d is on %(date)s; "
+            "a make-up is for a session he has already missed.",
+            name=name,
+            num=missed.number,
+            date=missed_day,
         )
     if record is not None and is_credited(record.status, effective_policy(enrollment)):
-        return (
-            f"{name} already has credit for session {missed.number} "
-            f"({record.status.label.lower()}, {missed_day})."
+        return _(
+            "%(name)s already has credit for session %(num)d (%(status)s, %(date)s).",
+            name=name,
+            num=missed.number,
+            status=record.status.label.lower(),
+            date=missed_day,
         )
     if _current(enrollment, session) is not None:
-        return f"{name} is already recorded at this session."
+        return _("%(name)s is already recorded at this session.", name=name)
     return None
 
 
@@ -316,6 +363,7 @@ def record_makeup(
         minutes,
         actor,
         note,
+        # Reasons in the history are records: kept in the words they were written in.
         f"Make-up for session {missed.number} of {enrollment.cohort.name}",
         action="attendance.makeup",
         missed_session_id=missed.id,

@@ -8,6 +8,8 @@ import secrets
 
 import segno
 from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
@@ -61,14 +63,17 @@ def _next_number(enrollment: Enrollment, year: int) -> str:
 
 def _check_issuer(actor: User) -> None:
     if actor.role not in (Role.FACILITATOR, Role.ADMIN):
-        raise ServiceError("Only a facilitator or the program director can issue certificates.")
+        raise ServiceError(_("Only a facilitator or the program director can issue certificates."))
 
 
 def _check_state(enrollment: Enrollment) -> None:
     if enrollment.state not in (EnrollmentState.ACTIVE, EnrollmentState.COMPLETED):
         # The engine counts sessions and reflections only; a closed case is not completed.
         raise ServiceError(
-            f"This case is {enrollment.state.label.lower()}; no certificate can be issued."
+            _(
+                "This case is %(status)s; no certificate can be issued.",
+                status=enrollment.state.label.lower(),
+            )
         )
 
 
@@ -76,7 +81,9 @@ def _check_complete(enrollment: Enrollment) -> completion.Completion:
     """The engine's word, which every certificate needs, first or re-issued."""
     result = completion.evaluate(enrollment)
     if not result.complete:
-        raise ServiceError("This case is not complete yet: " + " ".join(result.unmet))
+        raise ServiceError(
+            _("This case is not complete yet: %(unmet)s", unmet=" ".join(result.unmet))
+        )
     return result
 
 
@@ -87,7 +94,9 @@ def issue(enrollment: Enrollment, actor: User) -> Certificate:
     _check_state(enrollment)
     existing = enrollment.valid_certificate
     if existing is not None:
-        raise ServiceError(f"Certificate {existing.number} was already issued for this case.")
+        raise ServiceError(
+            _("Certificate %(number)s was already issued for this case.", number=existing.number)
+        )
     result = _check_complete(enrollment)
 
     issued_at = utcnow()
@@ -103,14 +112,17 @@ def reissue(old: Certificate, actor: User, reason: str) -> Certificate:
     _check_issuer(actor)
     reason = (reason or "").strip()
     if not reason:
-        raise ServiceError("Give the reason for re-issuing this certificate.")
+        raise ServiceError(_("Give the reason for re-issuing this certificate."))
     enrollment = old.enrollment
     enrollments.lock(enrollment)
     db.session.refresh(old)  # a second click waits for the first, then sees its result
     if old.status is not CertificateStatus.VALID:
         raise ServiceError(
-            f"Certificate {old.number} is {old.status.label.lower()}; "
-            "only a valid certificate can be re-issued."
+            _(
+                "Certificate %(number)s is %(status)s; only a valid certificate can be re-issued.",
+                number=old.number,
+                status=old.status.label.lower(),
+            )
         )
     _check_state(enrollment)
     result = _check_complete(enrollment)
@@ -191,7 +203,7 @@ def _store_with_next_number(
             return cert
         except IntegrityError:
             continue
-    raise ServiceError("Could not give the certificate a number; please try again.")
+    raise ServiceError(_("Could not give the certificate a number; please try again."))
 
 
 def render_certificate(
@@ -204,6 +216,23 @@ def render_certificate(
     *,
     completed_at=None,
     replaces: str | None = None,
+) -> bytes:
+    """The certificate's PDF in its court's language, whoever issues it."""
+    with force_locale(enrollment.court.language):
+        return _render_certificate(
+            number,
+            code,
+            enrollment,
+            issued_by,
+            issued_at,
+            result,
+            completed_at=completed_at,
+            replaces=replaces,
+        )
+
+
+def _render_certificate(
+    number, code, enrollment, issued_by, issued_at, result, *, completed_at, replaces
 ) -> bytes:
     from ..pdf import render_pdf
     from ..templating import format_date, format_datetime
@@ -219,7 +248,7 @@ def render_certificate(
     url = verify_url(code)
     return render_pdf(
         "pdf/certificate.html",
-        title=f"Certificate of completion {number}",
+        title=_("Certificate of completion %(number)s", number=number),
         author=f"{issued_by.full_name}, {issued_by.role.label}",
         program_title=version.program.title,
         curriculum_version=version.label,
@@ -288,11 +317,17 @@ def record_download(cert: Certificate, actor: User) -> None:
 
 def revoke(cert: Certificate, actor: User, reason: str) -> Certificate:
     if actor.role is not Role.ADMIN:
-        raise ServiceError("Only the program director can revoke a certificate.")
+        raise ServiceError(_("Only the program director can revoke a certificate."))
     if cert.status is not CertificateStatus.VALID:
-        raise ServiceError(f"Certificate {cert.number} is already {cert.status.label.lower()}.")
+        raise ServiceError(
+            _(
+                "Certificate %(number)s is already %(status)s.",
+                number=cert.number,
+                status=cert.status.label.lower(),
+            )
+        )
     if not reason.strip():
-        raise ServiceError("Give the reason for revoking this certificate.")
+        raise ServiceError(_("Give the reason for revoking this certificate."))
     cert.status = CertificateStatus.REVOKED
     cert.status_reason = reason.strip()
     cert.status_changed_at = utcnow()

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
 from ..models import (
     Attendance,
     AttendanceStatus,
@@ -23,12 +26,8 @@ RULES = ("max_absences", "max_consecutive_absences", "max_gap_days", "completion
 # How close to a limit counts as "at risk".
 GAP_WARNING_DAYS = 7
 DEADLINE_WARNING_DAYS = 14
-# What he still has to do about each kind of reflection not yet accepted, most urgent first.
-REFLECTION_OWED = {
-    ReflectionState.RETURNED: "to revise and submit again",
-    ReflectionState.DRAFT: "to write and submit",
-    ReflectionState.SUBMITTED: "waiting for review",
-}
+# The kinds of reflection not yet accepted, most urgent first (see _reflections_owed).
+REFLECTION_OWED = (ReflectionState.RETURNED, ReflectionState.DRAFT, ReflectionState.SUBMITTED)
 
 
 @dataclass
@@ -55,7 +54,7 @@ class SessionLine:
 @dataclass
 class Violation:
     rule: str  # one of RULES
-    reason: str  # plain words, shown to staff, the man and the court
+    reason: str  # plain words in the current language, shown to staff, the man and the court
     since: date  # the day the rule was first broken, so one breach drafts one notice
 
 
@@ -214,16 +213,29 @@ def evaluate(enrollment: Enrollment, today: date | None = None) -> Completion:
     gap_days = max(0, (gap_to - gap_from).days)
 
     if "max_absences" in breaches:
-        breaches["max_absences"].reason = f"{plural(absences, 'absence')}; the limit is {max_abs}."
+        breaches["max_absences"].reason = ngettext(
+            "%(num)d absence; the limit is %(limit)d.",
+            "%(num)d absences; the limit is %(limit)d.",
+            absences,
+            limit=max_abs,
+        )
     if "max_consecutive_absences" in breaches:
-        breaches[
-            "max_consecutive_absences"
-        ].reason = f"{worst_run} absences in a row; the limit is {max_run}."
+        breaches["max_consecutive_absences"].reason = ngettext(
+            "%(num)d absence in a row; the limit is %(limit)d.",
+            "%(num)d absences in a row; the limit is %(limit)d.",
+            worst_run,
+            limit=max_run,
+        )
     max_gap = policy.get("max_gap_days")
     if max_gap and owes_sessions and gap_days > max_gap:
         breaches["max_gap_days"] = Violation(
             "max_gap_days",
-            f"{gap_days} days without attendance; the limit is {max_gap}.",
+            ngettext(
+                "%(num)d day without attendance; the limit is %(limit)d.",
+                "%(num)d days without attendance; the limit is %(limit)d.",
+                gap_days,
+                limit=max_gap,
+            ),
             gap_from + timedelta(days=max_gap + 1),
         )
 
@@ -232,11 +244,22 @@ def evaluate(enrollment: Enrollment, today: date | None = None) -> Completion:
     to_attend = min(still, len(open_lines))
     if to_attend > 0:
         unmet.append(
-            f"{plural(to_attend, 'more session')} to attend ({credited} of {required} credited)."
+            ngettext(
+                "%(num)d more session to attend (%(credited)d of %(required)d credited).",
+                "%(num)d more sessions to attend (%(credited)d of %(required)d credited).",
+                to_attend,
+                credited=credited,
+                required=required,
+            )
         )
     if makeups_owed:
         unmet.append(
-            f"{plural(len(makeups_owed), 'missed session')} to make up: {_sessions(makeups_owed)}."
+            ngettext(
+                "%(num)d missed session to make up: %(sessions)s.",
+                "%(num)d missed sessions to make up: %(sessions)s.",
+                len(makeups_owed),
+                sessions=_sessions(makeups_owed),
+            )
         )
     # More than his cohort has left for him: the rest can only be made up in another cohort.
     extra = still - max(0, to_attend)
@@ -247,13 +270,7 @@ def evaluate(enrollment: Enrollment, today: date | None = None) -> Completion:
         if not line.credited and id(line) not in still_open and not line.owes_makeup
     ]
     if extra > 0 and elsewhere:
-        which = _sessions(elsewhere)
-        if extra < len(elsewhere):
-            which = "any of " + which
-        unmet.append(
-            f"{plural(min(extra, len(elsewhere)), 'more session')} to make up in another "
-            f"group: {which}."
-        )
+        unmet.append(_elsewhere(min(extra, len(elsewhere)), elsewhere))
 
     prompts = [p for m in enrollment.cohort.version.modules for p in m.prompts if p.required]
     states = {r.prompt_id: r.state for r in enrollment.reflections}
@@ -263,18 +280,13 @@ def evaluate(enrollment: Enrollment, today: date | None = None) -> Completion:
         state = states.get(p.id) or ReflectionState.DRAFT
         if state is not ReflectionState.ACCEPTED:
             owed[state].append(p.module.session_number)
-    for state, sessions in owed.items():
-        if sessions:
-            unmet.append(
-                f"{plural(len(sessions), 'reflection')} {REFLECTION_OWED[state]}: "
-                f"{_sessions(sessions)}."
-            )
+    unmet += [_reflections_owed(state, sessions) for state, sessions in owed.items() if sessions]
 
     deadline = enrollment.completion_deadline
     if deadline and today > deadline and unmet and enrollment.state.is_open:
         breaches["completion_deadline"] = Violation(
             "completion_deadline",
-            f"The completion deadline ({_day(deadline)}) has passed.",
+            _("The completion deadline (%(date)s) has passed.", date=_day(deadline)),
             deadline + timedelta(days=1),
         )
 
@@ -284,8 +296,12 @@ def evaluate(enrollment: Enrollment, today: date | None = None) -> Completion:
     # Every session not cancelled can still be credited, by attending it or by a make-up.
     if len(lines) < required:
         blockers.append(
-            f"Only {plural(len(lines), 'session')} can count for this case; "
-            f"{required} are required."
+            ngettext(
+                "Only %(num)d session can count for this case; %(required)d are required.",
+                "Only %(num)d sessions can count for this case; %(required)d are required.",
+                len(lines),
+                required=required,
+            )
         )
     complete = credited >= required and not unmet and not violations
     possible = complete or (enrollment.state.is_open and not blockers)
@@ -297,26 +313,38 @@ def evaluate(enrollment: Enrollment, today: date | None = None) -> Completion:
         ahead = any(not line.past for line in lines if line.counts)
         if max_abs and absences == max_abs and ahead:
             risk.append(
-                f"{plural(absences, 'absence')} so far; one more breaks the limit of {max_abs}."
+                ngettext(
+                    "%(num)d absence so far; one more breaks the limit of %(limit)d.",
+                    "%(num)d absences so far; one more breaks the limit of %(limit)d.",
+                    absences,
+                    limit=max_abs,
+                )
             )
         if max_run and run == max_run and ahead:
             risk.append(
-                f"{plural(run, 'absence')} in a row; one more in a row breaks the limit "
-                f"of {max_run}."
+                ngettext(
+                    "%(num)d absence in a row; one more in a row breaks the limit of %(limit)d.",
+                    "%(num)d absences in a row; one more in a row breaks the limit of %(limit)d.",
+                    run,
+                    limit=max_run,
+                )
             )
         if max_gap and owes_sessions and max_gap - GAP_WARNING_DAYS <= gap_days <= max_gap:
             risk.append(
-                f"{gap_days} days without attendance; the limit of {max_gap} days is "
-                f"reached on {_day(gap_from + timedelta(days=max_gap + 1))}."
+                ngettext(
+                    "%(num)d day without attendance; the limit of %(limit)d days is reached "
+                    "on %(date)s.",
+                    "%(num)d days without attendance; the limit of %(limit)d days is reached "
+                    "on %(date)s.",
+                    gap_days,
+                    limit=max_gap,
+                    date=_day(gap_from + timedelta(days=max_gap + 1)),
+                )
             )
         if deadline and owes_sessions and 0 <= (deadline - today).days <= DEADLINE_WARNING_DAYS:
             left = (deadline - today).days
             still = max(required - credited, len(makeups_owed))
-            risk.append(
-                f"The completion deadline is {_day(deadline)}, "
-                f"{'today' if left == 0 else 'in ' + plural(left, 'day')}; "
-                f"{plural(still, 'session')} still to be credited."
-            )
+            risk.append(_deadline_near(_day(deadline), left, still))
 
     return Completion(
         complete=complete,
@@ -345,11 +373,78 @@ def plural(n: int, noun: str) -> str:
 
 
 def _day(value: date) -> str:
-    return f"{value:%b} {value.day}, {value:%Y}"
+    from ..templating import format_date
+
+    return format_date(value)
 
 
 def _sessions(numbers: list[int]) -> str:
+    """ "session 4" / "sessions 2, 5 and 7", in the current language."""
     unique = sorted(set(numbers))
     if len(unique) == 1:
-        return f"session {unique[0]}"
-    return "sessions " + ", ".join(map(str, unique[:-1])) + f" and {unique[-1]}"
+        return _("session %(num)d", num=unique[0])
+    return _(
+        "sessions %(list)s and %(last)d",
+        list=", ".join(map(str, unique[:-1])),
+        last=unique[-1],
+    )
+
+
+def _elsewhere(count: int, sessions: list[int]) -> str:
+    """Sessions he can only make up in another cohort: all of them, or some of a list."""
+    if count < len(sessions):
+        return ngettext(
+            "%(num)d more session to make up in another group: any of %(sessions)s.",
+            "%(num)d more sessions to make up in another group: any of %(sessions)s.",
+            count,
+            sessions=_sessions(sessions),
+        )
+    return ngettext(
+        "%(num)d more session to make up in another group: %(sessions)s.",
+        "%(num)d more sessions to make up in another group: %(sessions)s.",
+        count,
+        sessions=_sessions(sessions),
+    )
+
+
+def _reflections_owed(state: ReflectionState, sessions: list[int]) -> str:
+    """What he still has to do about the reflections of these sessions, in one sentence."""
+    n, which = len(sessions), _sessions(sessions)
+    if state is ReflectionState.RETURNED:
+        return ngettext(
+            "%(num)d reflection to revise and submit again: %(sessions)s.",
+            "%(num)d reflections to revise and submit again: %(sessions)s.",
+            n,
+            sessions=which,
+        )
+    if state is ReflectionState.DRAFT:
+        return ngettext(
+            "%(num)d reflection to write and submit: %(sessions)s.",
+            "%(num)d reflections to write and submit: %(sessions)s.",
+            n,
+            sessions=which,
+        )
+    return ngettext(
+        "%(num)d reflection waiting for review: %(sessions)s.",
+        "%(num)d reflections waiting for review: %(sessions)s.",
+        n,
+        sessions=which,
+    )
+
+
+def _deadline_near(deadline: str, days_left: int, sessions: int) -> str:
+    """The warning that the completion deadline is close, with what is still owed."""
+    still = ngettext(
+        "%(num)d session still to be credited.", "%(num)d sessions still to be credited.", sessions
+    )
+    if days_left == 0:
+        return _(
+            "The completion deadline is %(date)s, today; %(still)s", date=deadline, still=still
+        )
+    return ngettext(
+        "The completion deadline is %(date)s, in %(num)d day; %(still)s",
+        "The completion deadline is %(date)s, in %(num)d days; %(still)s",
+        days_left,
+        date=deadline,
+        still=still,
+    )

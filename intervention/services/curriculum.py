@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..extensions import db
@@ -109,22 +110,25 @@ def move_cohort(cohort: Cohort, version: CurriculumVersion, actor: User, reason:
     """Move a cohort to a newer version of its program. Returns what changed, in words."""
     current = cohort.version
     if not reason.strip():
-        raise ServiceError("Give the reason for moving this cohort to another version.")
+        raise ServiceError(_("Give the reason for moving this cohort to another version."))
     if version.program_id != current.program_id:
-        raise ServiceError("A cohort can only move to a version of its own program.")
+        raise ServiceError(_("A cohort can only move to a version of its own program."))
     if version.id == current.id:
-        raise ServiceError(f"The cohort is already on version {version.label}.")
+        raise ServiceError(
+            _("The cohort is already on version %(version)s.", version=version.label)
+        )
     if version.loaded_at <= current.loaded_at:
-        raise ServiceError("A cohort can only move to a newer version.")
+        raise ServiceError(_("A cohort can only move to a newer version."))
     new_modules = {m.session_number: m for m in version.modules}
     missing = [s.number for s in cohort.sessions if s.number not in new_modules]
     if missing:
         raise ServiceError(
-            "Version "
-            + version.label
-            + " has no module for session(s) "
-            + ", ".join(map(str, missing))
-            + " that this cohort has scheduled."
+            _(
+                "Version %(version)s has no module for session(s) %(sessions)s that this "
+                "cohort has scheduled.",
+                version=version.label,
+                sessions=", ".join(map(str, missing)),
+            )
         )
     changes = []
     scheduled = {s.number: s for s in cohort.sessions}

@@ -7,6 +7,8 @@ import hashlib
 import re
 from datetime import datetime
 
+from flask_babel import force_locale, ngettext
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from ..extensions import db
@@ -32,24 +34,6 @@ TEMPLATE = {
     DocumentKind.PROGRESS_REPORT: "pdf/progress_report.html",
     DocumentKind.NONCOMPLIANCE_NOTICE: "pdf/noncompliance_notice.html",
     DocumentKind.TERMINATION_REPORT: "pdf/termination_report.html",
-}
-TITLE = {
-    DocumentKind.PROGRESS_REPORT: "Progress report",
-    DocumentKind.NONCOMPLIANCE_NOTICE: "Notice of non-compliance",
-    DocumentKind.TERMINATION_REPORT: "Termination report",
-}
-# The policy rules a notice can be about, as the court reads them. `{limit}` is the limit
-# that applied to this case (program policy or the court's own order).
-RULE_TEXT = {
-    "max_absences": "Absences: no more than {limit} from required sessions.",
-    "max_consecutive_absences": "Consecutive absences: no more than {limit} in a row.",
-    "max_gap_days": "Regular attendance: no more than {limit} without attending a session.",
-    "completion_deadline": "Completion deadline: every requirement met by {limit}.",
-}
-RULE_UNIT = {
-    "max_absences": "absence",
-    "max_consecutive_absences": "absence",
-    "max_gap_days": "day",
 }
 
 
@@ -94,7 +78,9 @@ def filename(doc: CourtDocument) -> str:
 
 def _check_staff(actor: User) -> None:
     if actor.role not in (Role.FACILITATOR, Role.ADMIN):
-        raise ServiceError("Only a facilitator or the program director can make court documents.")
+        raise ServiceError(
+            _("Only a facilitator or the program director can make court documents.")
+        )
 
 
 def progress_report(enrollment: Enrollment, actor: User) -> CourtDocument:
@@ -105,7 +91,7 @@ def progress_report(enrollment: Enrollment, actor: User) -> CourtDocument:
 def termination_report(enrollment: Enrollment, actor: User) -> CourtDocument:
     """The report that goes with a termination; the reason is the transition's."""
     if enrollment.state is not EnrollmentState.TERMINATED:
-        raise ServiceError("A termination report is made only for a terminated case.")
+        raise ServiceError(_("A termination report is made only for a terminated case."))
     return _new_document(enrollment, DocumentKind.TERMINATION_REPORT, actor)
 
 
@@ -133,7 +119,7 @@ def generate_notice(notice: CourtDocument, actor: User) -> CourtDocument:
     """Render a drafted notice once. Its bytes never change after that: a second request,
     even one racing the first, finds the PDF there and changes nothing."""
     if notice.kind is not DocumentKind.NONCOMPLIANCE_NOTICE:
-        raise ServiceError("Only a drafted non-compliance notice is generated here.")
+        raise ServiceError(_("Only a drafted non-compliance notice is generated here."))
     _check_staff(actor)
     if notice.sha256 is not None:
         raise _already(notice)
@@ -162,10 +148,23 @@ def _already(notice: CourtDocument) -> AlreadyGenerated:
     from ..templating import format_datetime
 
     when = format_datetime(notice.generated_at, notice.enrollment.court.timezone)
-    who = notice.generated_by.full_name if notice.generated_by else "someone"
+    if notice.generated_by is None:
+        return AlreadyGenerated(
+            _(
+                "Notice %(number)s was already generated on %(when)s. "
+                "Its PDF never changes; nothing was done.",
+                number=document_number(notice),
+                when=when,
+            )
+        )
     return AlreadyGenerated(
-        f"Notice {document_number(notice)} was already generated on {when} by {who}. "
-        "Its PDF never changes; nothing was done."
+        _(
+            "Notice %(number)s was already generated on %(when)s by %(name)s. "
+            "Its PDF never changes; nothing was done.",
+            number=document_number(notice),
+            when=when,
+            name=notice.generated_by.full_name,
+        )
     )
 
 
@@ -195,7 +194,7 @@ def record_download(doc: CourtDocument, actor: User) -> None:
 def _termination(enrollment: Enrollment):
     ended = [t for t in enrollment.transitions if t.to_state is EnrollmentState.TERMINATED]
     if not ended:
-        raise ServiceError("This case has no termination on record.")
+        raise ServiceError(_("This case has no termination on record."))
     return ended[-1]
 
 
@@ -203,7 +202,13 @@ def _termination(enrollment: Enrollment):
 
 
 def render(doc: CourtDocument, actor: User, generated_at: datetime) -> bytes:
-    """The PDF of one document, from the records as they stand now."""
+    """The PDF of one document, from the records as they stand now, in the court's language
+    whoever asks for it: labels, dates and the engine's words alike."""
+    with force_locale(doc.enrollment.court.language):
+        return _render(doc, actor, generated_at)
+
+
+def _render(doc: CourtDocument, actor: User, generated_at: datetime) -> bytes:
     from ..pdf import render_pdf
 
     enrollment = doc.enrollment
@@ -229,10 +234,19 @@ def render(doc: CourtDocument, actor: User, generated_at: datetime) -> bytes:
         )
     return render_pdf(
         TEMPLATE[doc.kind],
-        title=f"{TITLE[doc.kind]} {number}",
+        title=_title(doc.kind, number),
         author=f"{actor.full_name}, {actor.role.label}",
         **context,
     )
+
+
+def _title(kind: DocumentKind, number: str) -> str:
+    """The PDF's title, which its metadata and a screen reader announce."""
+    if kind is DocumentKind.PROGRESS_REPORT:
+        return _("Progress report %(number)s", number=number)
+    if kind is DocumentKind.NONCOMPLIANCE_NOTICE:
+        return _("Notice of non-compliance %(number)s", number=number)
+    return _("Termination report %(number)s", number=number)
 
 
 def _day(value, enrollment: Enrollment) -> str:
@@ -260,7 +274,7 @@ def _case_facts(enrollment: Enrollment, result: completion.Completion) -> dict:
         "referral_type": enrollment.referral_type.label,
         "referral_date": _day(enrollment.referral_date, enrollment),
         "starts_on": _day(enrollment.starts_on, enrollment),
-        "deadline": _day(enrollment.completion_deadline, enrollment) or "None set",
+        "deadline": _day(enrollment.completion_deadline, enrollment) or _("None set"),
         "status": enrollment.state.label,
         "status_statement": _status_statement(enrollment, result),
         "cohort_name": enrollment.cohort.name,
@@ -272,19 +286,22 @@ def _status_statement(enrollment: Enrollment, result: completion.Completion) -> 
     if state is EnrollmentState.COMPLETED:
         cert = enrollment.valid_certificate
         if cert is not None:
-            return (
-                f"Completed. Certificate of completion {cert.number} was issued "
-                f"{_day(cert.issued_at, enrollment)}."
+            return _(
+                "Completed. Certificate of completion %(number)s was issued %(date)s.",
+                number=cert.number,
+                date=_day(cert.issued_at, enrollment),
             )
-        return "Completed."
+        return _("Completed.")
     if not state.is_open:
         since = enrollment.transitions[-1].at if enrollment.transitions else None
-        return f"{state.label} on {_day(since, enrollment)}." if since else f"{state.label}."
+        if since is None:
+            return f"{state.label}."
+        return _("%(status)s on %(date)s.", status=state.label, date=_day(since, enrollment))
     if result.complete:
-        return "Every requirement is met; the certificate of completion is not yet issued."
+        return _("Every requirement is met; the certificate of completion is not yet issued.")
     if result.possible:
-        return "In progress. Completion is still possible."
-    return "In progress, but completion is no longer possible."
+        return _("In progress. Completion is still possible.")
+    return _("In progress, but completion is no longer possible.")
 
 
 def _summary(result: completion.Completion, open_case: bool) -> dict:
@@ -316,21 +333,26 @@ def _session_row(line: completion.SessionLine) -> dict:
     mark = line.attendance
     notes = []
     if not line.counts and mark is None:
-        attendance = "Before enrollment"
-        notes.append("Held before his enrollment began; does not count.")
+        attendance = _("Before enrollment")
+        notes.append(_("Held before his enrollment began; does not count."))
     elif mark is None:
-        attendance = "Not marked yet" if line.past else "Scheduled"
+        attendance = _("Not marked yet") if line.past else _("Scheduled")
     else:
         attendance = line.status.label
         if line.status is AttendanceStatus.MADE_UP and mark.linked_attendance is not None:
             other = mark.linked_attendance.session
             notes.append(
-                f"Made up at {other.cohort.name}, session {other.number}, {_session_day(other)}."
+                _(
+                    "Made up at %(cohort)s, session %(num)d, %(date)s.",
+                    cohort=other.cohort.name,
+                    num=other.number,
+                    date=_session_day(other),
+                )
             )
         if line.missed_as is not None:
-            notes.append(f"First marked {line.missed_as.label.lower()}.")
+            notes.append(_("First marked: %(status)s.", status=line.missed_as.label))
     if line.owes_makeup:
-        notes.append("Make-up owed.")
+        notes.append(_("Make-up owed."))
     return {
         "number": session.number,
         "title": session.module.title,
@@ -352,12 +374,6 @@ def _notice_facts(notice: CourtDocument, result: completion.Completion) -> dict:
     enrollment = notice.enrollment
     policy = completion.effective_policy(enrollment)
     rule = notice.rule
-    if rule == "completion_deadline":
-        limit = _day(enrollment.completion_deadline, enrollment)
-    elif rule in RULE_UNIT and isinstance(policy.get(rule), int):
-        limit = completion.plural(policy[rule], RULE_UNIT[rule])
-    else:
-        limit = policy.get(rule)
     breach = next((b for b in result.breaches if b.rule == rule), None)
     absent_like = completion.absence_statuses(policy)
     absences = []
@@ -369,7 +385,9 @@ def _notice_facts(notice: CourtDocument, result: completion.Completion) -> dict:
                     "number": line.session.number,
                     "date": _session_day(line.session),
                     "marked": did.label,
-                    "now": "Made up" if line.status is AttendanceStatus.MADE_UP else "Not made up",
+                    "now": _("Made up")
+                    if line.status is AttendanceStatus.MADE_UP
+                    else _("Not made up"),
                 }
             )
     # Where he actually was: for a make-up, the other cohort's session he attended.
@@ -382,14 +400,45 @@ def _notice_facts(notice: CourtDocument, result: completion.Completion) -> dict:
     ]
     last = max(attended, key=lambda s: s.scheduled_at, default=None)
     return {
-        "rule_text": RULE_TEXT.get(rule, rule).format(limit=limit) if rule else "",
+        "rule_text": _rule_text(rule, policy, enrollment),
+        # Written when the notice was drafted, in the court's language then (notices.py).
         "finding": notice.reason,
         # The day the rule was first broken, while the breach stands; else the day drafted.
         "violation_date": _day(breach.since if breach else notice.created_at, enrollment),
         "drafted_on": _day(notice.created_at, enrollment),
         "due_on": _day(notice.due_on, enrollment) if notice.due_on else "",
         "absence_rows": absences,
-        "last_attended": _session_day(last) if last else "None",
+        "last_attended": _session_day(last) if last else _("None"),
         "days_without_attendance": result.days_without_attendance,
         "notice_rule": rule,
     }
+
+
+def _rule_text(rule: str, policy: dict, enrollment: Enrollment) -> str:
+    """The rule a notice is about, as the court reads it, with the limit that applied to this
+    case (the program's policy or the court's own order)."""
+    limit = policy.get(rule)
+    if rule == "completion_deadline" and enrollment.completion_deadline:
+        date = _day(enrollment.completion_deadline, enrollment)
+        return _("Completion deadline: every requirement met by %(date)s.", date=date)
+    if not isinstance(limit, int):
+        return rule
+    if rule == "max_absences":
+        return ngettext(
+            "Absences: no more than %(num)d absence from required sessions.",
+            "Absences: no more than %(num)d absences from required sessions.",
+            limit,
+        )
+    if rule == "max_consecutive_absences":
+        return ngettext(
+            "Consecutive absences: no more than %(num)d absence in a row.",
+            "Consecutive absences: no more than %(num)d absences in a row.",
+            limit,
+        )
+    if rule == "max_gap_days":
+        return ngettext(
+            "Regular attendance: no more than %(num)d day without attending a session.",
+            "Regular attendance: no more than %(num)d days without attending a session.",
+            limit,
+        )
+    return rule

@@ -6,6 +6,7 @@ import re
 import secrets
 from datetime import date
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -24,6 +25,7 @@ from ..models import (
     User,
     utcnow,
 )
+from ..templating import format_date
 from . import ServiceError, audit
 from .attendance import local_date
 
@@ -42,11 +44,14 @@ def transition(
     enrollment: Enrollment, to_state: EnrollmentState, actor: User, reason: str
 ) -> Enrollment:
     if not reason.strip():
-        raise ServiceError("Give a reason for this change of status.")
+        raise ServiceError(_("Give a reason for this change of status."))
     if to_state not in ALLOWED_TRANSITIONS.get(enrollment.state, set()):
         raise ServiceError(
-            f"A case that is {enrollment.state.label.lower()} cannot become "
-            f"{to_state.label.lower()}."
+            _(
+                "A case that is %(before)s cannot become %(after)s.",
+                before=enrollment.state.label.lower(),
+                after=to_state.label.lower(),
+            )
         )
     db.session.add(
         EnrollmentTransition(
@@ -100,10 +105,10 @@ def change_status(
     from . import documents  # documents render PDFs; most callers of this module never do
 
     if actor.role not in (Role.FACILITATOR, Role.ADMIN):
-        raise ServiceError("Only a facilitator or the program director can change a case.")
+        raise ServiceError(_("Only a facilitator or the program director can change a case."))
     if to_state not in STAFF_ACTIONS:
         raise ServiceError(
-            "A case is completed only by issuing its certificate, once every requirement is met."
+            _("A case is completed only by issuing its certificate, once every requirement is met.")
         )
     lock(enrollment)
     transition(enrollment, to_state, actor, reason)
@@ -117,14 +122,18 @@ def new_participant(*, full_name: str, email: str, actor: User) -> User:
     """A participant account nobody can sign in to until he sets a password by invitation."""
     full_name, email = full_name.strip(), email.strip().lower()
     if not full_name:
-        raise ServiceError("Give the participant's full name.")
+        raise ServiceError(_("Give the participant's full name."))
     if not EMAIL_RE.match(email):
-        raise ServiceError("Give a valid email address, like name@example.com.")
+        raise ServiceError(_("Give a valid email address, like name@example.com."))
     existing = db.session.scalar(select(User).where(func.lower(User.email) == email))
     if existing is not None:
         raise ServiceError(
-            f"An account with the email {email} already exists ({existing.full_name}). "
-            "Choose it from the list of participants instead."
+            _(
+                "An account with the email %(email)s already exists (%(name)s). "
+                "Choose it from the list of participants instead.",
+                email=email,
+                name=existing.full_name,
+            )
         )
     user = User(email=email, full_name=full_name, role=Role.PARTICIPANT)
     user.set_password(secrets.token_urlsafe(32))  # random and never shown: unusable
@@ -147,11 +156,23 @@ def open_case(court: Court, case_number: str) -> Enrollment | None:
 
 def _duplicate(existing: Enrollment | None, court: Court, case_number: str) -> ServiceError:
     if existing is None:
-        return ServiceError(f"Case {case_number} at {court.name} already has an open enrollment.")
+        return ServiceError(
+            _(
+                "Case %(case)s at %(court)s already has an open enrollment.",
+                case=case_number,
+                court=court.name,
+            )
+        )
     return ServiceError(
-        f"Case {existing.case_number} at {court.name} is already open: "
-        f"{existing.participant.full_name} in {existing.cohort.name} "
-        f"({existing.state.label.lower()}). Close that enrollment before enrolling the case again."
+        _(
+            "Case %(case)s at %(court)s is already open: %(name)s in %(cohort)s (%(status)s). "
+            "Close that enrollment before enrolling the case again.",
+            case=existing.case_number,
+            court=court.name,
+            name=existing.participant.full_name,
+            cohort=existing.cohort.name,
+            status=existing.state.label.lower(),
+        )
     )
 
 
@@ -161,10 +182,16 @@ def _check_overrides(overrides: dict) -> dict:
         if value is None:
             continue
         if key not in OVERRIDE_RULES:
-            raise ServiceError(f"“{key}” is not a rule a court can change.")
+            raise ServiceError(_("“%(rule)s” is not a rule a court can change.", rule=key))
         if not isinstance(value, int) or value < OVERRIDE_RULES[key]:
             label = key.replace("_", " ").capitalize()
-            raise ServiceError(f"{label} must be a whole number of at least {OVERRIDE_RULES[key]}.")
+            raise ServiceError(
+                _(
+                    "%(rule)s must be a whole number of at least %(min)d.",
+                    rule=label,
+                    min=OVERRIDE_RULES[key],
+                )
+            )
         stored[key] = value
     return stored
 
@@ -186,11 +213,11 @@ def enroll(
     """Record a court's referral and enroll the man in a cohort: referred, then active."""
     case_number = case_number.strip()
     if not case_number:
-        raise ServiceError("Give the case or docket number.")
+        raise ServiceError(_("Give the case or docket number."))
     if participant.role is not Role.PARTICIPANT:
-        raise ServiceError(f"{participant.full_name} is not a participant account.")
+        raise ServiceError(_("%(name)s is not a participant account.", name=participant.full_name))
     if completion_deadline is not None and completion_deadline <= referral_date:
-        raise ServiceError("The completion deadline must be after the referral date.")
+        raise ServiceError(_("The completion deadline must be after the referral date."))
     stored_overrides = _check_overrides(overrides)
 
     now = utcnow()
@@ -198,13 +225,20 @@ def enroll(
     sessions = [s for s in cohort.sessions if s.status is not SessionStatus.CANCELLED]
     if not any(s.scheduled_at > now for s in sessions):
         raise ServiceError(
-            f"Every session of {cohort.name} has already been held. "
-            "Choose a cohort with sessions still ahead."
+            _(
+                "Every session of %(cohort)s has already been held. "
+                "Choose a cohort with sessions still ahead.",
+                cohort=cohort.name,
+            )
         )
     if not any(local_date(s) >= starts_on for s in sessions):
         raise ServiceError(
-            f"No session of {cohort.name} falls on or after {starts_on:%b} {starts_on.day}, "
-            f"{starts_on:%Y}, the day his enrollment starts."
+            _(
+                "No session of %(cohort)s falls on or after %(date)s, the day his enrollment "
+                "starts.",
+                cohort=cohort.name,
+                date=format_date(starts_on),
+            )
         )
 
     existing = open_case(court, case_number)

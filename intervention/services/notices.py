@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload
 
@@ -19,7 +21,8 @@ from ..models import (
 )
 from . import ServiceError, audit, completion
 
-# How a notice reached the court; stored as the label the clerk would recognise.
+# How a notice reached the court; stored as the label the clerk would recognise (in English:
+# it is a record, shown as stored).
 SEND_METHODS = ("Mail", "Email", "Fax", "Hand delivery", "E-filing")
 
 
@@ -49,10 +52,14 @@ def draft_for(
 ) -> list[CourtDocument]:
     """Draft a notice for each rule the engine says is broken, unless one is already open for
     that rule, or this breach (same rule, broken since the same day) was already noticed.
-    Returns the notices drafted now."""
+    Returns the notices drafted now.
+
+    The reason is stored with the notice and printed on it as the finding, so it is written
+    in the court's language, whoever's action drafted it; it stays as written."""
     if not enrollment.state.is_open:
         return []
-    result = completion.evaluate(enrollment, today=today)
+    with force_locale(enrollment.court.language):
+        result = completion.evaluate(enrollment, today=today)
     if not result.breaches:
         return []
     today = today or court_today(enrollment)
@@ -153,17 +160,21 @@ def open_count(cohort_ids: Select | list[int] | None = None) -> int:
 def mark_sent(notice: CourtDocument, sent_on: date, method: str, actor: User) -> CourtDocument:
     """Record that the notice reached the court: the day and how."""
     if notice.kind is not DocumentKind.NONCOMPLIANCE_NOTICE:
-        raise ServiceError("Only a non-compliance notice is marked as sent here.")
+        raise ServiceError(_("Only a non-compliance notice is marked as sent here."))
     if notice.sent_at is not None:
-        raise ServiceError(f"This notice was already marked sent ({notice.sent_method}).")
+        raise ServiceError(
+            _("This notice was already marked sent (%(method)s).", method=notice.sent_method)
+        )
     if method not in SEND_METHODS:
-        raise ServiceError("Choose how the notice was sent: " + ", ".join(SEND_METHODS) + ".")
+        raise ServiceError(
+            _("Choose how the notice was sent: %(methods)s.", methods=", ".join(SEND_METHODS))
+        )
     tz = ZoneInfo(notice.enrollment.court.timezone)
     today = utcnow().astimezone(tz).date()
     if sent_on > today:
-        raise ServiceError("The date sent cannot be in the future.")
+        raise ServiceError(_("The date sent cannot be in the future."))
     if sent_on < _created_on(notice):
-        raise ServiceError("The date sent cannot be before the notice was drafted.")
+        raise ServiceError(_("The date sent cannot be before the notice was drafted."))
     # The court's business day is what counts; noon keeps the date in every timezone nearby.
     notice.sent_at = (
         utcnow() if sent_on == today else datetime.combine(sent_on, time(12), tzinfo=tz)

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
@@ -54,7 +57,7 @@ class AlreadyReviewed(ServiceError):
 def reflection_for(enrollment: Enrollment, prompt: ReflectionPrompt) -> Reflection:
     """The man's reflection on this prompt, created empty the first time he opens it."""
     if prompt.module.version_id != enrollment.cohort.version_id:
-        raise ServiceError("This prompt is not part of your course.")
+        raise ServiceError(_("This prompt is not part of your course."))
     reflection = db.session.scalar(
         select(Reflection).where(
             Reflection.enrollment_id == enrollment.id, Reflection.prompt_id == prompt.id
@@ -70,20 +73,20 @@ def reflection_for(enrollment: Enrollment, prompt: ReflectionPrompt) -> Reflecti
 def _check_writable(reflection: Reflection) -> None:
     if reflection.state is ReflectionState.SUBMITTED:
         raise ServiceError(
-            "This answer is waiting for review. You can change it if it is returned."
+            _("This answer is waiting for review. You can change it if it is returned.")
         )
     if reflection.state is ReflectionState.ACCEPTED:
-        raise ServiceError("This answer was accepted. It can no longer be changed.")
+        raise ServiceError(_("This answer was accepted. It can no longer be changed."))
     if not reflection.enrollment.state.is_open:
-        raise ServiceError("Your case is closed, so answers can no longer be changed.")
+        raise ServiceError(_("Your case is closed, so answers can no longer be changed."))
 
 
-STALE_SAVE = (
+STALE_SAVE = _l(
     "This answer was changed in another window or device since you opened this page. "
     "Your text here was not saved over it. Copy your text, reload the page, and "
     "choose which version to keep."
 )
-STALE_SUBMIT = (
+STALE_SUBMIT = _l(
     "This answer was changed in another window or device since you opened this page. "
     "Reload the page to see the newest text before you submit."
 )
@@ -95,7 +98,7 @@ def save_draft(reflection: Reflection, text: str, base_revision: int, actor: Use
     if base_revision != reflection.draft_revision:
         if text == reflection.draft_text:
             return reflection  # this very text is already saved (a save sent as a page closed)
-        raise StaleDraft(STALE_SAVE)
+        raise StaleDraft(str(STALE_SAVE))
     reflection.draft_text = text
     reflection.draft_saved_at = utcnow()
     reflection.draft_revision += 1
@@ -113,12 +116,18 @@ def submit(reflection: Reflection, text: str, base_revision: int, actor: User) -
     minimum = reflection.prompt.min_words
     if words < minimum:
         raise ServiceError(
-            f"Your answer has {words} words. Write at least {minimum} words, then submit. "
-            "Your text has been kept."
+            ngettext(
+                "Your answer has %(num)d word. Write at least %(minimum)d words, then submit. "
+                "Your text has been kept.",
+                "Your answer has %(num)d words. Write at least %(minimum)d words, then submit. "
+                "Your text has been kept.",
+                words,
+                minimum=minimum,
+            )
         )
     # Sending exactly the saved text overwrites nothing, whatever revision the page had.
     if base_revision != reflection.draft_revision and text != reflection.draft_text:
-        raise StaleDraft(STALE_SUBMIT)
+        raise StaleDraft(str(STALE_SUBMIT))
     number = len(reflection.attempts) + 1
     try:
         # Inside a savepoint, so that losing a race to a second copy of this request (two
@@ -149,7 +158,7 @@ def _attempt_that_won(reflection: Reflection, text: str) -> ReflectionAttempt:
     winner = reflection.latest_attempt
     if winner is not None and winner.text == text:
         return winner
-    raise StaleDraft(STALE_SUBMIT)
+    raise StaleDraft(str(STALE_SUBMIT))
 
 
 # --- due dates ----------------------------------------------------------------------------------
@@ -231,10 +240,10 @@ def review(
         reflection.latest_attempt is not attempt
         or reflection.state is not ReflectionState.SUBMITTED
     ):
-        raise ServiceError("Only the latest submitted answer can be reviewed.")
+        raise ServiceError(_("Only the latest submitted answer can be reviewed."))
     comment = comment.strip()
     if outcome is ReviewOutcome.RETURNED and not comment:
-        raise ServiceError("Write a comment so he knows what to change.")
+        raise ServiceError(_("Write a comment so he knows what to change."))
     scores = check_rubric(rubric_of(attempt), rubric_scores or {})
     try:
         # Made inside the savepoint: begin_nested() autoflushes, and a failed insert outside
@@ -297,13 +306,15 @@ def check_rubric(criteria: list[dict], scores: dict) -> dict[str, int]:
             continue  # not scored
         criterion = by_id.get(key)
         if criterion is None:
-            raise ServiceError(f"“{key}” is not a criterion of this program's rubric.")
+            raise ServiceError(_("“%(key)s” is not a criterion of this program's rubric.", key=key))
         if (
             isinstance(level, bool)
             or not isinstance(level, int)
             or not 0 <= level < len(criterion["levels"])
         ):
-            raise ServiceError(f"Choose one of the levels of “{criterion['title']}”.")
+            raise ServiceError(
+                _("Choose one of the levels of “%(title)s”.", title=criterion["title"])
+            )
         clean[key] = level
     return clean
 
@@ -443,13 +454,13 @@ def assign_reviewer(cohort: Cohort, reviewer: User | None, actor: User, reason: 
     """Hand a cohort's reviews to one facilitator, or back to its facilitators (None)."""
     reason = reason.strip()
     if not reason:
-        raise ServiceError("Give the reason for moving this cohort's reviews.")
+        raise ServiceError(_("Give the reason for moving this cohort's reviews."))
     if reviewer is not None and (reviewer.role is not Role.FACILITATOR or not reviewer.active):
-        raise ServiceError("Reviews can only go to an active facilitator account.")
+        raise ServiceError(_("Reviews can only go to an active facilitator account."))
     before = cohort.reviewer
     if (before.id if before else None) == (reviewer.id if reviewer else None):
-        who = before.full_name if before else "the cohort's facilitators"
-        raise ServiceError(f"Reviews of this cohort already go to {who}.")
+        who = before.full_name if before else _("the cohort's facilitators")
+        raise ServiceError(_("Reviews of this cohort already go to %(who)s.", who=who))
     cohort.reviewer = reviewer
     db.session.flush()
     audit.record(

@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..extensions import db
@@ -146,9 +147,9 @@ def set_hold(enrollment: Enrollment, hold: bool, reason: str, actor: User) -> En
     """Place (reason required) or lift an admin's legal hold on one case."""
     reason = (reason or "").strip()
     if hold and not reason:
-        raise ServiceError("Give the reason for the legal hold.")
+        raise ServiceError(_("Give the reason for the legal hold."))
     if enrollment.anonymized_at is not None and hold:
-        raise ServiceError("This case was already anonymised; a hold can no longer keep it.")
+        raise ServiceError(_("This case was already anonymised; a hold can no longer keep it."))
     enrollment.legal_hold = hold
     enrollment.legal_hold_reason = reason if hold else ""
     db.session.flush()

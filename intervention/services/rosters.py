@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext as _
+
 from ..extensions import db
 from ..models import (
     AttendanceStatus,
@@ -244,6 +246,11 @@ class RosterImportError(ServiceError):
         self.errors = errors
 
 
+def _at(line: int, problem: str) -> str:
+    """One problem of the file, where it is: "line 3: the case number is empty." """
+    return _("line %(line)d: %(problem)s", line=line, problem=problem)
+
+
 @dataclass
 class ImportResult:
     rows: int  # rows with a status
@@ -268,18 +275,16 @@ def _status(text: str) -> AttendanceStatus | None:
 
 def _decode(data: bytes) -> str:
     if not data.strip():
-        raise RosterImportError(["line 1: the file is empty."])
+        raise RosterImportError([_at(1, _("the file is empty."))])
     if len(data) > MAX_IMPORT_BYTES:
-        raise RosterImportError(
-            [f"line 1: the file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB."]
-        )
+        size = MAX_IMPORT_BYTES // 1_000_000
+        raise RosterImportError([_at(1, _("the file is larger than %(mb)d MB.", mb=size))])
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise RosterImportError(
-            [f"line {line}: the file is not UTF-8 text; save it as 'CSV UTF-8' and try again."]
-        ) from None
+        problem = _("the file is not UTF-8 text; save it as 'CSV UTF-8' and try again.")
+        raise RosterImportError([_at(line, problem)]) from None
 
 
 def read_roster(session: Session, data: bytes) -> list[_Row]:
@@ -290,25 +295,24 @@ def read_roster(session: Session, data: bytes) -> list[_Row]:
     try:
         header = next(reader, [])
     except csv.Error as exc:
-        raise RosterImportError([f"line 1: {exc}."]) from None
+        raise RosterImportError([_at(1, f"{exc}.")]) from None
     columns = [h.strip().lower() for h in header]
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     unknown = [c for c in columns if c and c not in IMPORT_COLUMNS + EXPORT_ONLY_COLUMNS]
     if missing or unknown:
         problems = []
         if missing:
-            problems.append("missing column(s) " + ", ".join(missing))
+            problems.append(_("missing column(s) %(names)s", names=", ".join(missing)))
         if unknown:
-            problems.append("unknown column(s) " + ", ".join(unknown))
-        raise RosterImportError(
-            [
-                f"line 1: {'; '.join(problems)}. The first line must be: "
-                + ",".join(IMPORT_COLUMNS)
-                + "."
-            ]
+            problems.append(_("unknown column(s) %(names)s", names=", ".join(unknown)))
+        problem = _(
+            "%(problems)s. The first line must be: %(header)s.",
+            problems="; ".join(problems),
+            header=",".join(IMPORT_COLUMNS),
         )
+        raise RosterImportError([_at(1, problem)])
     if len(set(c for c in columns if c)) != len([c for c in columns if c]):
-        raise RosterImportError(["line 1: a column is named twice."])
+        raise RosterImportError([_at(1, _("a column is named twice."))])
 
     duration = session.module.duration_minutes
     day = local_date(session)
@@ -325,17 +329,23 @@ def read_roster(session: Session, data: bytes) -> list[_Row]:
         except StopIteration:
             break
         except csv.Error as exc:
-            errors.append(f"line {reader.line_num}: {exc}.")
+            errors.append(_at(reader.line_num, f"{exc}."))
             break
         line = reader.line_num
         if not any(c.strip() for c in cells):
             continue
         count += 1
         if count > MAX_IMPORT_ROWS:
-            errors.append(f"line {line}: more than {MAX_IMPORT_ROWS} rows; split the file.")
+            problem = _("more than %(max)d rows; split the file.", max=MAX_IMPORT_ROWS)
+            errors.append(_at(line, problem))
             break
         if len(cells) > len(columns):
-            errors.append(f"line {line}: {len(cells)} cells but only {len(columns)} columns.")
+            problem = _(
+                "%(cells)d cells but only %(columns)d columns.",
+                cells=len(cells),
+                columns=len(columns),
+            )
+            errors.append(_at(line, problem))
             continue
         cell = {name: _unquote(value.strip()) for name, value in zip(columns, cells, strict=False)}
         problems = []
@@ -345,34 +355,66 @@ def read_roster(session: Session, data: bytes) -> list[_Row]:
         matches = matches or cohort_cases.get(case.upper(), [])
         enrollment = matches[0] if len(matches) == 1 else None
         if not case:
-            problems.append("the case number is empty.")
+            problems.append(_("the case number is empty."))
         elif not matches:
-            problems.append(f"case {case} is not in {session.cohort.name}.")
+            problems.append(
+                _("case %(case)s is not in %(cohort)s.", case=case, cohort=session.cohort.name)
+            )
         elif len(matches) > 1:
-            problems.append(f"case {case} matches more than one open case in this cohort.")
+            problems.append(
+                _("case %(case)s matches more than one open case in this cohort.", case=case)
+            )
         if enrollment is not None:
             if enrollment.id in seen:
-                problems.append(f"case {case} is already on line {seen[enrollment.id]}.")
+                problems.append(
+                    _(
+                        "case %(case)s is already on line %(line)d.",
+                        case=case,
+                        line=seen[enrollment.id],
+                    )
+                )
             seen.setdefault(enrollment.id, line)
             if enrollment.starts_on > day:
                 problems.append(
-                    f"{enrollment.participant.full_name} ({case}) was not enrolled yet on "
-                    f"{day.isoformat()}."
+                    _(
+                        "%(name)s (%(case)s) was not enrolled yet on %(date)s.",
+                        name=enrollment.participant.full_name,
+                        case=case,
+                        date=day.isoformat(),
+                    )
                 )
             elif not enrollment.state.is_open:
-                problems.append(f"case {case} is {enrollment.state.label.lower()}; it is closed.")
+                problems.append(
+                    _(
+                        "case %(case)s is %(status)s; it is closed.",
+                        case=case,
+                        status=enrollment.state.label.lower(),
+                    )
+                )
         number = cell.get("session_number", "")
         if number and number != str(session.number):
-            problems.append(f"the row is for session {number}, not session {session.number}.")
+            problems.append(
+                _(
+                    "the row is for session %(number)s, not session %(num)d.",
+                    number=number,
+                    num=session.number,
+                )
+            )
 
         raw_status = cell.get("status", "")
         status = _status(raw_status) if raw_status else None
         if raw_status and status is None:
             if _status_is_made_up(raw_status):
-                problems.append("made up is recorded with the make-up form, not by import.")
+                problems.append(_("made up is recorded with the make-up form, not by import."))
             else:
                 allowed = ", ".join(s.value for s in IMPORTABLE)
-                problems.append(f"status '{raw_status}' is not one of {allowed}.")
+                problems.append(
+                    _(
+                        "status '%(status)s' is not one of %(allowed)s.",
+                        status=raw_status,
+                        allowed=allowed,
+                    )
+                )
 
         raw_minutes = cell.get("minutes", "")
         minutes: int | None = None
@@ -380,16 +422,20 @@ def read_roster(session: Session, data: bytes) -> list[_Row]:
             if re.fullmatch(r"\d{1,4}", raw_minutes):
                 minutes = int(raw_minutes)
                 if minutes > duration:
-                    problems.append(f"minutes must be between 0 and {duration}.")
+                    problems.append(_("minutes must be between 0 and %(max)d.", max=duration))
             else:
                 problems.append(
-                    f"minutes '{raw_minutes}' is not a whole number from 0 to {duration}."
+                    _(
+                        "minutes '%(minutes)s' is not a whole number from 0 to %(max)d.",
+                        minutes=raw_minutes,
+                        max=duration,
+                    )
                 )
         if len(cell.get("note", "")) > 500 or len(cell.get("reason", "")) > 500:
-            problems.append("a note or reason is longer than 500 characters.")
+            problems.append(_("a note or reason is longer than 500 characters."))
 
         if status is None or enrollment is None or problems:
-            errors += [f"line {line}: {p}" for p in problems]
+            errors += [_at(line, p) for p in problems]
             continue  # a blank status leaves his mark as it is
 
         if minutes is None:
@@ -400,17 +446,20 @@ def read_roster(session: Session, data: bytes) -> list[_Row]:
             minutes,
         )
         if before is not None and before.status is AttendanceStatus.MADE_UP:
-            errors.append(
-                f"line {line}: {enrollment.participant.full_name} made up this session "
-                "elsewhere; that mark is kept with the make-up."
+            problem = _(
+                "%(name)s made up this session elsewhere; that mark is kept with the make-up.",
+                name=enrollment.participant.full_name,
             )
+            errors.append(_at(line, problem))
             continue
         if changes and not cell.get("reason"):
-            errors.append(
-                f"line {line}: {enrollment.participant.full_name} is marked "
-                f"{before.status.label.lower()} ({before.minutes_credited} min); "
-                "give a reason for the change."
+            problem = _(
+                "%(name)s is marked %(status)s (%(minutes)d min); give a reason for the change.",
+                name=enrollment.participant.full_name,
+                status=before.status.label.lower(),
+                minutes=before.minutes_credited,
             )
+            errors.append(_at(line, problem))
             continue
         rows.append(
             _Row(
@@ -423,7 +472,7 @@ def read_roster(session: Session, data: bytes) -> list[_Row]:
             )
         )
     if not count and not errors:
-        errors.append("line 2: the file has no rows under its header.")
+        errors.append(_at(2, _("the file has no rows under its header.")))
     if errors:
         raise RosterImportError(errors)
     return rows
@@ -451,7 +500,7 @@ def import_roster(session: Session, data: bytes, actor: User) -> ImportResult:
             changed += before_state != (row.status, row.minutes)
     except ServiceError as exc:
         savepoint.rollback()
-        raise RosterImportError([f"line {row.line}: {exc}"]) from None
+        raise RosterImportError([_at(row.line, str(exc))]) from None
     savepoint.commit()
     audit.record("attendance.import", actor, session, rows=len(rows), changed=changed)
     return ImportResult(len(rows), changed, [r.enrollment for r in rows])

@@ -8,10 +8,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
+from ..i18n import DEFAULT as DEFAULT_LANGUAGE
+from ..i18n import LANGUAGES
 from ..models import (
     Attendance,
     Cohort,
@@ -22,6 +25,7 @@ from ..models import (
     SessionStatus,
     User,
 )
+from ..templating import format_date
 from . import ServiceError, audit
 
 # Offered first in timezone menus; any other IANA name is accepted too.
@@ -51,7 +55,10 @@ def is_timezone(name: str) -> bool:
 def _require_timezone(name: str) -> None:
     if not is_timezone(name):
         raise ServiceError(
-            f"“{name}” is not a timezone we know. Use an IANA name such as America/Chicago."
+            _(
+                "“%(name)s” is not a timezone we know. Use an IANA name such as America/Chicago.",
+                name=name,
+            )
         )
 
 
@@ -64,14 +71,19 @@ def local_to_utc(day: date, at: time, tz: str) -> datetime:
     """The UTC instant of a local wall-clock time; refuses a time the clocks skip."""
     if not 2000 <= day.year <= 2100:
         # Also keeps date arithmetic away from datetime's limits (year 1 and 9999).
-        raise ServiceError(f"{day:%Y} is not a year sessions can be scheduled in.")
+        raise ServiceError(_("%(year)d is not a year sessions can be scheduled in.", year=day.year))
     zone = ZoneInfo(tz)
     local = datetime.combine(day, at.replace(second=0, microsecond=0), tzinfo=zone)
     instant = local.astimezone(UTC)
     if instant.astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
         raise ServiceError(
-            f"{clock_time(at)} does not exist on {day:%b} {day.day}, {day:%Y} in {tz}: "
-            "the clocks move forward then. Choose another time."
+            _(
+                "%(time)s does not exist on %(date)s in %(tz)s: the clocks move forward then. "
+                "Choose another time.",
+                time=clock_time(at),
+                date=format_date(day),
+                tz=tz,
+            )
         )
     return instant
 
@@ -85,7 +97,9 @@ def weekly_times(start: date, weekday: int, at: time, tz: str, count: int) -> li
     """One UTC instant a week at the same local time. Each week's local date and time is
     converted on its own, so a daylight-saving change moves the UTC hour, not the local one."""
     if not 2000 <= start.year <= 2100:
-        raise ServiceError(f"{start:%Y} is not a year sessions can be scheduled in.")
+        raise ServiceError(
+            _("%(year)d is not a year sessions can be scheduled in.", year=start.year)
+        )
     first = first_meeting(start, weekday)
     return [local_to_utc(first + timedelta(weeks=i), at, tz) for i in range(count)]
 
@@ -93,15 +107,19 @@ def weekly_times(start: date, weekday: int, at: time, tz: str, count: int) -> li
 # --- courts -------------------------------------------------------------------------------------
 
 
-def _check_court(name: str, timezone: str, notice_deadline_days: int, court: Court | None):
+def _check_court(
+    name: str, timezone: str, notice_deadline_days: int, language: str, court: Court | None
+):
     if not name:
-        raise ServiceError("Give the court's name.")
+        raise ServiceError(_("Give the court's name."))
     _require_timezone(timezone)
     if notice_deadline_days not in NOTICE_DEADLINE_DAYS:
-        raise ServiceError("The notice deadline must be between 1 and 90 days.")
+        raise ServiceError(_("The notice deadline must be between 1 and 90 days."))
+    if language not in LANGUAGES:
+        raise ServiceError(_("Choose the language of the court's documents."))
     existing = db.session.scalar(select(Court).where(func.lower(Court.name) == name.lower()))
     if existing is not None and existing is not court:
-        raise ServiceError(f"A court named “{existing.name}” already exists.")
+        raise ServiceError(_("A court named “%(name)s” already exists.", name=existing.name))
 
 
 def _flush_court(name: str) -> None:
@@ -110,19 +128,27 @@ def _flush_court(name: str) -> None:
         with db.session.begin_nested():
             db.session.flush()
     except IntegrityError:
-        raise ServiceError(f"A court named “{name}” already exists.") from None
+        raise ServiceError(_("A court named “%(name)s” already exists.", name=name)) from None
 
 
 def create_court(
-    *, name: str, jurisdiction: str, timezone: str, notice_deadline_days: int, actor: User
+    *,
+    name: str,
+    jurisdiction: str,
+    timezone: str,
+    notice_deadline_days: int,
+    actor: User,
+    language: str = DEFAULT_LANGUAGE,
 ) -> Court:
+    """A court that refers men; `language` is the language of the documents sent to it."""
     name, jurisdiction = name.strip(), jurisdiction.strip()
-    _check_court(name, timezone, notice_deadline_days, None)
+    _check_court(name, timezone, notice_deadline_days, language, None)
     court = Court(
         name=name,
         jurisdiction=jurisdiction,
         timezone=timezone,
         notice_deadline_days=notice_deadline_days,
+        language=language,
     )
     db.session.add(court)
     _flush_court(name)
@@ -134,6 +160,7 @@ def create_court(
         jurisdiction=jurisdiction,
         timezone=timezone,
         notice_deadline_days=notice_deadline_days,
+        language=language,
     )
     return court
 
@@ -146,14 +173,19 @@ def update_court(
     timezone: str,
     notice_deadline_days: int,
     actor: User,
+    language: str | None = None,
 ) -> Court:
+    """Change a court's details; `language` None keeps its documents' language. Documents
+    already issued keep the language they were issued in: stored PDFs never change."""
     name, jurisdiction = name.strip(), jurisdiction.strip()
-    _check_court(name, timezone, notice_deadline_days, court)
+    language = language or court.language
+    _check_court(name, timezone, notice_deadline_days, language, court)
     wanted = {
         "name": name,
         "jurisdiction": jurisdiction,
         "timezone": timezone,
         "notice_deadline_days": notice_deadline_days,
+        "language": language,
     }
     changes = {k: [getattr(court, k), v] for k, v in wanted.items() if getattr(court, k) != v}
     if not changes:
@@ -170,19 +202,21 @@ def update_court(
 
 def _check_place(location: str, video_link: str) -> None:
     if not location and not video_link:
-        raise ServiceError("Give a location, a video link, or both.")
+        raise ServiceError(_("Give a location, a video link, or both."))
     if video_link:
         parts = urlsplit(video_link)
         if parts.scheme != "https" or not parts.netloc:
-            raise ServiceError("The video link must be a full https:// address.")
+            raise ServiceError(_("The video link must be a full https:// address."))
 
 
 def _check_facilitators(facilitators: list[User]) -> None:
     if not facilitators:
-        raise ServiceError("Choose at least one facilitator.")
+        raise ServiceError(_("Choose at least one facilitator."))
     wrong = [u.full_name for u in facilitators if u.role is not Role.FACILITATOR or not u.active]
     if wrong:
-        raise ServiceError(f"Not an active facilitator account: {', '.join(wrong)}.")
+        raise ServiceError(
+            _("Not an active facilitator account: %(names)s.", names=", ".join(wrong))
+        )
 
 
 def create_cohort(
@@ -201,14 +235,16 @@ def create_cohort(
     """A cohort with one session per module of its version, weekly on the chosen day."""
     name, location, video_link = name.strip(), location.strip(), video_link.strip()
     if not name:
-        raise ServiceError("Give the cohort a name.")
+        raise ServiceError(_("Give the cohort a name."))
     if weekday not in range(7):
-        raise ServiceError("Choose the day of the week the cohort meets.")
+        raise ServiceError(_("Choose the day of the week the cohort meets."))
     _require_timezone(timezone)
     _check_place(location, video_link)
     _check_facilitators(facilitators)
     if not version.modules:
-        raise ServiceError(f"Version {version.label} has no modules to schedule.")
+        raise ServiceError(
+            _("Version %(version)s has no modules to schedule.", version=version.label)
+        )
     start_time = start_time.replace(second=0, microsecond=0)
     times = weekly_times(start_date, weekday, start_time, timezone, len(version.modules))
     cohort = Cohort(
@@ -253,7 +289,7 @@ def update_cohort(
 ) -> Cohort:
     name, location, video_link = name.strip(), location.strip(), video_link.strip()
     if not name:
-        raise ServiceError("Give the cohort a name.")
+        raise ServiceError(_("Give the cohort a name."))
     _check_place(location, video_link)
     _check_facilitators(facilitators)
     wanted = {"name": name, "location": location, "video_link": video_link}
@@ -295,12 +331,19 @@ def why_fixed(session: Session, action: str) -> str | None:
     """Why the session can no longer be moved or cancelled (`action`), or None if it can."""
     if session.status is SessionStatus.CANCELLED:
         if action == "cancelled":
-            return f"Session {session.number} is already cancelled."
-        return f"Session {session.number} was cancelled; it cannot be {action}."
+            return _("Session %(num)d is already cancelled.", num=session.number)
+        return _("Session %(num)d was cancelled; it cannot be moved.", num=session.number)
     if has_attendance(session):
-        return (
-            f"Attendance is already marked for session {session.number}; "
-            f"a session with attendance cannot be {action}."
+        if action == "cancelled":
+            return _(
+                "Attendance is already marked for session %(num)d; "
+                "a session with attendance cannot be cancelled.",
+                num=session.number,
+            )
+        return _(
+            "Attendance is already marked for session %(num)d; "
+            "a session with attendance cannot be moved.",
+            num=session.number,
         )
     return None
 
@@ -309,24 +352,20 @@ def local_when(session: Session) -> datetime:
     return session.scheduled_at.astimezone(ZoneInfo(session.cohort.timezone))
 
 
-def _day(moment: datetime) -> str:
-    return f"{moment:%b} {moment.day}, {moment:%Y}"
-
-
 def reschedule_session(
     session: Session, *, day: date, at: time, reason: str, actor: User
 ) -> Session:
     """Move a session that nobody has been marked at; it keeps its old time and the reason."""
     reason = reason.strip()
     if not reason:
-        raise ServiceError("Give the reason for moving this session.")
+        raise ServiceError(_("Give the reason for moving this session."))
     refusal = why_fixed(session, "moved")
     if refusal:
         raise ServiceError(refusal)
     cohort = session.cohort
     new = local_to_utc(day, at, cohort.timezone)
     if new == session.scheduled_at:
-        raise ServiceError(f"Session {session.number} is already at that time.")
+        raise ServiceError(_("Session %(num)d is already at that time.", num=session.number))
     others = [
         s for s in cohort.sessions if s is not session and s.status is not SessionStatus.CANCELLED
     ]
@@ -336,15 +375,25 @@ def reschedule_session(
         previous = max(before, key=lambda s: s.number)
         if new <= previous.scheduled_at:
             raise ServiceError(
-                f"Session {session.number} would then come before session {previous.number} "
-                f"({_day(local_when(previous))}). Sessions keep the order of the modules."
+                _(
+                    "Session %(num)d would then come before session %(other)d (%(date)s). "
+                    "Sessions keep the order of the modules.",
+                    num=session.number,
+                    other=previous.number,
+                    date=format_date(local_when(previous)),
+                )
             )
     if after:
         following = min(after, key=lambda s: s.number)
         if new >= following.scheduled_at:
             raise ServiceError(
-                f"Session {session.number} would then come after session {following.number} "
-                f"({_day(local_when(following))}). Sessions keep the order of the modules."
+                _(
+                    "Session %(num)d would then come after session %(other)d (%(date)s). "
+                    "Sessions keep the order of the modules.",
+                    num=session.number,
+                    other=following.number,
+                    date=format_date(local_when(following)),
+                )
             )
     old = session.scheduled_at
     session.rescheduled_from = old
@@ -365,7 +414,7 @@ def reschedule_session(
 def cancel_session(session: Session, *, reason: str, actor: User) -> Session:
     reason = reason.strip()
     if not reason:
-        raise ServiceError("Give the reason for cancelling this session.")
+        raise ServiceError(_("Give the reason for cancelling this session."))
     refusal = why_fixed(session, "cancelled")
     if refusal:
         raise ServiceError(refusal)

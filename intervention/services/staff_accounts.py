@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import secrets
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from ..extensions import db
@@ -13,7 +15,7 @@ from . import ServiceError, audit
 from .enrollments import EMAIL_RE
 
 STAFF_ROLES = (Role.FACILITATOR, Role.CLERK, Role.ADMIN)
-LAST_ADMIN = "This is the last active program director's account: keep it an active director."
+LAST_ADMIN = _l("This is the last active program director's account: keep it an active director.")
 
 
 def _state(user: User) -> dict:
@@ -28,14 +30,14 @@ def _state(user: User) -> dict:
 
 def _check_role(role: Role, court: Court | None) -> None:
     if role not in STAFF_ROLES:
-        raise ServiceError("Choose facilitator, clerk or program director.")
+        raise ServiceError(_("Choose facilitator, clerk or program director."))
     if role is Role.CLERK and court is None:
-        raise ServiceError("A clerk needs a court.")
+        raise ServiceError(_("A clerk needs a court."))
 
 
 def _check_staff(user: User) -> None:
     if not user.role.is_staff:
-        raise ServiceError("Only staff accounts are managed here.")
+        raise ServiceError(_("Only staff accounts are managed here."))
 
 
 def _active_admins() -> int:
@@ -50,12 +52,12 @@ def invite_staff(
     """A staff account nobody can sign in to until its owner sets a password by invitation."""
     full_name, email = full_name.strip(), email.strip().lower()
     if not full_name:
-        raise ServiceError("Give the person's full name.")
+        raise ServiceError(_("Give the person's full name."))
     if not EMAIL_RE.match(email):
-        raise ServiceError("Give a valid email address, like name@example.com.")
+        raise ServiceError(_("Give a valid email address, like name@example.com."))
     _check_role(role, court)
     if db.session.scalar(select(User).where(func.lower(User.email) == email)) is not None:
-        raise ServiceError(f"An account with the email {email} already exists.")
+        raise ServiceError(_("An account with the email %(email)s already exists.", email=email))
     user = User(
         email=email,
         full_name=full_name,
@@ -77,9 +79,9 @@ def set_active(user: User, active: bool, actor: User) -> User:
         return user
     if not active:
         if user.id == actor.id:
-            raise ServiceError("You cannot disable your own account.")
+            raise ServiceError(_("You cannot disable your own account."))
         if user.role is Role.ADMIN and _active_admins() <= 1:
-            raise ServiceError(LAST_ADMIN)
+            raise ServiceError(str(LAST_ADMIN))
     before = _state(user)
     user.active = active
     if not active:
@@ -98,7 +100,7 @@ def change_role(user: User, role: Role, court: Court | None, actor: User) -> Use
         return user
     if user.role is Role.ADMIN and role is not Role.ADMIN and user.active:
         if _active_admins() <= 1:
-            raise ServiceError(LAST_ADMIN)
+            raise ServiceError(str(LAST_ADMIN))
     before = _state(user)
     user.role, user.court = role, court
     db.session.flush()

@@ -6,17 +6,14 @@
 
   var DELAY_MS = 3000; // after the last key press
   var RETRY_MS = 15000; // after a failed connection
-  var SIGNED_OUT =
-    "You were signed out. Your text is kept on this device. Sign in again to save it.";
-  var OFFLINE =
-    "Your draft could not be saved just now. Your text is kept on this device. " +
-    "We will try again.";
-  var RESTORED = "We put back text you wrote on this device that was not saved yet.";
   var WORD = wordPattern();
 
   var settings = document.getElementById("reflection");
   if (!settings || !window.JSON) return;
   var store = deviceStore(settings.dataset.storageKey);
+  // What the page says, in his language: the template puts each sentence on the settings
+  // element (data-msg-*), with {n} and {time} where the numbers go.
+  var say = settings.dataset;
 
   var form = document.getElementById("reflection-form");
   if (!form) {
@@ -60,9 +57,14 @@
 
   function countWords() {
     var n = (textarea.value.match(WORD) || []).length;
+    // One and many, as English and Spanish count.
     counter.textContent =
-      n + (n === 1 ? " word" : " words") + " now. " +
-      (n >= minWords ? "That is enough to submit." : "Write at least " + minWords + ".");
+      fill(n === 1 ? say.msgWord : say.msgWords, "{n}", n) + " " +
+      (n >= minWords ? say.msgEnough : fill(say.msgAtLeast, "{n}", minWords));
+  }
+
+  function fill(message, placeholder, value) {
+    return message.split(placeholder).join(String(value));
   }
 
   // --- the copy on this device -----------------------------------------------------------
@@ -147,7 +149,7 @@
           return answered(response, text);
         },
         function () {
-          showProblem(OFFLINE);
+          showProblem(say.msgOffline);
           schedule(RETRY_MS);
         }
       )
@@ -166,12 +168,12 @@
         if (response.ok) return kept(data, text);
         if (data.error === "signed_out") return signedOut();
         if (data.error === "invalid") return showProblem(data.message); // saved once he fixes it
-        stop(data.message || OFFLINE, data.error === "stale" ? "Reload the page" : null);
+        stop(data.message || say.msgOffline, data.error === "stale" ? say.msgReload : null);
       },
       function () {
         // Not JSON: an error page, such as "not allowed" once his session has ended.
         if (response.status === 400 || response.status === 403) return signedOut();
-        showProblem(OFFLINE);
+        showProblem(say.msgOffline);
         schedule(RETRY_MS);
       }
     );
@@ -180,7 +182,7 @@
   function kept(data, text) {
     revisionInput.value = String(data.revision);
     saved = text;
-    status.textContent = "Draft saved " + data.saved_at;
+    status.textContent = fill(say.msgSaved, "{time}", data.saved_at);
     hideProblem();
     if (textarea.value === text) {
       store.forget();
@@ -191,14 +193,14 @@
   }
 
   function signedOut() {
-    stop(SIGNED_OUT, "Sign in again");
+    stop(say.msgSignedOut, say.msgSignIn);
   }
 
   function stop(message, linkText) {
     stopped = true;
     window.clearTimeout(timer);
     store.keep(textarea.value, revision());
-    status.textContent = "Your newest changes are not saved.";
+    status.textContent = say.msgNotSaved;
     showProblem(message, linkText);
   }
 
@@ -233,7 +235,7 @@
       // Written on top of the text the server has now: nothing newer is overwritten.
       textarea.value = copy.text;
       countWords();
-      notice.textContent = RESTORED;
+      notice.textContent = say.msgRestored;
       notice.hidden = false;
       schedule(0);
     } else if (copy.time > savedAt) {
