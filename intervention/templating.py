@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from babel import dates
+from babel import dates, numbers
 from flask import Flask, has_request_context
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -44,6 +44,16 @@ def format_datetime(value: datetime | None, tz: str | None = None) -> str:
     return f"{format_date(local)}, {_plain(clock)} {local:%Z}".rstrip()
 
 
+def format_number(value: float) -> str:
+    """Hours and other one-decimal figures: "5.6" / "5,6"."""
+    return numbers.format_decimal(value, "#,##0.0", locale=current_language())
+
+
+def format_clock(value: time) -> str:
+    """A time of day without a date: "6:30 PM" / "18:30"."""
+    return _plain(dates.format_time(value, "short", locale=current_language()))
+
+
 NAV = {
     "participant": [
         ("participant.home", _l("My course")),
@@ -69,6 +79,8 @@ NAV = {
 def register(app: Flask) -> None:
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["number"] = format_number
+    app.jinja_env.filters["clock"] = format_clock
     app.jinja_env.globals["now_utc"] = utcnow
     # Safe: render_markdown escapes raw HTML (html=False) and cleans it with nh3.
     app.jinja_env.filters["markdown"] = lambda text: Markup(  # nosec B704

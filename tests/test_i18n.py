@@ -99,3 +99,16 @@ def test_dates_follow_the_language_and_the_timezone(app):
         refresh()
         assert format_date(date(2026, 11, 3)) == "3 nov 2026"
         assert format_datetime(moment, "America/Los_Angeles") == "3 nov 2026, 18:42 PST"
+
+
+def test_numbers_and_times_of_day_follow_the_language(app):
+    from datetime import time
+
+    from intervention.templating import format_clock, format_number
+
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        refresh()
+        assert (format_number(4.0), format_clock(time(18, 30))) == ("4.0", "6:30 PM")
+    with app.test_request_context(headers={"Accept-Language": "es"}):
+        refresh()
+        assert (format_number(5.6), format_clock(time(18, 30))) == ("5,6", "18:30")
