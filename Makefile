@@ -23,6 +23,11 @@ RUN_ENV := INTERVENTION_ENV=development FLASK_DEBUG=$(DEBUG) \
 
 # Debian package for browser tests (the PDF packages are named in system-deps).
 BROWSER_PACKAGES := chromium
+# The W3C Nu HTML checker for tests/browser/test_html_valid.py: the npm package vnu-jar, kept
+# in a project-local folder, run on Java 17 or newer (Debian packages below).
+VNU_DIR      := .cache/vnu
+VNU_JAR      := $(VNU_DIR)/node_modules/vnu-jar/build/dist/vnu.jar
+VNU_PACKAGES := default-jre-headless npm
 # Debian package of the load generator the benchmarks drive the app with.
 BENCH_PACKAGES := wrk
 
@@ -58,7 +63,7 @@ apt_ensure() { \
 endef
 
 .DEFAULT_GOAL := help
-.PHONY: help run test install system-deps browser-deps bench-deps bench lint format clean
+.PHONY: help run test install system-deps browser-deps html-checker bench-deps bench lint format clean
 
 help:
 	@echo "make run           install, migrate, load curricula, add demo data, serve http://$(HOST):$(PORT)"
@@ -66,6 +71,7 @@ help:
 	@echo "make install       create $(VENV) and install the project with its dev tools"
 	@echo "make system-deps   check (or, as root with apt-get, install) PDF libraries and fonts"
 	@echo "make browser-deps  check (or install) Debian's chromium for browser tests"
+	@echo "make html-checker  install the Nu HTML checker (vnu-jar, needs java and npm) in $(VNU_DIR)"
 	@echo "make bench         fresh data set of BENCH_SCALE=$(BENCH_SCALE) participants, then bench/*.py"
 	@echo "make bench-deps    check (or install) Debian's wrk for the load benchmark"
 	@echo "make lint          ruff check, ruff format --check, bandit (medium and high)"
@@ -79,8 +85,9 @@ run: install
 	@echo "Serving http://$(HOST):$(PORT)  (demo logins: see README.md; Ctrl-C to stop)"
 	exec env $(RUN_ENV) $(FLASK) run --host $(HOST) --port $(PORT)
 
-# The browser tests (tests/browser) need Debian's chromium: no browser, no test run.
-test: install browser-deps
+# The browser tests (tests/browser) need Debian's chromium and the Nu HTML checker: without
+# them, no test run.
+test: install browser-deps html-checker
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 install: system-deps $(STAMP) $(CATALOGS)
@@ -118,6 +125,22 @@ browser-deps:
 	apt_ensure "Chromium for browser tests" $(BROWSER_PACKAGES) || exit 1; \
 	[ -x /usr/bin/chromium ] || { echo "/usr/bin/chromium is still missing" >&2; exit 1; }
 
+# Java and npm come from apt-get when run as root; otherwise the recipe says what to install.
+html-checker:
+	@$(SH_HELPERS); \
+	missing=""; \
+	command -v java >/dev/null 2>&1 || missing="$$missing default-jre-headless"; \
+	[ -f $(VNU_JAR) ] || command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
+		apt_ensure "Java and npm for the Nu HTML checker" $$missing || exit 1; \
+	fi; \
+	[ -f $(VNU_JAR) ] && exit 0; \
+	echo "Installing the Nu HTML checker (npm package vnu-jar) into $(VNU_DIR)"; \
+	mkdir -p $(VNU_DIR); \
+	npm install --prefix $(VNU_DIR) --no-audit --no-fund --loglevel=error vnu-jar \
+		|| { echo "npm could not install vnu-jar into $(VNU_DIR)" >&2; exit 1; }; \
+	[ -f $(VNU_JAR) ] || { echo "$(VNU_JAR) is still missing after npm install" >&2; exit 1; }
+
 bench-deps:
 	@$(SH_HELPERS); \
 	command -v wrk >/dev/null 2>&1 && exit 0; \
@@ -142,5 +165,5 @@ lint: install
 	$(BIN)/bandit -q -r intervention -ll
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .coverage
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .coverage $(VNU_DIR)
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

@@ -154,3 +154,48 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+PHONE = {"width": 390, "height": 844}
+WAIT_MS = 15_000  # the editor saves 3 s after the last key press; slow machines
+
+
+@pytest.fixture(scope="session")
+def signed_in(live_server, browser, tmp_path_factory):
+    """The saved cookies of a demo account, signed in once per run. The server limits sign-in
+    to 10 attempts per address in 15 minutes, as in production, and every test runs from the
+    same address: tests that are not about signing in start already signed in."""
+    from .support import sign_in
+
+    folder = tmp_path_factory.mktemp("signed-in")
+    states: dict[str, str] = {}
+
+    def state_of(email: str) -> str:
+        if email not in states:
+            context = browser.new_context()
+            sign_in(context.new_page(), live_server, email)
+            states[email] = str(folder / f"{email}.json")
+            context.storage_state(path=states[email])
+            context.close()
+        return states[email]
+
+    return state_of
+
+
+@pytest.fixture
+def new_context(browser, signed_in):
+    """Opens browser contexts, one per person in a test (as `user`, already signed in, or
+    signed out), on a phone-sized screen unless told otherwise; closes them afterwards."""
+    opened = []
+
+    def open_context(user: str | None = None, viewport=PHONE, **options):
+        if user is not None:
+            options["storage_state"] = signed_in(user)
+        context = browser.new_context(viewport=viewport, **options)
+        context.set_default_timeout(WAIT_MS)
+        opened.append(context)
+        return context
+
+    yield open_context
+    for context in opened:
+        context.close()

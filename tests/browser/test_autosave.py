@@ -118,9 +118,8 @@ def test_his_draft_survives_a_reload_a_second_tab_and_a_sign_out(live_server, co
     expect(editor).to_have_value(typed)  # now from the server
 
 
-def test_a_double_click_on_submit_sends_one_attempt(live_server, context):
-    page = context.new_page()
-    sign_in(page, live_server)
+def test_a_double_click_on_submit_sends_one_attempt(live_server, new_context):
+    page = new_context("participant@demo.test").new_page()
     url = prompts_to_write(page, live_server)[1]
     page.goto(url)
     minimum = int(page.locator("#reflection-form").get_attribute("data-min-words"))
@@ -134,9 +133,8 @@ def test_a_double_click_on_submit_sends_one_attempt(live_server, context):
     assert page.evaluate("Object.keys(localStorage).length") == 0
 
 
-def test_the_page_counts_words_as_the_server_does(live_server, context):
-    page = context.new_page()
-    sign_in(page, live_server)
+def test_the_page_counts_words_as_the_server_does(live_server, new_context):
+    page = new_context("participant@demo.test").new_page()
     page.goto(prompts_to_write(page, live_server)[2])
     samples = [
         "I don't know",
