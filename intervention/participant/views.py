@@ -82,7 +82,8 @@ guard_blueprint(bp, Role.PARTICIPANT)
 # per kind of record, the same for his first week as for his last.
 CASE = Load(Enrollment)
 PAGE_RECORDS = {
-    "participant.home": loading.case_record(CASE),
+    # The progress panel reads his answers' attempts (the one returned to him, what is due).
+    "participant.home": [*loading.case_record(CASE), *loading.answers(CASE)],
     "participant.module": loading.answers(CASE),
     "participant.reflections": loading.answers(CASE),
     "participant.reflection": loading.answers(CASE),
