@@ -675,10 +675,11 @@ def new_enrollment():
 
 
 def _row_id(text: str) -> int:
-    """An id read from a URL or a form; one no database column can hold raises ValueError,
-    so request.args.get(..., type=_row_id) reads it as absent (found by test_form_fuzz)."""
+    """An id read from a URL or a form; one no id column can hold (PostgreSQL's INTEGER is
+    32-bit) raises ValueError, so request.args.get(..., type=_row_id) reads it as absent
+    (found by test_form_fuzz)."""
     value = int(text)
-    if not 0 < value < 2**63:
+    if not 0 < value < 2**31:
         raise ValueError(text)
     return value
 
