@@ -16,10 +16,9 @@ import time as clock
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from types import SimpleNamespace
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func, insert, select, text, update
 from werkzeug.security import generate_password_hash
@@ -53,6 +52,7 @@ from .models import (
 )
 from .services import audit, certificates
 from .services.reflections import count_words
+from .services.scheduling import local_to_utc
 
 PASSWORD = "scale-password"
 PROGRAM_SLUG = "accountability-and-change"
@@ -285,10 +285,6 @@ class CohortPlan:
     size: int = 0
 
 
-def _local(day: date, at: time, tz: str) -> datetime:
-    return datetime.combine(day, at, tzinfo=ZoneInfo(tz)).astimezone(UTC)
-
-
 def _versions() -> tuple[object, object | None]:
     english = db.session.scalar(select(Program).where(Program.slug == PROGRAM_SLUG))
     if english is None or english.latest_version is None:
@@ -428,7 +424,7 @@ def _add_cohort(bulk: Bulk, plan: CohortPlan, rng: random.Random) -> None:
     for user_id in plan.facilitator_ids:
         bulk.add(cohort_facilitators, cohort_id=plan.id, user_id=user_id)
     for i, module in enumerate(plan.version.modules):
-        at = _local(plan.start + timedelta(weeks=i), plan.start_time, plan.court.timezone)
+        at = local_to_utc(plan.start + timedelta(weeks=i), plan.start_time, plan.court.timezone)
         held = i < plan.held
         plan.session_at.append(at)
         plan.session_ids.append(
@@ -482,7 +478,7 @@ class Writer:
         n = self.participants
         name = _name(rng, plan.spanish)
         referred = min(plan.start - timedelta(days=rng.randint(7, 30)), self.now.date())
-        referred_at = _local(
+        referred_at = local_to_utc(
             referred, time(rng.randint(9, 16), rng.randint(0, 59)), plan.court.timezone
         )
         referred_at = min(referred_at, self.now - timedelta(hours=1))

@@ -368,10 +368,6 @@ def evaluate(enrollment: Enrollment, today: date | None = None) -> Completion:
     )
 
 
-def plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
 def _day(value: date) -> str:
     from ..templating import format_date
 
