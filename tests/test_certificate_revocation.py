@@ -417,3 +417,17 @@ def test_a_revocation_that_is_not_the_newest_cannot_be_named(revoked, director):
         certificate_service.issue_after_revocation(revoked, director, AGAIN_REASON)
     new = certificate_service.issue_after_revocation(later, director, AGAIN_REASON)
     assert new.follows_revoked is later
+
+
+def test_he_reads_it_in_his_language(app, revoked):
+    man = revoked.enrollment.participant
+    man.locale = "es"
+    db.session.commit()
+    me = signed_in(app, man)
+    assert "Su certificado fue revocado" in text_of(me.get("/me/"))
+    response = me.get(f"/me/certificates/{revoked.id}.pdf")
+    assert response.status_code == 410
+    page = text_of(response)
+    assert '<html lang="es">' in page
+    assert "Este certificado fue revocado" in page
+    assert "ya no es válido, así que no puede descargarlo" in page
