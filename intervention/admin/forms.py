@@ -31,6 +31,18 @@ class RevokeForm(BaseForm):
     )
 
 
+class IssueAgainForm(BaseForm):
+    """The director's decision to certify a case again after its certificate was revoked."""
+
+    reason = TextAreaField(
+        _l("Why a new certificate"),
+        validators=[
+            DataRequired(message=_l("Give the reason for issuing a new certificate.")),
+            Length(max=2000),
+        ],
+    )
+
+
 class MoveVersionForm(BaseForm):
     version_id = SelectField(_l("Move to version"), coerce=int)
     reason = TextAreaField(

@@ -58,6 +58,7 @@ from .forms import (
     CourtForm,
     EnrollForm,
     EnrollmentSearchForm,
+    IssueAgainForm,
     MoveVersionForm,
     RescheduleForm,
     ReviewerForm,
@@ -169,10 +170,42 @@ def certificate(certificate_id: int):
         except ServiceError as exc:
             db.session.rollback()
             form.reason.errors.append(str(exc))
+    return _certificate_page(cert, form, IssueAgainForm(formdata=None))
+
+
+@bp.route("/certificates/<int:certificate_id>/issue-again", methods=["POST"])
+def issue_again(certificate_id: int):
+    """After a revocation, a new certificate only by the director's deliberate decision."""
+    cert = get_or_404(Certificate, certificate_id)
+    form = IssueAgainForm()
+    if form.validate_on_submit():
+        try:
+            new = certificate_service.issue_after_revocation(cert, current_user, form.reason.data)
+            db.session.commit()
+        except ServiceError as exc:
+            # Said above the page: a second click finds the form gone with the revocation
+            # already followed.
+            db.session.rollback()
+            flash(_("No new certificate issued: %(problem)s", problem=exc), "error")
+            return redirect(url_for(".certificate", certificate_id=cert.id))
+        flash(
+            _(
+                "Certificate %(number)s issued after the revocation of %(old)s.",
+                number=new.number,
+                old=cert.number,
+            ),
+            "success",
+        )
+        return redirect(url_for(".certificate", certificate_id=new.id))
+    return _certificate_page(cert, RevokeForm(formdata=None), form)
+
+
+def _certificate_page(cert: Certificate, revoke_form: RevokeForm, again_form: IssueAgainForm):
     return render_template(
         "admin/certificate.html",
         cert=cert,
-        form=form,
+        form=revoke_form,
+        again_form=again_form,
         code=certificate_service.format_code(cert.verification_code),
     )
 

@@ -56,15 +56,49 @@ class Certificate(db.Model):
     status_reason: Mapped[str] = mapped_column(sa.Text, default="")
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     superseded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("certificates.id"))
+    # Revocation is final: a certificate issued for the case afterwards is the director's
+    # deliberate decision, naming the revoked certificate it follows and why. Unique, so one
+    # revocation is followed once however many times the button is pressed.
+    follows_revoked_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("certificates.id"), unique=True
+    )
+    follows_revoked_reason: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
 
     enrollment: Mapped[Enrollment] = relationship(back_populates="certificates")
     version: Mapped[CurriculumVersion] = relationship()
     issued_by: Mapped[User] = relationship()
-    superseded_by: Mapped[Certificate | None] = relationship(remote_side=[id])
+    superseded_by: Mapped[Certificate | None] = relationship(
+        remote_side=[id], foreign_keys=[superseded_by_id]
+    )
+    follows_revoked: Mapped[Certificate | None] = relationship(
+        remote_side=[id], foreign_keys=[follows_revoked_id]
+    )
 
     @property
     def filename(self) -> str:
-        return f"certificate-{self.number}.pdf"
+        # Staff keep the bytes of a revoked or superseded one for the record; its name says so.
+        if self.status is CertificateStatus.VALID:
+            return f"certificate-{self.number}.pdf"
+        return f"certificate-{self.number}-{self.status.value}.pdf"
+
+    @property
+    def awaits_decision(self) -> bool:
+        """The case's newest revocation, with nothing issued since: the director may decide
+        to issue a new certificate after it."""
+        enrollment = self.enrollment
+        return (
+            self.status is CertificateStatus.REVOKED
+            and enrollment.revoked_certificate is self
+            and enrollment.valid_certificate is None
+            and self.followed_by is None
+        )
+
+    @property
+    def followed_by(self) -> Certificate | None:
+        """The certificate the director issued after revoking this one, if any."""
+        return next(
+            (c for c in self.enrollment.certificates if c.follows_revoked_id == self.id), None
+        )
 
 
 class DocumentKind(enum.StrEnum):

@@ -140,6 +140,14 @@ class Enrollment(db.Model):
 
         return next((c for c in self.certificates if c.status is CertificateStatus.VALID), None)
 
+    @property
+    def revoked_certificate(self) -> Certificate | None:
+        """The newest revoked certificate: once there is one, only the director issues again."""
+        from .certificates import CertificateStatus
+
+        revoked = [c for c in self.certificates if c.status is CertificateStatus.REVOKED]
+        return revoked[-1] if revoked else None
+
 
 class EnrollmentTransition(db.Model):
     """Append-only: who moved the case from which state to which, when and why."""

@@ -36,6 +36,7 @@ from ..forms import EmptyForm
 from ..i18n import current_language
 from ..models import (
     Certificate,
+    CertificateStatus,
     Enrollment,
     Module,
     Reflection,
@@ -497,6 +498,10 @@ def certificate_pdf(certificate_id: int):
     cert = db.session.get(Certificate, certificate_id)
     if cert is None or cert.enrollment.participant_id != current_user.id:
         abort(404)
+    if cert.status is not CertificateStatus.VALID:
+        # Its bytes would read as a certificate that stands; tell him what happened instead
+        # (staff and the court keep the stored PDF for the record).
+        return render_template("participant/certificate_gone.html", cert=cert), 410
     certificate_service.record_download(cert, current_user)
     db.session.commit()
     return certificate_response(cert)

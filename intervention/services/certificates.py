@@ -92,10 +92,18 @@ def issue(enrollment: Enrollment, actor: User) -> Certificate:
     _check_issuer(actor)
     enrollments.lock(enrollment)
     _check_state(enrollment)
-    existing = enrollment.valid_certificate
-    if existing is not None:
+    _check_none_valid(enrollment)
+    revoked = enrollment.revoked_certificate
+    if revoked is not None:
+        # Revocation is final: issuing again would quietly undo it. Only the director's
+        # deliberate step, issue_after_revocation, naming the revocation, may follow it.
         raise ServiceError(
-            _("Certificate %(number)s was already issued for this case.", number=existing.number)
+            _(
+                "Certificate %(number)s was revoked; only the program director can issue a new"
+                " certificate for this case, from the revoked certificate's page, giving the"
+                " reason.",
+                number=revoked.number,
+            )
         )
     result = _check_complete(enrollment)
 
@@ -104,6 +112,92 @@ def issue(enrollment: Enrollment, actor: User) -> Certificate:
     _complete(enrollment, cert, actor)
     audit.record("certificate.issue", actor, cert, number=cert.number, sha256=cert.sha256)
     return cert
+
+
+def _check_none_valid(enrollment: Enrollment) -> None:
+    existing = enrollment.valid_certificate
+    if existing is not None:
+        raise ServiceError(
+            _("Certificate %(number)s was already issued for this case.", number=existing.number)
+        )
+
+
+def issue_after_revocation(revoked: Certificate, actor: User, reason: str) -> Certificate:
+    """The director's decision to certify a case again after a revocation.
+
+    As with a certificate authority, whose revocations are permanent (RFC 5280 5.3.1 allows
+    un-revoking only a temporary hold, which this program has none of), the revoked
+    certificate stays revoked for good: a new certificate, with a new number, code and PDF,
+    is issued through the same guards as the first, and records which revocation it follows
+    and why, so the record shows a decision and not an accident.
+    """
+    if actor.role is not Role.ADMIN:
+        raise ServiceError(
+            _("Only the program director can issue a new certificate after a revocation.")
+        )
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError(_("Give the reason for issuing a new certificate."))
+    enrollment = revoked.enrollment
+    enrollments.lock(enrollment)
+    db.session.refresh(revoked)  # a second click waits for the first, then sees its result
+    if revoked.status is not CertificateStatus.REVOKED:
+        raise ServiceError(
+            _(
+                "Certificate %(number)s is %(status)s; only a revoked certificate can be"
+                " followed by a new one.",
+                number=revoked.number,
+                status=revoked.status.label.lower(),
+            )
+        )
+    _check_followed(revoked)
+    _check_none_valid(enrollment)
+    newest = enrollment.revoked_certificate
+    if newest is not revoked:
+        raise ServiceError(
+            _(
+                "Certificate %(number)s is the newest revocation of this case; name it instead.",
+                number=newest.number,
+            )
+        )
+    _check_state(enrollment)
+    result = _check_complete(enrollment)
+
+    issued_at = utcnow()
+    cert = _store_with_next_number(
+        enrollment,
+        actor,
+        result,
+        issued_at,
+        completed_at=_completed_at(revoked),
+        follows_revoked=revoked,
+        follows_revoked_reason=reason,
+    )
+    _complete(enrollment, cert, actor)
+    audit.record(
+        "certificate.issue",
+        actor,
+        cert,
+        number=cert.number,
+        sha256=cert.sha256,
+        after_revocation_of=revoked.number,
+        reason=reason,
+    )
+    return cert
+
+
+def _check_followed(revoked: Certificate) -> None:
+    follow_up = db.session.scalar(
+        select(Certificate).where(Certificate.follows_revoked_id == revoked.id)
+    )
+    if follow_up is not None:
+        raise ServiceError(
+            _(
+                "Certificate %(number)s was already followed by certificate %(new)s.",
+                number=revoked.number,
+                new=follow_up.number,
+            )
+        )
 
 
 def reissue(old: Certificate, actor: User, reason: str) -> Certificate:
@@ -166,7 +260,15 @@ def _completed_at(cert: Certificate):
 
 
 def _store_with_next_number(
-    enrollment, actor, result, issued_at, *, completed_at=None, replaces=None
+    enrollment,
+    actor,
+    result,
+    issued_at,
+    *,
+    completed_at=None,
+    replaces=None,
+    follows_revoked=None,
+    follows_revoked_reason="",
 ) -> Certificate:
     """Numbers are sequential per program and year; when another issue takes the same
     number first (the unique constraint says so), take the next one and render again."""
@@ -195,6 +297,8 @@ def _store_with_next_number(
             issued_at=issued_at,
             pdf=pdf,
             sha256=hashlib.sha256(pdf).hexdigest(),
+            follows_revoked_id=follows_revoked.id if follows_revoked is not None else None,
+            follows_revoked_reason=follows_revoked_reason,
         )
         try:
             with db.session.begin_nested():
@@ -202,6 +306,8 @@ def _store_with_next_number(
             db.session.refresh(enrollment, ["certificates"])
             return cert
         except IntegrityError:
+            if follows_revoked is not None:
+                _check_followed(follows_revoked)  # another request followed it first
             continue
     raise ServiceError(_("Could not give the certificate a number; please try again."))
 
