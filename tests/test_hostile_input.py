@@ -8,6 +8,8 @@ PostgreSQL refuses NUL in text and 64-bit overflows where SQLite shrugs; run thi
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from werkzeug.routing import IntegerConverter
 
@@ -279,3 +281,19 @@ def test_no_post_route_answers_500_to_ids_past_the_database(app, world, role):  
             if response.status_code != 404:
                 wrong.append(f"POST {url} -> {response.status_code}, want 404")
     assert not wrong, "\n".join(wrong)
+
+
+def test_a_roster_file_with_control_characters_is_refused_line_by_line(app, world):  # noqa: F811
+    client = signed_in(app, world.facilitator)
+    url = f"/facilitator/sessions/{world.session.id}/import"
+    case = world.enrollment.case_number
+    data = f"case_number,status,minutes,note\n{case},present,90,bus\x00 late\n".encode()
+    response = client.post(
+        url,
+        data={"csrf_token": csrf_token(client, url), "file": (io.BytesIO(data), "roster.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422, text_of(response)[:1500]
+    assert "line 2: the note cell contains a control character." in text_of(response)
+    db.session.expire_all()
+    assert world.enrollment.attendance == []
