@@ -24,13 +24,13 @@ MAX_ID = 2**31 - 1
 TEXT_CONTROLS = frozenset("\t\n\r")
 
 
-def has_control(text: str) -> bool:
-    return any(unicodedata.category(char) == "Cc" for char in text)
+def has_control(text: str, allowed: frozenset[str] = frozenset()) -> bool:
+    return any(c not in allowed and unicodedata.category(c) == "Cc" for c in text)
 
 
 def without_control(text: str) -> str:
     """Prose without its control characters, keeping tabs and line breaks."""
-    if not has_control(text):
+    if not has_control(text, TEXT_CONTROLS):
         return text
     return "".join(c for c in text if c in TEXT_CONTROLS or unicodedata.category(c) != "Cc")
 
