@@ -195,6 +195,16 @@ def test_export_dates_out_of_range_get_a_message(app, world, start, end, message
     assert message in text_of(clerk.get(response.headers["Location"]))
 
 
+def test_date_messages_are_in_the_readers_language(app, world):  # noqa: F811
+    world.clerk.locale = "es"
+    db.session.commit()
+    clerk = signed_in(app, world.clerk)
+    response = clerk.get("/court/export.zip?from=9999-12-01&to=9999-12-31")
+    assert "Indique una fecha entre 1900 y 2199." in text_of(
+        clerk.get(response.headers["Location"])
+    )
+
+
 def test_audit_dates_out_of_range_get_a_message(app, world):  # noqa: F811
     admin = signed_in(app, world.admin)
     response = admin.get("/admin/audit?since=9999-12-31&until=9999-12-31")
