@@ -25,6 +25,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(load_config(app.instance_path, config))
     os.makedirs(app.instance_path, exist_ok=True)
     register_extensions(app)
+    register_input_rules(app)
     register_blueprints(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         retry_reads_when_locked(app)
@@ -116,6 +117,12 @@ def retry_reads_when_locked(app: Flask, tries: int = 5) -> None:
 
     for endpoint, view in list(app.view_functions.items()):
         app.view_functions[endpoint] = retrying(view)
+
+
+def register_input_rules(app: Flask) -> None:
+    from .inputs import register
+
+    register(app)
 
 
 def register_blueprints(app: Flask) -> None:

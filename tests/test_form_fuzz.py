@@ -60,13 +60,32 @@ def fields_of(html: str) -> dict[str, list[str]]:
 text = st.text(max_size=300)
 numbers = st.integers(min_value=-(2**63), max_value=2**63).map(str)
 dates = st.sampled_from(["2026-02-30", "0000-01-01", "9999-12-31", "2026-13-01", "yesterday"])
+# What PostgreSQL refuses and SQLite stores (issue 13): these forms were fuzzed on PostgreSQL
+# in CI all along, but text() almost never draws a control character, and none of the fixed
+# 50 examples per form held a NUL, so a NUL never reached the database. Sent on purpose now.
+hostile = st.sampled_from(
+    [
+        "a\x00b@x.y",
+        "\x00",
+        "ABCD-EFGH-JKMN-PQR\x00",
+        "An answer\x00 with a NUL\tand a tab\nand a line",
+        "\x1b[31mred\x7f\x85",
+        "99999999999999999999",
+        str(2**63),
+        str(2**31),
+        "-9223372036854775809",
+        "0001-01-01",
+        "2200-01-01",
+    ]
+)
 
 
 def form_data(fields: dict[str, list[str]]):
-    """Each field missing, or any text, or a number, or a value the page offers."""
+    """Each field missing, or any text, or a number, or a value the page offers, or a value
+    that broke PostgreSQL."""
     per_field = {}
     for name, offered in fields.items():
-        choices = [st.none(), text, numbers, dates]
+        choices = [st.none(), text, numbers, dates, hostile]
         if offered:
             choices.append(st.sampled_from(offered))
         per_field[name] = st.one_of(*choices)
@@ -93,6 +112,25 @@ def fuzz(client, url: str, page: str | None = None, extra_fields: dict | None = 
         db.session.rollback()
 
     post()
+
+
+def fuzz_query(client, url: str, page: str | None = None) -> None:
+    """The same for a GET form (a search, a filter, a download's dates): 50 arbitrary query
+    strings built from the fields of the form at `page`, and a page number."""
+    fields = fields_of(text_of(client.get(page or url)))
+    assert fields, f"no form on {page or url}"
+
+    @FUZZ
+    @given(data=form_data({**fields, "page": []}))
+    def get(data):
+        response = client.get(url, query_string=data)
+        response.get_data()  # a streamed download fails while it streams, if it does
+        assert response.status_code < 500, (url, data, text_of(response)[:2000])
+        if response.status_code >= 400:
+            assert response.get_data(), (url, data, "an error with no message")
+        db.session.rollback()
+
+    get()
 
 
 @pytest.fixture
@@ -213,3 +251,16 @@ def test_welcome_form(client, make_user):
     newcomer = make_user(Role.PARTICIPANT)
     db.session.commit()
     fuzz(client, f"/welcome/{make_token(newcomer)}")
+
+
+def test_search_and_filter_forms(app, case, make_user):
+    """Searches and filters read their fields from the address: NUL and huge numbers there
+    broke the clerk's and the director's searches on PostgreSQL (issue 13)."""
+    clerk = signed_in(app, make_user(Role.CLERK, court=case.court))
+    fuzz_query(clerk, "/court/")
+    fuzz_query(clerk, "/court/export.zip", page="/court/")
+    fuzz_query(clerk, "/court/cases.csv", page="/court/")
+    admin = signed_in(app, case.admin)
+    for url in ["/admin/enrollments", "/admin/audit", "/admin/holds", "/admin/enrollments/new"]:
+        fuzz_query(admin, url)
+    fuzz_query(signed_in(app, case.cohort.facilitators[0]), "/facilitator/reviews")

@@ -560,8 +560,17 @@ def resolve_link(href: str, module_path: Path, links: LinkContext) -> ResolvedLi
 
 
 def _check_body(r: _Reader, body: str, first_line: int, path: Path, links: LinkContext) -> None:
-    from .render import FACILITATOR_FENCE, html_detecting_parser, is_facilitator_fence
+    from .render import (
+        FACILITATOR_FENCE,
+        html_detecting_parser,
+        is_facilitator_fence,
+        notes_problems,
+    )
 
+    # Facilitator notes the renderer would not cut as written (issue 13): asked of the
+    # renderer itself, so the check and what participants see cannot disagree.
+    for index, problem in notes_problems(body):
+        r.error(first_line + index, problem)
     md = html_detecting_parser()
     tokens = md.parse(body)
     for token in tokens:

@@ -203,25 +203,175 @@ def _localize(html: str, language: str) -> str:
     )
 
 
+# A line that opens, or looks meant to open, facilitator notes wherever it stands: after any
+# indentation, block-quote marks and list markers, three or more backticks or tildes, then the
+# word (```facilitator, ~~~ Facilitator notes, ```{.facilitator}, ```facilitators ...).
+NOTES_OPENER = re.compile(
+    r"(?:[ \t>]|[-+*][ \t]|\d{1,9}[.)][ \t])*(`{3,}|~{3,})[ \t]*\{?[ \t]*\.?facilitat", re.I
+)
+# The blocks of the parse a line of notes can end up in; containers (lists, quotes) hold these.
+_LEAF_BLOCKS = ("fence", "code_block", "paragraph_open")
+
+
+def _lines(markdown: str) -> list[str]:
+    """The lines as the parser numbers them: only a line feed (or CR LF, or CR) ends one.
+    Python's splitlines also breaks at a form feed or U+2028, which would set every later
+    line apart from the parser's maps, and cut the wrong lines."""
+    return re.sub(r"\r\n?", "\n", markdown).split("\n")
+
+
+def _leaf_blocks(markdown: str) -> list[Token]:
+    return [t for t in _answer_parser().parse(markdown) if t.type in _LEAF_BLOCKS and t.map]
+
+
+def _is_notes(token: Token, lines: list[str]) -> bool:
+    """A fence marked facilitator at any depth, or any block in which a line opens (or looks
+    meant to open) facilitator notes, such as a fence indented into a code block."""
+    if token.type == "fence" and is_facilitator_fence(token.info):
+        return True
+    start, end = token.map
+    return any(NOTES_OPENER.match(line) for line in lines[start:end])
+
+
 def split_facilitator_notes(markdown: str) -> tuple[str, str]:
     """Return (participant body, facilitator notes) from a module's Markdown.
 
     Facilitator notes are fenced blocks with the info string `facilitator`; they are cut out
     of the body by the parser's own tokens, so no fence trick can leak them to participants.
-    """
-    tokens = _answer_parser().parse(markdown)
-    lines = markdown.splitlines(keepends=True)
-    body_lines = list(lines)
-    notes: list[str] = []
-    for token in tokens:
-        if token.type == "fence" and is_facilitator_fence(token.info) and token.map:
-            start, end = token.map
-            notes.append(token.content)
-            for i in range(start, end):
-                body_lines[i] = ""
-    return "".join(body_lines), "\n".join(notes)
+    Every other block in which a line looks like such a fence (indented into a code block,
+    inside another fence, in a list or quote) is cut too: `curriculum check` refuses those,
+    and should one be stored anyway, participants still never see it. The body is parsed
+    again until nothing more is cut, as cutting lines can change how the rest parses."""
+    body, notes = markdown, []
+    while True:
+        lines = _lines(body)
+        cut = [t for t in _leaf_blocks(body) if _is_notes(t, lines)]
+        if not cut:
+            return body, "\n".join(notes)
+        gone: set[int] = set()
+        for token in cut:
+            notes.append(_notes_in(token, lines))
+            gone.update(range(*token.map))
+        body = "\n".join(line for i, line in enumerate(lines) if i not in gone)
+
+
+def _notes_in(token: Token, lines: list[str]) -> str:
+    if token.type == "fence" and is_facilitator_fence(token.info):
+        return token.content
+    if token.type == "paragraph_open":
+        return "\n".join(lines[slice(*token.map)])
+    # A code block or another fence holding a facilitator fence: the notes inside it. Its
+    # content is shorter (a fence) or less indented (a code block), so this ends.
+    return split_facilitator_notes(token.content)[1] or token.content
 
 
 def is_facilitator_fence(info: str) -> bool:
     words = info.strip().split()
     return bool(words) and words[0].lower().strip("{}") == FACILITATOR_FENCE
+
+
+def notes_problems(markdown: str) -> list[tuple[int, str]]:
+    """(line counted from 0, what is wrong) for every block of facilitator notes that is not
+    a closed ```facilitator fence at the top level of the module, with no fence inside it.
+
+    `curriculum check` refuses these. The rule is narrow on purpose: it is the one form the
+    renderer recognises without guessing, so a module that checks clean never shows notes to
+    participants, however the author nested, indented or fenced them."""
+    lines = _lines(markdown)
+    leaves = _leaf_blocks(markdown)
+    problems, hidden = [], set()
+    for token in leaves:
+        if token.type == "fence" and is_facilitator_fence(token.info):
+            start, end = token.map
+            hidden.update(range(start, end))
+            problem = _fence_problem(token, lines)
+            if problem:
+                problems.append((start, problem))
+        elif token.type == "fence":
+            problem = _other_fence_problem(token, lines)
+            if problem:
+                problems.append((token.map[0], problem))
+    for i, line in enumerate(lines):
+        if i not in hidden and NOTES_OPENER.match(line):
+            block = next((t for t in leaves if t.map[0] <= i < t.map[1]), None)
+            problems.append((i, _stray_problem(block, i)))
+    return sorted(problems)
+
+
+def _fence_problem(token: Token, lines: list[str]) -> str | None:
+    start, end = token.map
+    mark, size = token.markup[0], len(token.markup)
+    if token.level > 0:
+        return (
+            "facilitator notes inside a list, block quote or footnote: start the "
+            "```facilitator fence at the left margin, outside it"
+        )
+    if mark == "~":
+        return "facilitator notes fenced with ~~~: fence them with backticks, ```facilitator"
+    if not _closed(token, lines):
+        return (
+            f"the {token.markup}facilitator block is never closed, which hides the rest of "
+            f"the module from participants: add a line with {token.markup} after the notes"
+        )
+    if lines[end - 1].strip() != token.markup:
+        return (
+            f"close the {token.markup}facilitator block with {token.markup}, as it was "
+            "opened: a longer fence closes it too, and the line after it shows a stray "
+            "fence to participants"
+        )
+    inner = re.compile(rf" {{0,3}}{re.escape(mark)}{{{size},}}")
+    if any(inner.match(line) for line in token.content.splitlines()):
+        return (
+            "a fence inside facilitator notes closes them early, and the notes after it "
+            f"would show to participants: open the notes with more backticks ({mark * (size + 1)}"
+            "facilitator) than the fence inside"
+        )
+    return None
+
+
+def _other_fence_problem(token: Token, lines: list[str]) -> str | None:
+    # A ``` meant to open a sample inside facilitator notes closes them instead; the notes
+    # after it show to participants, and the notes' own closing ``` then opens a fence of its
+    # own. Asking every fence for a word (markdownlint's rule MD040) makes that fence, and so
+    # the leak, visible to the checker.
+    if not token.info.strip():
+        return (
+            f"a fence needs a word after its {token.markup}, such as {token.markup}text: a "
+            f"bare {token.markup} that opens a block is most often the closing line of "
+            "facilitator notes that an earlier line already closed"
+        )
+    if token.level == 0 and not _closed(token, lines):
+        return (
+            "this fence is never closed, so the rest of the module shows as code: add a "
+            f"line with {token.markup} after it"
+        )
+    return None
+
+
+def _closed(token: Token, lines: list[str]) -> bool:
+    start, end = token.map
+    mark, size = token.markup[0], len(token.markup)
+    closer = re.compile(rf" {{0,3}}{re.escape(mark)}{{{size},}}[ \t]*")
+    return end - start >= 2 and bool(closer.fullmatch(lines[end - 1]))
+
+
+def _stray_problem(block: Token | None, line: int) -> str:
+    if block is not None and block.type == "code_block":
+        return (
+            "facilitator notes indented 4 spaces or more are a code block participants "
+            "see: start the ```facilitator fence at the left margin"
+        )
+    if block is not None and block.type == "fence" and block.map[0] == line:
+        return (
+            f"{block.markup}{block.info.strip()} is not a facilitator fence, so participants "
+            "see it: write ```facilitator"
+        )
+    if block is not None and block.type == "fence":
+        return (
+            "facilitator notes inside another fenced block are shown to participants as "
+            "code: close that block before the notes"
+        )
+    return (
+        "this line looks like facilitator notes but is not a fence, so participants see it: "
+        "write ```facilitator on a line of its own, with no backtick after it"
+    )

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 
 from ..extensions import db
+from ..inputs import TEXT_CONTROLS, has_control
 from ..models import (
     AttendanceStatus,
     Cohort,
@@ -433,6 +434,11 @@ def read_roster(session: Session, data: bytes) -> list[_Row]:
                 )
         if len(cell.get("note", "")) > 500 or len(cell.get("reason", "")) > 500:
             problems.append(_("a note or reason is longer than 500 characters."))
+        # A control character is refused (PostgreSQL refuses a NUL); a quoted note may hold
+        # line breaks and tabs.
+        for name, value in cell.items():
+            if has_control(value, TEXT_CONTROLS):
+                problems.append(_("the %(column)s cell contains a control character.", column=name))
 
         if status is None or enrollment is None or problems:
             errors += [_at(line, p) for p in problems]
