@@ -292,7 +292,6 @@ def account():
         browser_sessions=session_service.active_sessions(current_user, sessions.now()),
         this_session=sessions.current_record_id(),
         device_name=sessions.device_name,
-        end_form=EmptyForm(),
     )
 
 
