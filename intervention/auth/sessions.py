@@ -128,7 +128,8 @@ class ServerSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> ServerSession | None:
         if app.static_url_path and request.path.startswith(app.static_url_path + "/"):
             return None  # Flask's null session: files need no session
-        # Whatever the caller flushed before this request is not the request's to undo.
+        # A request starts with no changes of its own: anything pending was made before it
+        # (by a test or a script holding a request context) and is not the request's to undo.
         db.session.flush()
         db.session.info.pop(UNSAVED, None)
         token = request.cookies.get(self.get_cookie_name(app), "")
