@@ -38,6 +38,7 @@ def create_app(config: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     from . import i18n, models  # noqa: F401  (models: so every table is known to the metadata)
+    from .auth.sessions import ServerSessionInterface
     from .models import User
 
     db.init_app(app)
@@ -51,7 +52,10 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = lazy_gettext("Please sign in to see that page.")
     login_manager.login_message_category = "info"
-    login_manager.session_protection = "strong"
+    # Sessions live on the server and end there (auth/sessions.py). Flask-Login's own binding
+    # hashed the X-Forwarded-For header whatever the proxy setting, so it is off.
+    login_manager.session_protection = None
+    app.session_interface = ServerSessionInterface()
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:

@@ -1,4 +1,5 @@
-"""Command-line tools: curriculum, demo data, audit chain check, retention, backup and restore."""
+"""Command-line tools: curriculum, demo data, audit chain check, retention, backup and restore,
+and purging ended sessions."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ curriculum_cli = AppGroup("curriculum", help="Check and load the programs in cur
 audit_cli = AppGroup("audit", help="Check the audit log.")
 notices_cli = AppGroup("notices", help="Non-compliance notices to the courts.")
 retention_cli = AppGroup("retention", help="Anonymise closed cases past their retention period.")
+sessions_cli = AppGroup("sessions", help="Browser sessions kept on the server.")
 
 
 def _as_given(path: Path) -> Path:
@@ -190,6 +192,16 @@ def retention_apply(dry_run: bool, today) -> None:
         click.echo("Dry run: nothing was changed.")
 
 
+@sessions_cli.command("purge")
+def sessions_purge() -> None:
+    """Delete sessions past their idle timeout; run daily."""
+    from .auth.sessions import purge_expired
+
+    removed = purge_expired()
+    db.session.commit()
+    click.echo(f"{removed} expired session(s) removed.")
+
+
 def _database_url() -> str:
     return current_app.config["SQLALCHEMY_DATABASE_URI"]
 
@@ -233,5 +245,6 @@ def register(app: Flask) -> None:
     app.cli.add_command(notices_cli)
     app.cli.add_command(seed_demo)
     app.cli.add_command(retention_cli)
+    app.cli.add_command(sessions_cli)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)

@@ -43,6 +43,9 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "auth.logout": SIGNED_IN,
     "auth.login_code": "public",  # the password step in this session is the proof
     "auth.account": SIGNED_IN,
+    "auth.end_session": SIGNED_IN,  # only his own sessions; others' ids read as ended
+    "auth.end_other_sessions": SIGNED_IN,
+    "auth.sign_out_everywhere": SIGNED_IN,
     "auth.change_password": SIGNED_IN,
     "auth.two_step": frozenset({F, C, A}),  # codes are for staff accounts
     "auth.language": "public",  # visitors pick a language too; see the test below
@@ -146,6 +149,9 @@ class World:
             "auth.logout": ("POST", "/logout"),
             "auth.login_code": ("GET", "/login/code"),
             "auth.account": ("GET", "/account"),
+            "auth.end_session": ("POST", "/account/sessions/end"),
+            "auth.end_other_sessions": ("POST", "/account/sessions/end-others"),
+            "auth.sign_out_everywhere": ("POST", "/account/sessions/end-all"),
             "auth.change_password": ("POST", "/account/password"),
             "auth.two_step": ("POST", "/account/two-step"),
             "auth.language": ("POST", "/language"),
@@ -289,6 +295,9 @@ def world(make_user, make_court, make_enrollment) -> World:
     )
 
 
+# Routes that end the session they are sent from.
+SIGNING_OUT = ("auth.logout", "auth.sign_out_everywhere")
+
 # The fields a POST needs besides its CSRF token, for routes that refuse an empty form.
 FORM_DATA = {
     "participant.save_draft": {"text": "A first line", "revision": "0"},
@@ -325,7 +334,7 @@ def test_each_role_reaches_exactly_its_own_pages(app, world, role):
     home = {P: "/me/", F: "/facilitator/", C: "/court/", A: "/admin/"}[role]
     wrong = []
     for endpoint, allowed in sorted(ACCESS.items()):
-        if allowed == "public" or endpoint == "auth.logout":
+        if allowed == "public" or endpoint in SIGNING_OUT:
             continue  # public pages are tested below; signing out would end this session
         method, url = world.request(endpoint)
         response = send(client, method, url, token_page=home, data=FORM_DATA.get(endpoint))

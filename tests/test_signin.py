@@ -1,13 +1,20 @@
 """Sign-in and sessions: the password policy, changing a password (which signs out every
-other session), sign-in throttles per address and per account, and the idle timeout."""
+other session), sign-in throttles that a stranger cannot turn against the owner, equal work
+for unknown emails, and the idle timeout."""
 
 from __future__ import annotations
 
+import re
+import statistics
+import time
+
+import pyotp
 import pytest
 import sqlalchemy as sa
 
 from intervention.auth import invitations
-from intervention.auth import views as auth_views
+from intervention.auth import sessions as session_store
+from intervention.auth import throttle as auth_throttle
 from intervention.extensions import db, limiter
 from intervention.models import AuditEvent, Role
 from intervention.services import ServiceError
@@ -158,22 +165,118 @@ def try_password(client, email: str, password: str):
     )
 
 
-def test_five_failures_lock_the_account_for_every_address(app, make_user, rate_limits):
+def from_address(app, address: str):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_a_stranger_failing_from_five_addresses_does_not_lock_the_owner_out(
+    app, make_user, rate_limits
+):
     user = make_user(Role.ADMIN)
     for n in range(5):
-        other_address = {"REMOTE_ADDR": f"10.0.0.{n}"}
-        client = app.test_client()
-        client.environ_base.update(other_address)
-        assert "do not match" in text_of(try_password(client, user.email.upper(), "wrong"))
-    fresh = app.test_client()
-    fresh.environ_base["REMOTE_ADDR"] = "10.0.1.1"
-    response = try_password(fresh, user.email, PASSWORD)  # even the right password waits
+        stranger = from_address(app, f"10.0.0.{n}")
+        assert "do not match" in text_of(try_password(stranger, user.email.upper(), "wrong"))
+    owner = from_address(app, "10.0.1.1")  # a browser he never used, from his own address
+    assert try_password(owner, user.email, PASSWORD).status_code == 302
+
+
+def test_failures_are_limited_per_account_and_address(app, make_user, rate_limits):
+    user = make_user(Role.ADMIN)
+    stranger = from_address(app, "10.0.0.9")
+    for _ in range(5):
+        assert "do not match" in text_of(try_password(stranger, user.email, "wrong"))
+    response = try_password(stranger, user.email, PASSWORD)  # even the right password waits
     assert response.status_code == 429
     assert "Too many attempts. Try again in 15 minutes." in text_of(response)
     assert events("auth.login_throttled")
-    # Another account is not affected.
-    other = make_user(Role.ADMIN)
-    assert try_password(fresh, other.email, PASSWORD).status_code == 302
+    # Only that address, for that account: the owner elsewhere, and other accounts, go on.
+    assert try_password(from_address(app, "10.0.1.1"), user.email, PASSWORD).status_code == 302
+    assert try_password(stranger, make_user(Role.ADMIN).email, PASSWORD).status_code == 302
+
+
+def test_many_strangers_only_slow_new_browsers_and_the_owners_own_gets_in(
+    app, make_user, rate_limits
+):
+    user, someone = make_user(Role.ADMIN), make_user(Role.PARTICIPANT)
+    laptop = from_address(app, "192.0.2.10")
+    login(laptop, user)  # a full sign-in leaves a signed device cookie in his browser
+    laptop.post("/logout", data={"csrf_token": csrf_token(laptop, "/account")})
+    other_account = from_address(app, "192.0.2.12")
+    login(other_account, someone)  # a device cookie, but for another account
+    other_account.post("/logout", data={"csrf_token": csrf_token(other_account, "/account")})
+    for n in range(auth_throttle.FREE_ACCOUNT_FAILURES + 5):
+        try_password(from_address(app, f"10.0.{n}.1"), user.email, "wrong")
+
+    new_browser = from_address(app, "192.0.2.11")
+    response = try_password(new_browser, user.email, PASSWORD)
+    assert response.status_code == 429
+    wait = re.search(r"Try again in (\d+) seconds?\.", text_of(response))
+    assert wait and 1 <= int(wait.group(1)) <= auth_throttle.MAX_DELAY_SECONDS
+    assert try_password(other_account, user.email, PASSWORD).status_code == 429
+    forged = from_address(app, "192.0.2.13")
+    forged.set_cookie(
+        auth_throttle.DEVICE_COOKIE, laptop.get_cookie(auth_throttle.DEVICE_COOKIE).value + "x"
+    )
+    assert try_password(forged, user.email, PASSWORD).status_code == 429
+    # His own browser is not slowed by what strangers did.
+    assert try_password(laptop, user.email, PASSWORD).status_code == 302
+
+
+def test_the_current_password_check_is_throttled(client, make_user, rate_limits):
+    user = make_user(Role.PARTICIPANT)
+    login(client, user)
+    wrong = {"current": "not it at all", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    for _ in range(5):
+        response = post_form(client, "/account/password", wrong)
+        assert "Your current password is not right." in text_of(response)
+    right = {"current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    response = post_form(client, "/account/password", right)
+    assert response.status_code == 429
+    assert "Too many attempts." in text_of(response)
+    assert user.check_password(PASSWORD)
+
+
+def test_turning_two_step_off_is_throttled(client, make_user, rate_limits):
+    staff = make_user(Role.FACILITATOR)
+    login(client, staff)
+    page = text_of(client.get("/account/two-step"))
+    secret = re.search(r'<code class="totp-secret">([A-Z2-7 ]+)</code>', page).group(1)
+    secret = secret.replace(" ", "")
+    post_form(client, "/account/two-step", {"code": pyotp.TOTP(secret).now()})
+    assert staff.totp_enabled
+    for _ in range(5):
+        response = post_form(client, "/account/two-step", {"code": "000000"})
+        assert "That code is not right." in text_of(response)
+    response = post_form(client, "/account/two-step", {"code": pyotp.TOTP(secret).now()})
+    assert response.status_code == 429
+    assert "Too many attempts." in text_of(response)
+    assert staff.totp_enabled
+
+
+def test_an_unknown_email_costs_the_same_work_as_a_known_one(client, make_user):
+    """Measured over many tries as the processor time each sign-in takes (the test client
+    answers in this thread): on a busy machine, wall-clock time mostly measures the wait for
+    a free core; on an idle server the two are the same."""
+    user = make_user(Role.PARTICIPANT)
+    token = csrf_token(client, "/login")
+
+    def timed(email: str) -> float:
+        data = {"email": email, "password": "not the password", "csrf_token": token}
+        start = time.thread_time()
+        response = client.post("/login", data=data)
+        elapsed = time.thread_time() - start
+        assert "do not match" in text_of(response)
+        return elapsed
+
+    timed("nobody@test.example"), timed(user.email)  # warm up: the first hash of each kind
+    unknown, known = [], []
+    for n in range(15):
+        unknown.append(timed(f"nobody{n}@test.example"))
+        known.append(timed(user.email))
+    difference = abs(statistics.median(unknown) - statistics.median(known))
+    assert difference < 0.010, (statistics.median(unknown), statistics.median(known))
 
 
 def test_ten_attempts_from_one_address_then_it_waits(client, make_user, rate_limits):
@@ -198,7 +301,7 @@ def test_limits_are_off_in_tests_unless_turned_on(client, make_user):
 @pytest.fixture
 def clock(monkeypatch):
     now = [1_900_000_000.0]
-    monkeypatch.setattr(auth_views, "_clock", lambda: now[0])
+    monkeypatch.setattr(session_store, "_clock", lambda: now[0])
     return now
 
 

@@ -763,7 +763,7 @@ def _invite(participant: User) -> str:
 
 
 def _show_invitation(participant: User, token: str):
-    """Post/redirect/get: the link rides in the signed session cookie to a page showing it once."""
+    """Post/redirect/get: the link waits in the server-side session for a page showing it once."""
     cookie_session["invitation"] = {"user_id": participant.id, "token": token}
     return redirect(url_for(".invitation"))
 

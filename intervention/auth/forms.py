@@ -1,10 +1,18 @@
 """Sign-in forms, the forms people set and change their password with, two-step codes, and
-the interface language."""
+the interface language, and the button that signs out one of his sessions."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms import (
+    EmailField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.widgets import HiddenInput
 
 from ..forms import BaseForm
 from ..i18n import LANGUAGES
@@ -68,3 +76,9 @@ class LanguageForm(BaseForm):
         ],
     )
     next = HiddenField()
+
+
+class EndSessionForm(BaseForm):
+    """The "Sign out" button beside one of his sessions on the account page."""
+
+    session_id = IntegerField(validators=[DataRequired()], widget=HiddenInput())

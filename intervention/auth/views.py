@@ -3,13 +3,13 @@ holders set their first password from an invitation link. Signed-in people manag
 password, language and (staff) two-step sign-in under /account; anyone picks the interface
 language at /language.
 
-Sessions carry the account's session_version (a password change bumps it, which signs out
-every other session) and the time of the last request (an idle session is signed out)."""
+Sessions live on the server (sessions.py): signing out, a password change, an idle timeout, a
+disabled account and "sign out everywhere" end them, copies of the cookie included. Every
+password and code check is throttled (throttle.py)."""
 
 from __future__ import annotations
 
 import hashlib
-import math
 import time
 from urllib.parse import urlsplit
 
@@ -25,11 +25,10 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import force_locale, ngettext
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required, login_user, logout_user
-from limits import parse
+from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from ..extensions import db, limiter
@@ -38,8 +37,16 @@ from ..i18n import COOKIE, DEFAULT, LANGUAGES
 from ..models import Role, User, utcnow
 from ..services import ServiceError, audit
 from ..services import accounts as account_service
-from . import invitations
-from .forms import ChangePasswordForm, CodeForm, LanguageForm, LoginForm, WelcomeForm
+from ..services import browser_sessions as session_service
+from . import invitations, sessions, throttle
+from .forms import (
+    ChangePasswordForm,
+    CodeForm,
+    EndSessionForm,
+    LanguageForm,
+    LoginForm,
+    WelcomeForm,
+)
 
 bp = Blueprint("auth", __name__)
 
@@ -58,14 +65,8 @@ DEMO_ACCOUNTS = [
     ("participante@demo.test", _l("Participant, Spanish edition")),
 ]
 
-# Sign-in throttles. Per address: every sign-in or code attempt. Per account: failures only,
-# keyed on the normalised email (so spreading guesses over many addresses does not help).
-# Counted by the app's Flask-Limiter storage: Redis when INTERVENTION_REDIS_URL is set.
-PER_ADDRESS = parse("10 per 15 minutes")
-PER_ACCOUNT_FAILURES = parse("5 per 15 minutes")
-
-# Minutes without a request after which a session is signed out.
-IDLE_MINUTES = {True: 30, False: 60}  # staff, participants
+# Minutes without a request after which a session is signed out: staff, participants.
+IDLE_MINUTES = sessions.IDLE_MINUTES
 CODE_STEP_SECONDS = 5 * 60
 TWO_STEP_OPEN = {"auth.two_step", "auth.logout", "auth.account", "auth.language", "static"}
 LANGUAGE_COOKIE_SECONDS = 365 * 24 * 60 * 60
@@ -93,51 +94,20 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
-# --- throttling ------------------------------------------------------------------------------
+# --- throttling (the design is in throttle.py) -------------------------------------------------
 
 
-def _limits_on() -> bool:
-    return current_app.config.get("RATE_LIMITS", True)
-
-
-def _address_key() -> str:
-    return f"signin-address/{request.remote_addr or 'unknown'}"
-
-
-def _account_key(email: str) -> str:
-    return f"signin-account/{email.strip().lower()}"
-
-
-def _minutes_left(item, key: str) -> int:
-    reset_at = limiter.limiter.get_window_stats(item, key).reset_time
-    return max(1, math.ceil((reset_at - time.time()) / 60))
-
-
-def _throttled(email: str | None) -> str | None:
-    """The message to show when this address (or this account) has tried too often."""
-    if not _limits_on():
-        return None
-    checks = [(PER_ADDRESS, _address_key())]
-    if email:
-        checks.append((PER_ACCOUNT_FAILURES, _account_key(email)))
-    for item, key in checks:
-        if not limiter.limiter.test(item, key):
-            return ngettext(
-                "Too many attempts. Try again in %(num)d minute.",
-                "Too many attempts. Try again in %(num)d minutes.",
-                _minutes_left(item, key),
-            )
-    return None
+def _throttled(email: str | None, *, kind: str = throttle.PASSWORD) -> str | None:
+    """The message to show when this address, account or device has tried too often."""
+    return throttle.refusal(email, kind)
 
 
 def _count_attempt() -> None:
-    if _limits_on():
-        limiter.limiter.hit(PER_ADDRESS, _address_key())
+    throttle.count_attempt()
 
 
-def _count_failure(email: str) -> None:
-    if _limits_on():
-        limiter.limiter.hit(PER_ACCOUNT_FAILURES, _account_key(email))
+def _count_failure(email: str, *, kind: str = throttle.PASSWORD) -> None:
+    throttle.count_failure(email, kind)
 
 
 def _first_use(user: User, code: str) -> bool:
@@ -153,45 +123,30 @@ def _first_use(user: User, code: str) -> bool:
 
 
 def _start_session(user: User) -> None:
-    """A fresh session (so an old session id is useless) that remembers the password era."""
-    session.clear()
-    login_user(user)
-    session["session_version"] = user.session_version
-    session["seen"] = _clock()
+    """A fresh session under a new id (an old id, or a copy of it, is useless) that remembers
+    the password era; this browser becomes a known device of the account."""
+    sessions.start(user)
+    throttle.remember_device(user.email)
     user.last_login_at = utcnow()
     audit.record("auth.login", user, user)
 
 
 def _end_session(message: str) -> None:
-    logout_user()
-    for key in ("session_version", "seen"):
-        session.pop(key, None)
+    sessions.end()
     flash(message, "info")
 
 
 @bp.before_app_request
 def check_session():
-    """Sign out sessions from before a password change and sessions left idle too long;
-    send staff who must use two-step sign-in to set it up first."""
+    """End sessions of disabled accounts, from before a password change, or left idle too
+    long; send staff who must use two-step sign-in to set it up first."""
     if request.endpoint == "static" or not current_user.is_authenticated:
         return None
     user = current_user._get_current_object()
-    if session.get("session_version") != user.session_version:
-        _end_session(_("Your password was changed, so you were signed out. Please sign in again."))
+    ended = sessions.ended_because(user)
+    if ended:
+        _end_session(ended)
         return None
-    now = _clock()
-    idle = IDLE_MINUTES[user.role.is_staff]
-    seen = session.get("seen")
-    if not isinstance(seen, int | float) or now - seen > idle * 60:
-        _end_session(
-            _(
-                "You were signed out after %(minutes)d minutes without activity."
-                " Please sign in again.",
-                minutes=idle,
-            )
-        )
-        return None
-    session["seen"] = now
     if (
         user.totp_required
         and not user.totp_enabled
@@ -223,7 +178,8 @@ def login():
         else:
             _count_attempt()
             user = db.session.scalar(select(User).where(func.lower(User.email) == email))
-            if user is None or not user.check_password(form.password.data) or not user.active:
+            # An unknown email costs the same scrypt work as a known one.
+            if not throttle.password_matches(user, form.password.data) or not user.active:
                 _count_failure(email)
                 audit.record("auth.login_failed", None, None, email=email)
                 db.session.commit()
@@ -258,7 +214,7 @@ def login_code():
     form = CodeForm()
     status = 200
     if form.validate_on_submit():
-        too_many = _throttled(user.email)
+        too_many = _throttled(user.email, kind=throttle.CODE)
         if too_many:
             flash(too_many, "error")
             status = 429
@@ -271,7 +227,7 @@ def login_code():
                 _start_session(user)
                 db.session.commit()
                 return redirect(target or home_url(user))
-            _count_failure(user.email)
+            _count_failure(user.email, kind=throttle.CODE)
             audit.record("auth.totp_failed", None, user)
             db.session.commit()
             flash(_("That code is not right. Try the newest code from your app."), "error")
@@ -285,8 +241,7 @@ def logout():
     if form.validate_on_submit():
         audit.record("auth.logout", current_user, current_user)
         db.session.commit()
-        logout_user()
-        session.clear()
+        sessions.end()
         flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 
@@ -334,7 +289,50 @@ def account():
         "auth/account.html",
         idle_minutes=IDLE_MINUTES[current_user.role.is_staff],
         language_form=language,
+        browser_sessions=session_service.active_sessions(current_user, sessions.now()),
+        this_session=sessions.current_record_id(),
+        device_name=sessions.device_name,
     )
+
+
+@bp.route("/account/sessions/end", methods=["POST"])
+@login_required
+def end_session():
+    """Sign out one of his other sessions (this one signs out with the usual button)."""
+    form = EndSessionForm()
+    ended = None
+    if form.validate_on_submit() and form.session_id.data != sessions.current_record_id():
+        ended = session_service.end_session(current_user, form.session_id.data, current_user)
+    if ended is None:
+        flash(_("That session has already ended."), "info")
+    else:
+        db.session.commit()
+        device = sessions.device_name(ended.user_agent)
+        flash(_("%(device)s is signed out.", device=device), "success")
+    return redirect(url_for("auth.account"))
+
+
+@bp.route("/account/sessions/end-others", methods=["POST"])
+@login_required
+def end_other_sessions():
+    if EmptyForm().validate_on_submit():
+        session_service.end_sessions(current_user, current_user, keep=sessions.current_record_id())
+        db.session.commit()
+        flash(_("Every other session is signed out."), "success")
+    return redirect(url_for("auth.account"))
+
+
+@bp.route("/account/sessions/end-all", methods=["POST"])
+@login_required
+def sign_out_everywhere():
+    """For a lost phone or a cookie that may have been copied: this session ends too."""
+    if not EmptyForm().validate_on_submit():
+        return redirect(url_for("auth.account"))
+    session_service.end_sessions(current_user, current_user, keep=None)
+    db.session.commit()
+    sessions.end()
+    flash(_("You are signed out everywhere."), "info")
+    return redirect(url_for("auth.login"))
 
 
 @bp.route("/language", methods=["POST"])
@@ -370,23 +368,35 @@ def language():
 def change_password():
     user = current_user._get_current_object()
     form = ChangePasswordForm()
+    status = 200
     if form.validate_on_submit():
-        try:
-            account_service.change_password(user, form.current.data, form.password.data)
-        except ServiceError as error:
-            db.session.commit()  # keep the audit event of a wrong current password
-            # The message is in the reader's language, so ask which rule failed: a wrong
-            # current password belongs under that field, every other refusal under the new one.
-            field = form.password if user.check_password(form.current.data) else form.current
-            field.errors.append(str(error))
+        too_many = _throttled(user.email)
+        if too_many:
+            form.current.errors.append(too_many)
+            status = 429
         else:
-            _start_session(user)  # renew this session under the new session_version
-            db.session.commit()
-            flash(_("Your password is changed. You were signed out everywhere else."), "success")
-            return redirect(url_for("auth.account"))
+            _count_attempt()
+            try:
+                account_service.change_password(user, form.current.data, form.password.data)
+            except ServiceError as error:
+                db.session.commit()  # keep the audit event of a wrong current password
+                # The message is in the reader's language, so ask which rule failed: a wrong
+                # current password belongs under that field, every other refusal under the new.
+                right = user.check_password(form.current.data)
+                if not right:
+                    _count_failure(user.email)
+                field = form.password if right else form.current
+                field.errors.append(str(error))
+            else:
+                _start_session(user)  # renew this session under the new session_version
+                db.session.commit()
+                flash(
+                    _("Your password is changed. You were signed out everywhere else."), "success"
+                )
+                return redirect(url_for("auth.account"))
     return render_template(
         "auth/change_password.html", form=form, min_length=account_service.min_length(user)
-    )
+    ), status
 
 
 @bp.route("/account/two-step", methods=["GET", "POST"])
@@ -397,17 +407,26 @@ def two_step():
         abort(403)  # codes are for staff accounts
     form = CodeForm()
     if user.totp_enabled:
+        status = 200
         if form.validate_on_submit():
-            try:
-                account_service.disable_totp(user, form.code.data)
-            except ServiceError as error:
-                db.session.commit()
-                form.code.errors.append(str(error))
+            too_many = _throttled(user.email, kind=throttle.CODE)
+            if too_many:
+                form.code.errors.append(too_many)
+                status = 429
             else:
-                db.session.commit()
-                flash(_("Two-step sign-in is off."), "success")
-                return redirect(url_for("auth.account"))
-        return render_template("auth/two_step.html", form=form, user=user)
+                _count_attempt()
+                try:
+                    account_service.disable_totp(user, form.code.data)
+                except ServiceError as error:
+                    if not user.totp_required:  # a wrong code, not a refusal by rule
+                        _count_failure(user.email, kind=throttle.CODE)
+                    db.session.commit()
+                    form.code.errors.append(str(error))
+                else:
+                    db.session.commit()
+                    flash(_("Two-step sign-in is off."), "success")
+                    return redirect(url_for("auth.account"))
+        return render_template("auth/two_step.html", form=form, user=user), status
     # Setting up: the secret waits in the session until a code from it is confirmed.
     secret = session.get("totp_setup_secret")
     if not secret:

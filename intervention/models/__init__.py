@@ -3,6 +3,7 @@
 from .attendance import Attendance, AttendanceChange, AttendanceStatus
 from .audit import AuditEvent
 from .base import utcnow
+from .browser_sessions import BrowserSession
 from .certificates import Certificate, CertificateStatus, CourtDocument, DocumentKind
 from .cohorts import Cohort, Session, SessionStatus, cohort_facilitators
 from .courts import Court
@@ -23,6 +24,7 @@ __all__ = [
     "AttendanceChange",
     "AttendanceStatus",
     "AuditEvent",
+    "BrowserSession",
     "Certificate",
     "CertificateStatus",
     "Cohort",

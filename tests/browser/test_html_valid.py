@@ -49,7 +49,7 @@ def first_link(page: Page, selector: str) -> str:
 
 
 def collect_pages(new_context, base: str, folder: Path) -> None:
-    """Saves sign-in, participant, facilitator, clerk, admin and public pages as sent."""
+    """Saves sign-in, participant, facilitator, clerk, admin, account and public pages as sent."""
     page = new_context().new_page()
     save(page, base + "/login", folder, "sign-in")
     save(page, base + "/verify", folder, "verify")
@@ -71,7 +71,9 @@ def collect_pages(new_context, base: str, folder: Path) -> None:
     save(page, first_link(page, "main table a[href^='/court/cases/']"), folder, "case")
     code = page.locator("main li code").first.inner_text().strip()
 
-    save(new_context(ADMIN).new_page(), base + "/admin/", folder, "admin-dashboard")
+    page = new_context(ADMIN).new_page()
+    save(page, base + "/admin/", folder, "admin-dashboard")
+    save(page, base + "/account", folder, "account")  # with the list of his sessions
     save(new_context().new_page(), base + "/verify/" + code, folder, "verify-result")
 
 
