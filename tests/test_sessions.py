@@ -394,3 +394,16 @@ def test_signing_out_all_other_sessions_keeps_this_one(app, make_user):
 def test_devices_are_named_plainly(app, agent, device):
     with app.test_request_context():
         assert session_store.device_name(agent) == device
+
+
+def test_a_control_character_in_the_user_agent_is_not_stored(client, make_user):
+    """The record keeps the browser's name for the account page; PostgreSQL refuses a NUL in
+    text, so a hostile User-Agent must not turn a sign-in into an error."""
+    user = make_user()
+    client.environ_base["HTTP_USER_AGENT"] = "Mozilla/5.0\x00\x07 (X11; Linux x86_64)"
+    login(client, user)
+    assert client.get("/me/").status_code == 200
+    stored = db.session.scalars(
+        sa.select(BrowserSession.user_agent).where(BrowserSession.user_id == user.id)
+    ).all()
+    assert stored == ["Mozilla/5.0 (X11; Linux x86_64)"]

@@ -52,6 +52,7 @@ from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import CallbackDict
 
 from ..extensions import db
+from ..inputs import without_control
 from ..models import BrowserSession, User
 
 ID_BYTES = 32  # 256 bits; token_urlsafe gives 43 characters
@@ -238,7 +239,8 @@ def _columns(session: ServerSession, moment: datetime) -> dict:
         "last_seen_at": moment,
         "expires_at": moment + timedelta(minutes=minutes),
         "ip_address": (request.remote_addr or "")[:64],
-        "user_agent": (request.user_agent.string or "")[:USER_AGENT_LENGTH],
+        # A header may carry a NUL, which PostgreSQL refuses in text.
+        "user_agent": without_control(request.user_agent.string or "")[:USER_AGENT_LENGTH],
     }
 
 

@@ -1,7 +1,7 @@
 """server sessions: browser sessions kept in the database, the cookie holding only an id
 
-Revision ID: 0008_server_sessions
-Revises: 0007
+Revision ID: 0009_server_sessions
+Revises: 0008_certificate_reissue
 Create Date: 2026-12-08 10:00:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0008_server_sessions"
-down_revision = "0007"
+revision = "0009_server_sessions"
+down_revision = "0008_certificate_reissue"
 branch_labels = None
 depends_on = None
 
