@@ -85,7 +85,9 @@ def _hash(token: str) -> str:
 class ServerSession(CallbackDict, SessionMixin):
     """flask.session for one request: the row's contents, and what to write back."""
 
-    def __init__(self, initial=None, *, record: BrowserSession | None = None, sent=False):
+    def __init__(
+        self, initial=None, *, record: BrowserSession | None = None, sent=False, transient=False
+    ):
         def on_update(self_) -> None:
             self_.modified = True
 
@@ -96,6 +98,8 @@ class ServerSession(CallbackDict, SessionMixin):
         self.seen_at = record.last_seen_at if record else now()
         # The browser sent a cookie: if nothing is kept, it is told to forget it.
         self.sent = sent
+        # Never saved, and the cookie is left as it is (requests for static files).
+        self.transient = transient
         # A new id on save, the old row deleted: at sign-in and sign-out.
         self.renew = False
         # Who signed in on this session (and whether staff: the idle timeout), his
@@ -128,7 +132,9 @@ class ServerSessionInterface(SessionInterface):
 
     def open_session(self, app: Flask, request: Request) -> ServerSession | None:
         if app.static_url_path and request.path.startswith(app.static_url_path + "/"):
-            return None  # Flask's null session: files need no session
+            # Files need no session and never touch the store; but an error page about a file's
+            # address (a NUL in it) renders the footer's forms, which want one for a moment.
+            return ServerSession(transient=True)
         # A request starts with no changes of its own: anything pending was made before it
         # (by a test or a script holding a request context) and is not the request's to undo.
         db.session.flush()
@@ -154,7 +160,7 @@ class ServerSessionInterface(SessionInterface):
         return ServerSession(data if isinstance(data, dict) else {}, record=record, sent=True)
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        if not isinstance(session, ServerSession):
+        if not isinstance(session, ServerSession) or session.transient:
             return
         if session.accessed:
             response.vary.add("Cookie")
