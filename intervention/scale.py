@@ -345,7 +345,6 @@ def _plan(n: int, rng: random.Random, bulk: Bulk, password_hash: str, now: datet
             created_at=created,
             session_version=1,
             totp_enabled=False,
-            totp_required=False,
         )
 
     courts = []
@@ -493,7 +492,6 @@ class Writer:
             created_at=referred_at,
             session_version=1,
             totp_enabled=False,
-            totp_required=False,
         )
         court = plan.court
         court.next_case += rng.randint(1, 9)

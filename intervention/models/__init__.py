@@ -15,6 +15,7 @@ from .enrollments import (
     ReferralType,
 )
 from .reflections import Reflection, ReflectionAttempt, ReflectionState, Review, ReviewOutcome
+from .second_factor import Passkey, RecoveryCode
 from .users import Role, User
 
 __all__ = [
@@ -35,7 +36,9 @@ __all__ = [
     "EnrollmentState",
     "EnrollmentTransition",
     "Module",
+    "Passkey",
     "Program",
+    "RecoveryCode",
     "ReferralType",
     "Reflection",
     "ReflectionAttempt",
