@@ -50,9 +50,7 @@ def needs_second_factor(user: User) -> bool:
 
 def passkeys_of(user: User) -> list[Passkey]:
     return list(
-        db.session.scalars(
-            select(Passkey).where(Passkey.user_id == user.id).order_by(Passkey.id)
-        )
+        db.session.scalars(select(Passkey).where(Passkey.user_id == user.id).order_by(Passkey.id))
     )
 
 
@@ -259,6 +257,8 @@ def register_passkey(
     name = " ".join((name or "").split())
     if not name:
         raise ServiceError(_("Give the passkey a name, such as “Work laptop”."))
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
+        raise ServiceError(_("Use letters, numbers and spaces in the name."))
     if len(name) > PASSKEY_NAME_MAX:
         raise ServiceError(_("Use at most %(num)d characters for the name.", num=PASSKEY_NAME_MAX))
     try:
@@ -331,4 +331,3 @@ def remove_passkey(passkey: Passkey, actor: User) -> None:
     audit.record("auth.passkey_removed", actor, actor, passkey=passkey.id)
     db.session.delete(passkey)
     db.session.flush()
-

@@ -54,9 +54,7 @@ def upgrade():
         sa.PrimaryKeyConstraint("id", name=op.f("pk_recovery_codes")),
         sa.UniqueConstraint("user_id", "code_hash", name="uq_recovery_codes_code"),
     )
-    op.create_index(
-        op.f("ix_recovery_codes_user_id"), "recovery_codes", ["user_id"], unique=False
-    )
+    op.create_index(op.f("ix_recovery_codes_user_id"), "recovery_codes", ["user_id"], unique=False)
     # A staff account signed in without a second factor must not stay signed in: a new
     # session version ends those sessions; the next sign-in asks him to set one up.
     op.execute(
