@@ -15,8 +15,10 @@ import sqlalchemy as sa
 
 from intervention.auth import invitations, passkeys
 from intervention.auth import views as auth_views
+from intervention.config import ROOT
+from intervention.demo import DEMO_PASSWORD, seed
 from intervention.extensions import db, limiter
-from intervention.models import AuditEvent, Passkey, RecoveryCode, Role
+from intervention.models import AuditEvent, Passkey, RecoveryCode, Role, User
 from intervention.services import ServiceError, second_factor
 
 from .authenticator import SoftPasskey, options_on
@@ -526,3 +528,19 @@ def test_directors_see_each_accounts_factors(app, make_user):
     page = text_of(client.get(f"/admin/staff/{director.id}"))
     assert "Authenticator app" in page and "10 recovery codes left" in page
     assert "Not set up yet" in text_of(client.get(f"/admin/staff/{fresh.id}"))
+
+
+def test_demo_staff_sign_in_with_the_totp_secret_the_readme_gives(app):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    secret = re.search(r"TOTP secret\s+`([A-Z2-7]+)`", readme).group(1)
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
+    seed()
+    db.session.commit()
+    people = {u.email: u for u in db.session.scalars(sa.select(User))}
+    for email in ["admin@demo.test", "facilitator@demo.test", "clerk@demo.test"]:
+        assert people[email].totp_enabled and people[email].totp_secret == secret, email
+    assert not people["participant@demo.test"].totp_enabled
+    client = app.test_client()
+    password_step(client, people["admin@demo.test"], DEMO_PASSWORD)
+    response = post_form(client, "/login/code", {"code": pyotp.TOTP(secret).now()})
+    assert response.headers["Location"] == "/admin/"

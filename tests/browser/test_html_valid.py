@@ -71,7 +71,10 @@ def collect_pages(new_context, base: str, folder: Path) -> None:
     save(page, first_link(page, "main table a[href^='/court/cases/']"), folder, "case")
     code = page.locator("main li code").first.inner_text().strip()
 
-    save(new_context(ADMIN).new_page(), base + "/admin/", folder, "admin-dashboard")
+    page = new_context(ADMIN).new_page()
+    save(page, base + "/admin/", folder, "admin-dashboard")
+    save(page, base + "/account/passkeys", folder, "passkeys")
+    save(page, base + "/account/two-step", folder, "authenticator-app")
     save(new_context().new_page(), base + "/verify/" + code, folder, "verify-result")
 
 
