@@ -544,3 +544,32 @@ def test_demo_staff_sign_in_with_the_totp_secret_the_readme_gives(app):
     password_step(client, people["admin@demo.test"], DEMO_PASSWORD)
     response = post_form(client, "/login/code", {"code": pyotp.TOTP(secret).now()})
     assert response.headers["Location"] == "/admin/"
+
+
+def test_the_operator_resets_a_lost_second_factor_from_the_command_line(app, runner, make_user):
+    """Phone, passkeys and recovery codes all lost: only the server's operator can help."""
+    user = make_user(F)
+    client = app.test_client()
+    login(client, user)
+    second_factor.new_recovery_codes(user)
+    reason = "Lost phone and codes; ID checked in person by the director"
+    result = runner.invoke(
+        args=["accounts", "reset-second-factor", user.email.upper(), "--reason", reason]
+    )
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    assert not second_factor.has_second_factor(user) and user.totp_secret is None
+    assert second_factor.recovery_codes_left(user) == 0
+    event = events("auth.second_factor_reset")[-1]
+    assert event.actor_id is None and event.details["reason"] == reason
+    assert event.details["removed"] == {"app": True, "passkeys": 0}
+    assert_signed_out(client)
+    assert password_step(app.test_client(), user).headers["Location"] == "/login/enrol"
+
+    for args in (
+        [user.email, "--reason", " "],
+        ["nobody@test.example", "--reason", "x"],
+        [make_user(Role.PARTICIPANT).email, "--reason", "x"],
+    ):
+        result = runner.invoke(args=["accounts", "reset-second-factor", *args])
+        assert result.exit_code != 0 and "Error" in result.output, args

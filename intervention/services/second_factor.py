@@ -331,3 +331,21 @@ def remove_passkey(passkey: Passkey, actor: User) -> None:
     audit.record("auth.passkey_removed", actor, actor, passkey=passkey.id)
     db.session.delete(passkey)
     db.session.flush()
+
+
+def reset_by_operator(user: User, reason: str) -> None:
+    """Remove every factor and recovery code of a staff member who lost them all, so his next
+    sign-in sets up a new one. Only from the server's command line (flask accounts
+    reset-second-factor): on the web no one, not even a director, removes another person's
+    factors. His open sessions end."""
+    if not needs_second_factor(user):
+        raise ServiceError("only staff accounts have second factors")
+    if not reason.strip():
+        raise ServiceError("give the reason (for the audit log)")
+    removed = {"app": bool(user.totp_enabled), "passkeys": _passkey_count(user)}
+    user.totp_enabled, user.totp_secret = False, None
+    db.session.execute(delete(Passkey).where(Passkey.user_id == user.id))
+    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    user.session_version = (user.session_version or 1) + 1
+    db.session.flush()
+    audit.record("auth.second_factor_reset", None, user, reason=reason.strip(), removed=removed)
