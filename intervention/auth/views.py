@@ -398,10 +398,10 @@ def welcome(token: str):
             except ServiceError as error:
                 form.password.errors.append(str(error))
             else:
-                db.session.commit()
                 if second_factor.needs_second_factor(user):
                     # No link signs staff in: the password is set, the second factor is
                     # still to come (or to be set up, for a new account).
+                    db.session.commit()
                     response = begin_second_step(user, None)
                     flash(_("Your password is saved. Now the second step of signing in."), "info")
                     return response
