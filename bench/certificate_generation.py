@@ -45,12 +45,13 @@ def main() -> None:
     os.environ["INTERVENTION_INSTANCE"] = instance
     os.environ.pop("INTERVENTION_DATABASE_URL", None)
 
+    import pyotp
     import weasyprint
     from flask_migrate import upgrade
     from sqlalchemy import select
 
     from intervention import create_app, pdf
-    from intervention.demo import seed
+    from intervention.demo import DEMO_TOTP_SECRET, seed
     from intervention.extensions import db
     from intervention.models import Enrollment, EnrollmentState, User, utcnow
     from intervention.services import certificates, completion
@@ -81,6 +82,8 @@ def main() -> None:
         "/login", data={"email": "facilitator@demo.test", "password": "demo-password"}
     )
     assert response.status_code == 302, "sign-in failed"
+    response = client.post("/login/code", data={"code": pyotp.TOTP(DEMO_TOTP_SECRET).now()})
+    assert response.status_code == 302, "sign-in code refused"
 
     with app.app_context():
         facilitator = db.session.scalar(select(User).where(User.email == "facilitator@demo.test"))
@@ -203,12 +206,17 @@ def download_zip(path: str) -> dict:
     """In the spawned process: the app on the same database (INTERVENTION_INSTANCE is in the
     environment), the clerk signed in, the zip streamed through the route into a file while
     this process's resident memory is sampled every 10 ms."""
+    import pyotp
+
     from intervention import create_app
+    from intervention.demo import DEMO_TOTP_SECRET
 
     app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "DEMO_MODE": False})
     client = app.test_client()
     response = client.post("/login", data={"email": "clerk@demo.test", "password": "demo-password"})
     assert response.status_code == 302, "clerk sign-in failed"
+    response = client.post("/login/code", data={"code": pyotp.TOTP(DEMO_TOTP_SECRET).now()})
+    assert response.status_code == 302, "clerk sign-in code refused"
     assert client.get("/court/").status_code == 200  # a worker has served pages before
     target = Path(tempfile.mkdtemp(prefix="bench-zip-")) / "export.zip"
     gc.collect()

@@ -35,6 +35,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import pyotp  # noqa: E402
 from sqlalchemy import create_engine, func, select  # noqa: E402
 
 from bench._common import RssSampler, children, machine, memory_kb  # noqa: E402
@@ -205,13 +206,20 @@ class Visitor:
             sys.exit(f"no CSRF token on {path}")
         return match.group(1)
 
-    def sign_in(self, email: str, password: str) -> None:
+    def sign_in(self, email: str, password: str, totp_secret: str | None = None) -> None:
+        """The password; for staff (given their app key) the code step after it."""
         token = self.csrf("/login")
         reply = self.request(
             "POST", "/login", form={"email": email, "password": password, "csrf_token": token}
         )
         if reply.status != 302:
             fail(f"sign-in as {email}", reply)
+        if totp_secret:
+            token = self.csrf("/login/code")
+            code = pyotp.TOTP(totp_secret).now()
+            reply = self.request("POST", "/login/code", form={"code": code, "csrf_token": token})
+            if reply.status != 302:
+                fail(f"sign-in code for {email}", reply)
 
 
 # --- pages -----------------------------------------------------------------------------------
@@ -306,9 +314,9 @@ def app_pages(port: int, manifest: dict, connections: int) -> tuple[list[Page], 
     participant_cookie = drafts[0].split("\t")[1]
 
     facilitator = Visitor(port)
-    facilitator.sign_in(manifest["facilitator"]["email"], password)
+    facilitator.sign_in(manifest["facilitator"]["email"], password, manifest["totp_secret"])
     clerk = Visitor(port)
-    clerk.sign_in(manifest["clerk"]["email"], password)
+    clerk.sign_in(manifest["clerk"]["email"], password, manifest["totp_secret"])
     public = Visitor(port)
     verify_token = public.csrf("/verify")
     code = manifest["certificate"]["code"]

@@ -1,5 +1,5 @@
 """Command-line tools: curriculum, demo data, audit chain check, retention, backup and restore,
-and purging ended sessions."""
+and purging ended sessions, and the operator's reset of a staff member's second factors."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ audit_cli = AppGroup("audit", help="Check the audit log.")
 notices_cli = AppGroup("notices", help="Non-compliance notices to the courts.")
 retention_cli = AppGroup("retention", help="Anonymise closed cases past their retention period.")
 sessions_cli = AppGroup("sessions", help="Browser sessions kept on the server.")
+accounts_cli = AppGroup("accounts", help="Staff accounts: what only the server's operator may do.")
 
 
 def _as_given(path: Path) -> Path:
@@ -202,6 +203,30 @@ def sessions_purge() -> None:
     click.echo(f"{removed} expired session(s) removed.")
 
 
+@accounts_cli.command("reset-second-factor")
+@click.argument("email")
+@click.option("--reason", required=True, help="Why, for the audit log (e.g. who checked his ID).")
+def reset_second_factor(email: str, reason: str) -> None:
+    """Remove the second factors of a staff member who lost his phone, passkeys and recovery
+    codes; his next sign-in sets up a new one. Check who he is in person first, and send him
+    a new invitation link so only he can sign in."""
+    from sqlalchemy import func, select
+
+    from .models import User
+    from .services import ServiceError
+    from .services.second_factor import reset_by_operator
+
+    user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    if user is None:
+        raise click.ClickException(f"no account with the email {email}")
+    try:
+        reset_by_operator(user, reason)
+    except ServiceError as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"{user.email}: second factors removed; the next sign-in sets up a new one.")
+
+
 def _database_url() -> str:
     return current_app.config["SQLALCHEMY_DATABASE_URI"]
 
@@ -246,5 +271,6 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(retention_cli)
     app.cli.add_command(sessions_cli)
+    app.cli.add_command(accounts_cli)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)

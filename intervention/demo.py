@@ -27,6 +27,9 @@ from .models import (
 from .services import attendance, certificates, enrollments, notices, reflections
 
 DEMO_PASSWORD = "demo-password"
+# Demo staff accounts come with an authenticator app enrolled, all with this key (in the
+# README), so anyone trying the demo can sign in with their own app. Demo data only.
+DEMO_TOTP_SECRET = "HTQSMO5OOWEB5DB4PVCMQUGGO2XTXQPC"
 
 ANSWERS = [
     "I was arrested on a weeknight after work. I told myself it was a small thing and that "
@@ -60,6 +63,8 @@ class DemoRefused(Exception):
 def _user(email: str, name: str, role: Role, court: Court | None = None) -> User:
     user = User(email=email, full_name=name, role=role, court=court)
     user.set_password(DEMO_PASSWORD if email.endswith("@demo.test") else secrets.token_urlsafe(24))
+    if role.is_staff:
+        user.totp_secret, user.totp_enabled = DEMO_TOTP_SECRET, True
     db.session.add(user)
     return user
 
@@ -255,7 +260,8 @@ def seed() -> str:
         f"Demo data added: 2 courts, {cohorts} cohorts, "
         f"{db.session.scalar(select(func.count(Enrollment.id)))} cases, "
         f"1 certificate. Sign in as participant@demo.test (or admin@, facilitator@, "
-        f"clerk@, participant2@demo.test) with password '{DEMO_PASSWORD}'."
+        f"clerk@, participant2@demo.test) with password '{DEMO_PASSWORD}'; staff accounts "
+        f"then ask for a code from an authenticator app with the key {DEMO_TOTP_SECRET}."
     )
 
 

@@ -55,6 +55,7 @@ from .services.reflections import count_words
 from .services.scheduling import local_to_utc
 
 PASSWORD = "scale-password"
+TOTP_SECRET = "SCALESTAFFTOTPKEYSCALESTAFFTOTPK"
 PROGRAM_SLUG = "accountability-and-change"
 BATCH = 5000
 # Rows per commit: fewer, larger transactions rewrite the same index pages less often.
@@ -344,8 +345,10 @@ def _plan(n: int, rng: random.Random, bulk: Bulk, password_hash: str, now: datet
             active=True,
             created_at=created,
             session_version=1,
-            totp_enabled=False,
-            totp_required=False,
+            # Every staff account needs a second factor: one app key for the generated staff,
+            # given in the manifest so the load test can sign them in.
+            totp_secret=TOTP_SECRET,
+            totp_enabled=True,
         )
 
     courts = []
@@ -493,7 +496,6 @@ class Writer:
             created_at=referred_at,
             session_version=1,
             totp_enabled=False,
-            totp_required=False,
         )
         court = plan.court
         court.next_case += rng.randint(1, 9)
@@ -993,6 +995,7 @@ def _manifest(n, writer, courts, cohorts, issued, counts, rng) -> dict:
     return {
         "scale": n,
         "password": PASSWORD,
+        "totp_secret": TOTP_SECRET,
         "participants": participants,
         "facilitator": facilitator,
         "clerk": clerk,

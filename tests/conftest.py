@@ -9,6 +9,7 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
+import pyotp
 import pytest
 import sqlalchemy as sa
 from flask import g
@@ -16,7 +17,8 @@ from flask_migrate import upgrade
 from sqlalchemy.orm import sessionmaker
 
 from intervention import create_app
-from intervention.extensions import db
+from intervention.auth import views as auth_views
+from intervention.extensions import db, limiter
 from intervention.models import (
     Cohort,
     Court,
@@ -141,7 +143,10 @@ def make_user():
         court: Court | None = None,
         name: str | None = None,
         email: str | None = None,
+        second_factor: bool = True,
     ) -> User:
+        """A user with PASSWORD; staff come with an authenticator app set up (every staff
+        account needs a second factor) unless second_factor=False."""
         n = next(counter)
         user = User(
             email=email or f"{role.value}{n}@test.example",
@@ -150,6 +155,8 @@ def make_user():
             court=court,
         )
         user.password_hash = _password_hash()
+        if role.is_staff and second_factor:
+            user.totp_secret, user.totp_enabled = pyotp.random_base32(), True
         db.session.add(user)
         db.session.flush()
         return user
@@ -263,12 +270,25 @@ def csrf_token(client, url: str) -> str:
 
 
 def login(client, user: User, password: str = PASSWORD):
+    """Sign in as a person would: the password, then for staff a code from their app."""
     token = csrf_token(client, "/login")
     response = client.post(
         "/login", data={"email": user.email, "password": password, "csrf_token": token}
     )
     assert response.status_code == 302, response.get_data(as_text=True)
+    if response.headers["Location"] == "/login/code":
+        response = send_code(client, user)
+        assert response.status_code == 302, response.get_data(as_text=True)
     return response
+
+
+def send_code(client, user: User, code: str | None = None):
+    """The code step with the current code of his app. A code signs in once (about 90 s),
+    and tests sign the same account in many times: the mark of its use is forgotten first."""
+    code = code or pyotp.TOTP(user.totp_secret).now()
+    limiter.storage.clear(auth_views._used_code_key(user, code))
+    token = csrf_token(client, "/login/code")
+    return client.post("/login/code", data={"code": code, "csrf_token": token})
 
 
 @pytest.fixture

@@ -42,12 +42,18 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "auth.welcome": "public",  # the signed one-time link is the proof
     "auth.logout": SIGNED_IN,
     "auth.login_code": "public",  # the password step in this session is the proof
+    "auth.login_passkey": "public",  # the same, and the passkey's signature
+    "auth.login_enrol": "public",  # the password step, for an account with no factor yet
+    "auth.enrol_passkey": "public",  # the same
     "auth.account": SIGNED_IN,
     "auth.end_session": SIGNED_IN,  # only his own sessions; others' ids read as ended
     "auth.end_other_sessions": SIGNED_IN,
     "auth.sign_out_everywhere": SIGNED_IN,
     "auth.change_password": SIGNED_IN,
-    "auth.two_step": frozenset({F, C, A}),  # codes are for staff accounts
+    "auth.two_step": frozenset({F, C, A}),  # second factors are for staff accounts
+    "auth.passkeys": frozenset({F, C, A}),
+    "auth.remove_passkey": frozenset({F, C, A}),  # his own passkeys only
+    "auth.recovery_codes": frozenset({F, C, A}),
     "auth.language": "public",  # visitors pick a language too; see the test below
     "participant.home": frozenset({P}),
     "participant.module": frozenset({P}),
@@ -115,7 +121,6 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "admin.staff_account": frozenset({A}),
     "admin.disable_staff": frozenset({A}),
     "admin.enable_staff": frozenset({A}),
-    "admin.staff_two_step": frozenset({A}),
     "admin.staff_invitation": frozenset({A}),
 }
 
@@ -148,12 +153,18 @@ class World:
         return {
             "auth.logout": ("POST", "/logout"),
             "auth.login_code": ("GET", "/login/code"),
+            "auth.login_passkey": ("POST", "/login/passkey"),
+            "auth.login_enrol": ("GET", "/login/enrol"),
+            "auth.enrol_passkey": ("POST", "/login/enrol/passkey"),
             "auth.account": ("GET", "/account"),
             "auth.end_session": ("POST", "/account/sessions/end"),
             "auth.end_other_sessions": ("POST", "/account/sessions/end-others"),
             "auth.sign_out_everywhere": ("POST", "/account/sessions/end-all"),
             "auth.change_password": ("POST", "/account/password"),
             "auth.two_step": ("POST", "/account/two-step"),
+            "auth.passkeys": ("POST", "/account/passkeys"),
+            "auth.remove_passkey": ("POST", "/account/passkeys/1/remove"),
+            "auth.recovery_codes": ("POST", "/account/recovery-codes"),
             "auth.language": ("POST", "/language"),
             "participant.home": ("GET", "/me/"),
             "participant.module": ("GET", "/me/modules/1"),
@@ -244,7 +255,6 @@ class World:
             "admin.staff_account": ("GET", f"/admin/staff/{self.facilitator.id}"),
             "admin.disable_staff": ("POST", f"/admin/staff/{self.facilitator.id}/disable"),
             "admin.enable_staff": ("POST", f"/admin/staff/{self.facilitator.id}/enable"),
-            "admin.staff_two_step": ("POST", f"/admin/staff/{self.facilitator.id}/two-step"),
             "admin.staff_invitation": ("POST", f"/admin/staff/{self.facilitator.id}/invitation"),
         }[endpoint]
 

@@ -15,7 +15,7 @@ from intervention.extensions import db
 from intervention.models import Role
 from intervention.services import certificates as certificate_service
 
-from .conftest import csrf_token, login
+from .conftest import PASSWORD, csrf_token, login
 from .helpers import answer, complete_case, post_form, prompts_by_key, text_of
 
 FUZZ = settings(
@@ -229,6 +229,24 @@ def test_account_and_staff_forms(app, case, make_user):
     db.session.commit()
     fuzz(admin, f"/admin/staff/{staff.id}")
     fuzz(admin, f"/admin/cases/{case.id}/hold")
+
+
+def test_second_factor_forms(app, case, make_user):
+    """The code step, setting up a first factor, passkeys and recovery codes."""
+    staff = make_user(Role.FACILITATOR)
+    newcomer = make_user(Role.ADMIN, second_factor=False)
+    db.session.commit()
+    pending = app.test_client()
+    post_form(pending, "/login", {"email": staff.email, "password": PASSWORD})
+    fuzz(pending, "/login/code")
+    fuzz(pending, "/login/passkey", page="/login/code", extra_fields={"credential": []})
+    enrolling = app.test_client()
+    post_form(enrolling, "/login", {"email": newcomer.email, "password": PASSWORD})
+    fuzz(enrolling, "/login/enrol")
+    fuzz(enrolling, "/login/enrol/passkey", page="/login/enrol")
+    facilitator = signed_in(app, staff)
+    fuzz(facilitator, "/account/passkeys")
+    fuzz(facilitator, "/account/recovery-codes")
 
 
 def test_roster_import_form(app, case):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pyotp
 import pytest
 import sqlalchemy as sa
 
@@ -32,12 +33,11 @@ def _last_event(action: str) -> AuditEvent:
 
 def test_the_list_shows_staff_not_participants(client, director, make_user, make_court):
     court = make_court("Staff List Court")
-    clerk = make_user(Role.CLERK, court=court, name="Clara Clerk")
+    make_user(Role.CLERK, court=court, name="Clara Clerk")
     man = make_user(Role.PARTICIPANT, name="Paul Participant")
-    clerk.totp_required = True
     db.session.commit()
     html = text_of(client.get("/admin/staff"))
-    assert "Clara Clerk" in html and "Staff List Court" in html and "Required" in html
+    assert "Clara Clerk" in html and "Staff List Court" in html and "App" in html
     assert man.full_name not in html
 
 
@@ -75,7 +75,14 @@ def test_an_invited_clerk_sets_a_password_and_signs_in(client, director, make_co
         path,
         data={"password": new_password, "confirm": new_password, "csrf_token": token},
     )
-    assert done.status_code == 302, text_of(done)
+    # No link signs staff in: the new clerk sets up a second factor first.
+    assert done.headers["Location"] == "/login/enrol", text_of(done)
+    assert client.get("/court/").headers["Location"].startswith("/login")
+    page = text_of(client.get("/login/enrol"))
+    secret = re.search(r'<code class="totp-secret">([A-Z2-7 ]+)</code>', page).group(1)
+    code = pyotp.TOTP(secret.replace(" ", "")).now()
+    assert post_form(client, "/login/enrol", {"code": code}).status_code == 200
+    assert client.get("/court/").status_code == 200
     client = client.application.test_client()
     login(client, user, new_password)
     assert client.get("/court/").status_code == 200
@@ -158,7 +165,6 @@ def test_role_change_needs_a_court_for_clerks_and_is_audited(
         "role": "clerk",
         "court_id": court.id,
         "active": True,
-        "totp_required": False,
     }
     accounts.change_role(facilitator, Role.ADMIN, court, director)
     assert facilitator.court_id is None  # only clerks have a court
@@ -184,21 +190,6 @@ def test_the_last_admin_cannot_be_disabled(director, make_user):
         accounts.set_active(director, False, other)
 
 
-def test_require_two_step(client, director, make_user):
-    facilitator = make_user(Role.FACILITATOR)
-    db.session.commit()
-    page = f"/admin/staff/{facilitator.id}"
-    response = post_form(client, f"{page}/two-step", {"required": "y"}, page=page)
-    assert response.status_code == 302
-    db.session.refresh(facilitator)
-    assert facilitator.totp_required
-    event = _last_event("account.two_step_required")
-    assert event.details["after"]["totp_required"] is True
-    post_form(client, f"{page}/two-step", {}, page=page)
-    db.session.refresh(facilitator)
-    assert not facilitator.totp_required
-
-
 def test_participants_are_not_staff_accounts(client, director, make_user):
     man = make_user(Role.PARTICIPANT)
     db.session.commit()
@@ -214,7 +205,7 @@ def test_non_admins_are_refused(client, make_user, make_court, role):
     login(client, user)
     for url in ["/admin/staff", "/admin/staff/new", f"/admin/staff/{target.id}"]:
         assert client.get(url).status_code == 403
-    for url in ["disable", "enable", "two-step", "invitation"]:
+    for url in ["disable", "enable", "invitation"]:
         assert client.post(f"/admin/staff/{target.id}/{url}").status_code in (400, 403)
 
 

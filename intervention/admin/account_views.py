@@ -1,4 +1,4 @@
-"""Staff accounts for program directors: invite, disable and enable, role, two-step sign-in."""
+"""Staff accounts for program directors: invite, disable and enable, role, new access links."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
-from wtforms import BooleanField, SelectField, StringField
+from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from ..access import get_or_404
@@ -15,7 +15,7 @@ from ..extensions import db
 from ..forms import BaseForm, EmptyForm
 from ..models import Court, Role, User
 from ..models.users import ROLE_LABELS
-from ..services import ServiceError
+from ..services import ServiceError, second_factor
 from ..services import staff_accounts as account_service
 from .views import _invite, _show_invitation, bp
 
@@ -48,10 +48,6 @@ class RoleForm(RoleFields, BaseForm):
     pass
 
 
-class TwoStepForm(BaseForm):
-    required = BooleanField(_l("Require two-step sign-in"))
-
-
 def _court_choices(form) -> None:
     courts = db.session.scalars(select(Court).order_by(Court.name))
     form.court_id.choices = [(0, _("No court")), *[(c.id, c.name) for c in courts]]
@@ -71,7 +67,9 @@ def staff():
         .where(User.role != Role.PARTICIPANT)
         .order_by(User.active.desc(), User.role, User.full_name, User.id)
     ).all()
-    return render_template("admin/staff.html", accounts=accounts)
+    return render_template(
+        "admin/staff.html", accounts=accounts, passkeys=second_factor.passkey_counts(accounts)
+    )
 
 
 @bp.route("/staff/new", methods=["GET", "POST"])
@@ -129,14 +127,13 @@ def staff_account(user_id: int):
     elif not form.is_submitted():
         form.role.data = user.role.value
         form.court_id.data = user.court_id or 0
-    two_step = TwoStepForm(required=user.totp_required)
     return render_template(
         "admin/staff_account.html",
         account=user,
         form=form,
         error=error,
         button_form=EmptyForm(),
-        two_step=two_step,
+        factors=second_factor.summary(user),
     )
 
 
@@ -173,36 +170,18 @@ def enable_staff(user_id: int):
     )
 
 
-@bp.route("/staff/<int:user_id>/two-step", methods=["POST"])
-def staff_two_step(user_id: int):
-    user = _staff_or_404(user_id)
-    form = TwoStepForm()
-    if not form.validate_on_submit():
-        abort(400)
-    try:
-        account_service.require_two_step(user, bool(form.required.data), current_user)
-        db.session.commit()
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-    else:
-        message = (
-            _("Two-step sign-in is required for %(name)s.", name=user.full_name)
-            if user.totp_required
-            else _("Two-step sign-in is not required for %(name)s.", name=user.full_name)
-        )
-        flash(message, "success")
-    return redirect(url_for(".staff_account", user_id=user.id))
-
-
 @bp.route("/staff/<int:user_id>/invitation", methods=["POST"])
 def staff_invitation(user_id: int):
-    """A fresh link, e.g. when the first one expired; setting a password ends every older one."""
+    """A fresh link, e.g. when the first one expired or the password is lost; setting a password
+    ends every older one. It never removes his second factors: he needs one to sign in."""
     user = _staff_or_404(user_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    if not user.active:
-        flash(_("%(name)s's account is disabled; no link was made.", name=user.full_name), "error")
+    try:
+        account_service.reset_access(user, current_user)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
         return redirect(url_for(".staff_account", user_id=user.id))
     token = _invite(user)
     db.session.commit()

@@ -1,5 +1,6 @@
-"""Sign-in forms, the forms people set and change their password with, two-step codes, and
-the interface language, and the button that signs out one of his sessions."""
+"""Sign-in forms, the forms people set and change their password with, second factors (codes,
+recovery codes, passkeys), the interface language, and the button that signs out one of his
+sessions."""
 
 from flask_babel import lazy_gettext as _l
 from wtforms import (
@@ -82,3 +83,33 @@ class EndSessionForm(BaseForm):
     """The "Sign out" button beside one of his sessions on the account page."""
 
     session_id = IntegerField(validators=[DataRequired()], widget=HiddenInput())
+
+
+class SecondStepForm(BaseForm):
+    """The second step of signing in: a code from the app, or one of the recovery codes."""
+
+    code = StringField(
+        _l("Code from your app, or a recovery code"),
+        validators=[DataRequired(message=_l("Type the code.")), Length(max=40)],
+    )
+
+
+class PasskeyForm(BaseForm):
+    """The browser's answer to a passkey ceremony, put here by static/js/passkeys.js."""
+
+    credential = HiddenField(
+        validators=[
+            DataRequired(message=_l("Your browser did not send a passkey. Try again.")),
+            Length(max=16_000),
+        ]
+    )
+
+
+class NewPasskeyForm(PasskeyForm):
+    name = StringField(
+        _l("Name for this passkey"),
+        validators=[
+            DataRequired(message=_l("Give the passkey a name, such as “Work laptop”.")),
+            Length(max=60),
+        ],
+    )

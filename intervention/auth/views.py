@@ -1,7 +1,9 @@
 """Sign-in and sign-out for every role; each role lands on its own home page. New account
-holders set their first password from an invitation link. Signed-in people manage their
-password, language and (staff) two-step sign-in under /account; anyone picks the interface
-language at /language.
+holders set their first password from an invitation link. Staff accounts sign in with a
+password and a second factor (services/second_factor.py): after the password, or after an
+invitation link, they are not signed in until the factor is right, or until they have set
+one up (auth/second_factor_views.py). Signed-in people manage their password, language and
+(staff) second factors under /account; anyone picks the interface language at /language.
 
 Sessions live on the server (sessions.py): signing out, a password change, an idle timeout, a
 disabled account and "sign out everywhere" end them, copies of the cookie included. Every
@@ -25,26 +27,29 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import force_locale
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, logout_user
 from sqlalchemy import func, select
 
+from ..demo import DEMO_TOTP_SECRET
 from ..extensions import db, limiter
 from ..forms import EmptyForm
 from ..i18n import COOKIE, DEFAULT, LANGUAGES
 from ..models import Role, User, utcnow
-from ..services import ServiceError, audit
+from ..services import ServiceError, audit, second_factor
 from ..services import accounts as account_service
 from ..services import browser_sessions as session_service
-from . import invitations, sessions, throttle
+from . import invitations, passkeys, sessions, throttle
 from .forms import (
     ChangePasswordForm,
     CodeForm,
     EndSessionForm,
     LanguageForm,
     LoginForm,
+    PasskeyForm,
+    SecondStepForm,
     WelcomeForm,
 )
 
@@ -67,8 +72,11 @@ DEMO_ACCOUNTS = [
 
 # Minutes without a request after which a session is signed out: staff, participants.
 IDLE_MINUTES = sessions.IDLE_MINUTES
+# How long the second step of signing in waits after the password: typing a code is quick;
+# setting up a first factor (installing an app, scanning its QR code) takes longer.
 CODE_STEP_SECONDS = 5 * 60
-TWO_STEP_OPEN = {"auth.two_step", "auth.logout", "auth.account", "auth.language", "static"}
+ENROL_STEP_SECONDS = 15 * 60
+PENDING_KEYS = ("pending_user", "pending_since", "pending_next")
 LANGUAGE_COOKIE_SECONDS = 365 * 24 * 60 * 60
 
 
@@ -110,13 +118,16 @@ def _count_failure(email: str, *, kind: str = throttle.PASSWORD) -> None:
     throttle.count_failure(email, kind)
 
 
+def _used_code_key(user: User, code: str) -> str:
+    secret = hashlib.sha256((user.totp_secret or "").encode()).hexdigest()[:12]
+    return f"intervention/totp-used/{user.id}/{secret}/{''.join(code.split())}"
+
+
 def _first_use(user: User, code: str) -> bool:
     """A code signs in once: one seen over someone's shoulder cannot be used again while it
     is still valid (about 90 seconds with the clock tolerance). Kept in the limiter's storage,
     so every worker knows."""
-    secret = hashlib.sha256((user.totp_secret or "").encode()).hexdigest()[:12]
-    key = f"intervention/totp-used/{user.id}/{secret}/{''.join(code.split())}"
-    return limiter.storage.incr(key, 120) == 1
+    return limiter.storage.incr(_used_code_key(user, code), 120) == 1
 
 
 # --- sessions --------------------------------------------------------------------------------
@@ -139,7 +150,7 @@ def _end_session(message: str) -> None:
 @bp.before_app_request
 def check_session():
     """End sessions of disabled accounts, from before a password change, or left idle too
-    long; send staff who must use two-step sign-in to set it up first."""
+    long."""
     if request.endpoint == "static" or not current_user.is_authenticated:
         return None
     user = current_user._get_current_object()
@@ -147,14 +158,6 @@ def check_session():
     if ended:
         _end_session(ended)
         return None
-    if (
-        user.totp_required
-        and not user.totp_enabled
-        and user.role.is_staff
-        and request.endpoint not in TWO_STEP_OPEN
-    ):
-        flash(_("Your account needs two-step sign-in. Set it up to go on."), "info")
-        return redirect(url_for("auth.two_step"))
     return None
 
 
@@ -184,34 +187,75 @@ def login():
                 audit.record("auth.login_failed", None, None, email=email)
                 db.session.commit()
                 flash(_("That email and password do not match an active account."), "error")
-            elif user.totp_enabled:
-                # Password right; the person is not signed in until the code is right too.
-                session.clear()
-                session["pending_user"] = user.id
-                session["pending_since"] = _clock()
-                session["pending_next"] = _safe_next(request.args.get("next"))
-                return redirect(url_for("auth.login_code"))
+            elif second_factor.needs_second_factor(user):
+                return begin_second_step(user, _safe_next(request.args.get("next")))
             else:
                 _start_session(user)
                 db.session.commit()
                 return redirect(_safe_next(request.args.get("next")) or home_url(user))
     demo = DEMO_ACCOUNTS if current_app.config["DEMO_MODE"] else []
-    return render_template("auth/login.html", form=form, demo_accounts=demo), status
+    return render_template(
+        "auth/login.html", form=form, demo_accounts=demo, demo_totp_secret=DEMO_TOTP_SECRET
+    ), status
+
+
+# --- the second step: staff only ---------------------------------------------------------
+
+
+def _step_for(user: User) -> str:
+    """An account with a second factor must use it; one without sets one up first."""
+    return "auth.login_code" if second_factor.has_second_factor(user) else "auth.login_enrol"
+
+
+def begin_second_step(user: User, target: str | None):
+    """The password (or an invitation link) was right, but a staff account is not signed in
+    until its second factor is right too, or until it has set one up."""
+    logout_user()  # an invitation link opened while signed in as someone else
+    session.clear()
+    session["pending_user"] = user.id
+    session["pending_since"] = _clock()
+    session["pending_next"] = target
+    return redirect(url_for(_step_for(user)))
+
+
+def pending_sign_in(step: str):
+    """(the account waiting at this step, None), or (None, where to send the browser): back
+    to the password when there is no step under way or it took too long, or to the step the
+    account is really at. So the page that sets up a factor never opens for an account that
+    already has one: a password alone cannot add a factor."""
+    user_id, since = session.get("pending_user"), session.get("pending_since")
+    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None or not user.active or not second_factor.needs_second_factor(user):
+        for key in PENDING_KEYS:
+            session.pop(key, None)
+        return None, redirect(url_for("auth.login"))
+    now_at = _step_for(user)
+    limit = CODE_STEP_SECONDS if now_at == "auth.login_code" else ENROL_STEP_SECONDS
+    if not isinstance(since, int | float) or _clock() - since > limit:
+        for key in PENDING_KEYS:
+            session.pop(key, None)
+        flash(_("That took too long. Sign in again."), "info")
+        return None, redirect(url_for("auth.login"))
+    if now_at != step:
+        return None, redirect(url_for(now_at))
+    return user, None
+
+
+def finish_sign_in(user: User) -> str:
+    """Both factors are right: a fresh session. Returns the page to go to."""
+    target = session.get("pending_next")
+    _start_session(user)
+    return target or home_url(user)
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
 def login_code():
-    """Second step for accounts with two-step sign-in: the code from the app."""
-    user_id, since = session.get("pending_user"), session.get("pending_since")
-    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
-    expired = not isinstance(since, int | float) or _clock() - since > CODE_STEP_SECONDS
-    if user is None or not user.active or expired:
-        for key in ("pending_user", "pending_since", "pending_next"):
-            session.pop(key, None)
-        if user is not None:
-            flash(_("That took too long. Sign in again."), "info")
-        return redirect(url_for("auth.login"))
-    form = CodeForm()
+    """The second step for staff with a factor: a code from the app, one of the recovery
+    codes, or a passkey (whose answer goes to auth.login_passkey)."""
+    user, elsewhere = pending_sign_in("auth.login_code")
+    if elsewhere is not None:
+        return elsewhere
+    form = SecondStepForm()
     status = 200
     if form.validate_on_submit():
         too_many = _throttled(user.email, kind=throttle.CODE)
@@ -219,19 +263,63 @@ def login_code():
             flash(too_many, "error")
             status = 429
         else:
-            _count_attempt()
-            if account_service.check_totp(user, form.code.data) and _first_use(
-                user, form.code.data
-            ):
-                target = session.get("pending_next")
-                _start_session(user)
+            code = form.code.data
+            recovery = second_factor.looks_like_recovery_code(code)
+            if recovery:
+                left = second_factor.use_recovery_code(user, code)
+                right = left is not None
+            else:
+                right = account_service.check_totp(user, code) and _first_use(user, code)
+            if right:
+                target = finish_sign_in(user)
                 db.session.commit()
-                return redirect(target or home_url(user))
+                if recovery:
+                    flash(_recovery_code_used(left), "info")
+                return redirect(target)
+            # A right code finishes the attempt the password step counted; a wrong one is
+            # another attempt, for this address and for this account.
+            _count_attempt()
             _count_failure(user.email, kind=throttle.CODE)
-            audit.record("auth.totp_failed", None, user)
+            audit.record(
+                "auth.recovery_code_failed" if recovery else "auth.totp_failed", None, user
+            )
             db.session.commit()
-            flash(_("That code is not right. Try the newest code from your app."), "error")
-    return render_template("auth/login_code.html", form=form), status
+            if recovery:
+                flash(_("That recovery code is not right, or it was used already."), "error")
+            else:
+                flash(_("That code is not right. Try the newest code from your app."), "error")
+    has_passkeys = bool(second_factor.passkeys_of(user))
+    ceremony = passkeys.begin("sign-in", user) if has_passkeys else None
+    response = current_app.make_response(
+        (
+            render_template(
+                "auth/login_code.html",
+                form=form,
+                user=user,
+                passkey_form=PasskeyForm() if ceremony else None,
+                passkey_options=ceremony.options_json if ceremony else None,
+            ),
+            status,
+        )
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _recovery_code_used(left: int) -> str:
+    if left > 3:
+        return ngettext(
+            "You signed in with a recovery code. You have %(num)d left.",
+            "You signed in with a recovery code. You have %(num)d left.",
+            left,
+        )
+    return ngettext(
+        "You signed in with a recovery code. Only %(num)d is left: make new ones on your"
+        " account page.",
+        "You signed in with a recovery code. Only %(num)d are left: make new ones on your"
+        " account page.",
+        left,
+    )
 
 
 @bp.route("/logout", methods=["POST"])
@@ -260,6 +348,13 @@ def welcome(token: str):
             except ServiceError as error:
                 form.password.errors.append(str(error))
             else:
+                if second_factor.needs_second_factor(user):
+                    # No link signs staff in: the password is set, the second factor is
+                    # still to come (or to be set up, for a new account).
+                    db.session.commit()
+                    response = begin_second_step(user, None)
+                    flash(_("Your password is saved. Now the second step of signing in."), "info")
+                    return response
                 _start_session(user)
                 db.session.commit()
                 flash(_("Your password is saved. You are signed in."), "success")
@@ -285,13 +380,15 @@ def welcome(token: str):
 @login_required
 def account():
     language = LanguageForm(language=current_user.locale or "", next=url_for("auth.account"))
+    user = current_user._get_current_object()
     return render_template(
         "auth/account.html",
-        idle_minutes=IDLE_MINUTES[current_user.role.is_staff],
+        idle_minutes=IDLE_MINUTES[user.role.is_staff],
         language_form=language,
         browser_sessions=session_service.active_sessions(current_user, sessions.now()),
         this_session=sessions.current_record_id(),
         device_name=sessions.device_name,
+        factors=second_factor.summary(user) if second_factor.needs_second_factor(user) else None,
     )
 
 
@@ -399,14 +496,48 @@ def change_password():
     ), status
 
 
+def totp_setup(user: User) -> dict:
+    """The key for a new authenticator app, as a QR code and as text. It waits in the session
+    until a code made from it is confirmed."""
+    secret = session.get("totp_setup_secret")
+    if not secret:
+        secret = session["totp_setup_secret"] = account_service.new_totp_secret()
+    uri = account_service.totp_uri(user, secret)
+    return {
+        "secret": secret,
+        "qr": segno.make(uri).svg_inline(scale=4, title=_("QR code for your authenticator app")),
+        "spaced": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+    }
+
+
+def enable_totp(user: User, setup: dict, code: str) -> str | None:
+    """Turn app codes on with a confirmed code (throttled like every code check); returns
+    the refusal, or None when it is on."""
+    too_many = _throttled(user.email, kind=throttle.CODE)
+    if too_many:
+        return too_many
+    try:
+        account_service.enable_totp(user, setup["secret"], code)
+    except ServiceError as error:
+        _count_attempt()
+        _count_failure(user.email, kind=throttle.CODE)
+        return str(error)
+    _first_use(user, code)  # the code that set it up cannot also sign in
+    session.pop("totp_setup_secret", None)
+    return None
+
+
 @bp.route("/account/two-step", methods=["GET", "POST"])
 @login_required
 def two_step():
+    """Codes from an authenticator app: set up, or turned off while another factor (a
+    passkey) remains."""
     user = current_user._get_current_object()
     if not account_service.can_use_totp(user):
         abort(403)  # codes are for staff accounts
     form = CodeForm()
     if user.totp_enabled:
+        only_factor = second_factor.factor_count(user) <= 1
         status = 200
         if form.validate_on_submit():
             too_many = _throttled(user.email, kind=throttle.CODE)
@@ -414,40 +545,31 @@ def two_step():
                 form.code.errors.append(too_many)
                 status = 429
             else:
-                _count_attempt()
                 try:
                     account_service.disable_totp(user, form.code.data)
                 except ServiceError as error:
-                    if not user.totp_required:  # a wrong code, not a refusal by rule
+                    if not account_service.check_totp(user, form.code.data):
+                        # A wrong code, not a refusal by rule (the last factor stays).
+                        _count_attempt()
                         _count_failure(user.email, kind=throttle.CODE)
                     db.session.commit()
                     form.code.errors.append(str(error))
                 else:
                     db.session.commit()
-                    flash(_("Two-step sign-in is off."), "success")
+                    flash(_("Codes from your app are off."), "success")
                     return redirect(url_for("auth.account"))
-        return render_template("auth/two_step.html", form=form, user=user), status
-    # Setting up: the secret waits in the session until a code from it is confirmed.
-    secret = session.get("totp_setup_secret")
-    if not secret:
-        secret = session["totp_setup_secret"] = account_service.new_totp_secret()
+        return render_template("auth/two_step.html", form=form, user=user, only=only_factor), status
+    setup = totp_setup(user)
     if form.validate_on_submit():
-        try:
-            account_service.enable_totp(user, secret, form.code.data)
-        except ServiceError as error:
-            form.code.errors.append(str(error))
+        refused = enable_totp(user, setup, form.code.data)
+        if refused:
+            form.code.errors.append(refused)
         else:
-            session.pop("totp_setup_secret", None)
             db.session.commit()
-            flash(
-                _("Two-step sign-in is on. You will need a code each time you sign in."), "success"
-            )
+            flash(_("Codes from your app are on. You can use them to sign in."), "success")
             return redirect(url_for("auth.account"))
-    uri = account_service.totp_uri(user, secret)
-    qr = segno.make(uri).svg_inline(scale=4, title=_("QR code for your authenticator app"))
-    spaced = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
     response = current_app.make_response(
-        render_template("auth/two_step.html", form=form, user=user, qr=qr, secret=spaced)
+        render_template("auth/two_step.html", form=form, user=user, setup=setup)
     )
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -16,6 +16,7 @@ from .enrollments import (
     ReferralType,
 )
 from .reflections import Reflection, ReflectionAttempt, ReflectionState, Review, ReviewOutcome
+from .second_factor import Passkey, RecoveryCode
 from .users import Role, User
 
 __all__ = [
@@ -37,7 +38,9 @@ __all__ = [
     "EnrollmentState",
     "EnrollmentTransition",
     "Module",
+    "Passkey",
     "Program",
+    "RecoveryCode",
     "ReferralType",
     "Reflection",
     "ReflectionAttempt",

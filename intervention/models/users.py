@@ -61,11 +61,13 @@ class User(UserMixin, db.Model):
     # Bumped on password change: sessions carrying an older number are signed out.
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Time-based one-time codes for staff: the base32 secret, whether it is on, and whether
-    # an admin requires it for this account.
+    # Time-based one-time codes, one of the second factors every staff account must have
+    # (services/second_factor.py): the base32 secret and whether it is on.
     totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
     totp_enabled: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
-    totp_required: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # The random WebAuthn user handle given to his passkeys (never his id or email), made
+    # with his first passkey so each authenticator keeps one credential per account.
+    passkey_user_handle: Mapped[bytes | None] = mapped_column(sa.LargeBinary(64))
     # The interface language he chose ("en", "es"); None: follow his browser.
     locale: Mapped[str | None] = mapped_column(sa.String(8))
 

@@ -1,4 +1,5 @@
-"""Account security: the password policy, password changes and time-based one-time codes."""
+"""Account security: the password policy, password changes and time-based one-time codes
+(one of the second factors of services/second_factor.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from flask_babel import gettext as _
 
 from ..extensions import db
 from ..models import User, utcnow
-from . import ServiceError, audit
+from . import ServiceError, audit, second_factor
 
 # Staff accounts open court records, so they get the longer minimum; participants type on
 # phones and many read poorly, so 10 characters (a few words in a row) is their floor.
@@ -116,8 +117,8 @@ def enable_totp(user: User, secret: str, code: str) -> User:
 
 
 def disable_totp(user: User, code: str) -> User:
-    if user.totp_required:
-        raise ServiceError(_("Your account must use two-step sign-in. It cannot be turned off."))
+    """Turn codes off; a staff account keeps at least one second factor."""
+    second_factor.check_not_last_factor(user)
     if not check_totp(user, code):
         raise ServiceError(_("That code is not right. Check your app and try the newest code."))
     user.totp_enabled = False

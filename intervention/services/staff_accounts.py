@@ -1,5 +1,5 @@
 """Staff accounts managed by program directors: invite, disable and enable, change role,
-require two-step sign-in. Every change is an account.* audit event with before and after."""
+reset access with a new invitation link. Every change is an account.* audit event."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Court, Role, User
-from . import ServiceError, audit
+from . import ServiceError, audit, second_factor
 from .enrollments import EMAIL_RE
 
 STAFF_ROLES = (Role.FACILITATOR, Role.CLERK, Role.ADMIN)
@@ -24,7 +24,6 @@ def _state(user: User) -> dict:
         "role": user.role.value,
         "court_id": user.court_id,
         "active": user.active,
-        "totp_required": user.totp_required,
     }
 
 
@@ -108,13 +107,21 @@ def change_role(user: User, role: Role, court: Court | None, actor: User) -> Use
     return user
 
 
-def require_two_step(user: User, required: bool, actor: User) -> User:
-    """Sets the requirement; enforcing it at sign-in is the sign-in flow's job."""
+def reset_access(user: User, actor: User) -> User:
+    """Record that a new invitation link is made for this staff account (he lost his
+    password, or never set one). The link replaces only the password: his second factors
+    stay, and the sign-in it starts asks for one of them, so a director holding another
+    director's link still cannot sign in as him."""
     _check_staff(user)
-    if user.totp_required == required:
-        return user
-    before = _state(user)
-    user.totp_required = required
-    db.session.flush()
-    audit.record("account.two_step_required", actor, user, before=before, after=_state(user))
+    if not user.active:
+        raise ServiceError(
+            _("%(name)s's account is disabled; no link was made.", name=user.full_name)
+        )
+    audit.record(
+        "account.access_reset",
+        actor,
+        user,
+        role=user.role.value,
+        second_factors_kept=second_factor.factor_count(user),
+    )
     return user

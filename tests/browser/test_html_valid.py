@@ -74,6 +74,8 @@ def collect_pages(new_context, base: str, folder: Path) -> None:
     page = new_context(ADMIN).new_page()
     save(page, base + "/admin/", folder, "admin-dashboard")
     save(page, base + "/account", folder, "account")  # with the list of his sessions
+    save(page, base + "/account/passkeys", folder, "passkeys")
+    save(page, base + "/account/two-step", folder, "authenticator-app")
     save(new_context().new_page(), base + "/verify/" + code, folder, "verify-result")
 
 
