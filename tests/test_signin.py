@@ -239,17 +239,20 @@ def test_the_current_password_check_is_throttled(client, make_user, rate_limits)
 
 
 def test_turning_two_step_off_is_throttled(client, make_user, rate_limits):
+    """Turning app codes off checks a code: five wrong ones, then even the right one waits.
+    (He has a passkey too, so the app is not his last factor and the code is checked.)"""
+    from intervention.models import Passkey
+
     staff = make_user(Role.FACILITATOR)
+    db.session.add(
+        Passkey(user=staff, name="Laptop", credential_id=b"cred-1", public_key=b"key", sign_count=0)
+    )
+    db.session.flush()
     login(client, staff)
-    page = text_of(client.get("/account/two-step"))
-    secret = re.search(r'<code class="totp-secret">([A-Z2-7 ]+)</code>', page).group(1)
-    secret = secret.replace(" ", "")
-    post_form(client, "/account/two-step", {"code": pyotp.TOTP(secret).now()})
-    assert staff.totp_enabled
     for _ in range(5):
         response = post_form(client, "/account/two-step", {"code": "000000"})
         assert "That code is not right." in text_of(response)
-    response = post_form(client, "/account/two-step", {"code": pyotp.TOTP(secret).now()})
+    response = post_form(client, "/account/two-step", {"code": pyotp.TOTP(staff.totp_secret).now()})
     assert response.status_code == 429
     assert "Too many attempts." in text_of(response)
     assert staff.totp_enabled
@@ -271,12 +274,20 @@ def test_an_unknown_email_costs_the_same_work_as_a_known_one(client, make_user):
         return elapsed
 
     timed("nobody@test.example"), timed(user.email)  # warm up: the first hash of each kind
-    unknown, known = [], []
-    for n in range(15):
-        unknown.append(timed(f"nobody{n}@test.example"))
-        known.append(timed(user.email))
-    difference = abs(statistics.median(unknown) - statistics.median(known))
-    assert difference < 0.010, (statistics.median(unknown), statistics.median(known))
+    # Up to three rounds: on a machine shared with other work, one round's medians of two
+    # identical ~100 ms hashes can differ by a few percent; a real difference (the old ~10 ms
+    # for an unknown email against ~120 ms for a known one) fails every round.
+    rounds = []
+    for _round in range(3):
+        unknown, known = [], []
+        for n in range(15):
+            unknown.append(timed(f"nobody{n}@test.example"))
+            known.append(timed(user.email))
+        rounds.append((statistics.median(unknown), statistics.median(known)))
+        if abs(rounds[-1][0] - rounds[-1][1]) < 0.010:
+            break
+    else:
+        raise AssertionError(f"median (unknown, known) per round: {rounds}")
 
 
 def test_ten_attempts_from_one_address_then_it_waits(client, make_user, rate_limits):
