@@ -20,6 +20,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
+from flask import current_app
 from sqlalchemy import bindparam, func, insert, select, text, update
 from werkzeug.security import generate_password_hash
 
@@ -1030,6 +1031,8 @@ def generate(
     """Make n participants and their history in an empty, migrated database with the
     curricula synced. The same n and seed give the same data and the same manifest choices."""
     started = clock.monotonic()
+    if current_app.config["ENV_NAME"] == "production":
+        raise ScaleRefused("scale data is never added in production.")
     if n < 1:
         raise ScaleRefused("the scale must be at least 1 participant.")
     if db.session.scalar(select(func.count(User.id))) or db.session.scalar(

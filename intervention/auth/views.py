@@ -239,7 +239,9 @@ def login():
                 _start_session(user)
                 db.session.commit()
                 return redirect(_safe_next(request.args.get("next")) or home_url(user))
-    demo = DEMO_ACCOUNTS if current_app.config["DEMO_MODE"] else []
+    # Demo accounts are listed only outside production, whatever DEMO_MODE was set to.
+    listed = current_app.config["DEMO_MODE"] and current_app.config["ENV_NAME"] != "production"
+    demo = DEMO_ACCOUNTS if listed else []
     return render_template("auth/login.html", form=form, demo_accounts=demo), status
 
 
