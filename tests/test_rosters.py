@@ -145,7 +145,7 @@ def test_his_record_has_attendance_history_and_summary_but_no_reflection_words(
     app, make_cohort, make_enrollment
 ):
     enrollment = make_enrollment(case_number="KC-26-777777", overrides=NO_GAP_RULE)
-    other = make_cohort()
+    other = make_cohort(facilitator=enrollment.cohort.facilitators[0])  # he may record it
     mark(enrollment, 1, S.PRESENT)
     mark(enrollment, 2, S.ABSENT)
     mark(enrollment, 3, S.LATE, 90)
