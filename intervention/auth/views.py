@@ -216,7 +216,8 @@ def login():
         email = form.email.data.strip().lower()
         too_many = _throttled(email)
         if too_many:
-            audit.record("auth.login_throttled", None, None, email=email)
+            # Never the email typed: it may be a participant's, or a stranger's (issue 13).
+            audit.record("auth.login_throttled", None, None)
             db.session.commit()
             flash(too_many, "error")
             status = 429
@@ -225,7 +226,8 @@ def login():
             user = db.session.scalar(select(User).where(func.lower(User.email) == email))
             if user is None or not user.check_password(form.password.data) or not user.active:
                 _count_failure(email)
-                audit.record("auth.login_failed", None, None, email=email)
+                # The account's id when there is one; never the email typed (issue 13).
+                audit.record("auth.login_failed", None, user)
                 db.session.commit()
                 flash(_("That email and password do not match an active account."), "error")
             elif user.totp_enabled:

@@ -194,7 +194,9 @@ def _record(
         session_id=session.id,
         to=status.value,
         minutes=minutes,
-        **({"from": change.from_status.value, "reason": reason} if change.from_status else {}),
+        # The reason stays on the change, where retention can remove it; the event points there.
+        change_id=change.id,
+        **({"from": change.from_status.value} if change.from_status else {}),
         **details,
     )
     return record

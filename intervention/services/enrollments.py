@@ -53,23 +53,23 @@ def transition(
                 after=to_state.label.lower(),
             )
         )
-    db.session.add(
-        EnrollmentTransition(
-            enrollment=enrollment,
-            from_state=enrollment.state,
-            to_state=to_state,
-            actor=actor,
-            reason=reason.strip(),
-        )
+    step = EnrollmentTransition(
+        enrollment=enrollment,
+        from_state=enrollment.state,
+        to_state=to_state,
+        actor=actor,
+        reason=reason.strip(),
     )
+    db.session.add(step)
     previous = enrollment.state
     enrollment.state = to_state
     db.session.flush()
+    # The reason stays on the transition, where retention can remove it; the event points there.
     audit.record(
         "enrollment.transition",
         actor,
         enrollment,
-        **{"from": previous.value, "to": to_state.value, "reason": reason.strip()},
+        **{"from": previous.value, "to": to_state.value, "transition_id": step.id},
     )
     return enrollment
 
@@ -139,7 +139,7 @@ def new_participant(*, full_name: str, email: str, actor: User) -> User:
     user.set_password(secrets.token_urlsafe(32))  # random and never shown: unusable
     db.session.add(user)
     db.session.flush()
-    audit.record("user.create", actor, user, role=user.role.value, email=email)
+    audit.record("user.create", actor, user, role=user.role.value)
     return user
 
 
@@ -288,12 +288,10 @@ def enroll(
         participant_id=participant.id,
         cohort_id=cohort.id,
         court_id=court.id,
-        case_number=case_number,
         referral_type=referral_type.value,
         referral_date=referral_date.isoformat(),
         completion_deadline=completion_deadline.isoformat() if completion_deadline else None,
         starts_on=starts_on.isoformat(),
         overrides=stored_overrides,
-        note=note,
     )
     return transition(enrollment, EnrollmentState.ACTIVE, actor, f"Enrolled by {actor.full_name}.")
