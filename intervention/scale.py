@@ -536,7 +536,6 @@ class Writer:
                 participant_id=user_id,
                 cohort_id=plan.id,
                 court_id=court.id,
-                case_number=docket,
                 referral_type=kind.value,
                 referral_date=referred.isoformat(),
             )
@@ -637,7 +636,7 @@ class Writer:
         changes = list(history) + [(status, minutes, at, extra.pop("reason", ""))]
         previous = (None, None)
         for to_status, to_minutes, when, reason in changes:
-            self.bulk.add(
+            change_id = self.bulk.add(
                 AttendanceChange.__table__,
                 attendance_id=mark_id,
                 from_status=previous[0],
@@ -650,8 +649,9 @@ class Writer:
             )
             details = {"enrollment_id": case.id, "session_id": session_id, "to": to_status.value}
             details["minutes"] = to_minutes
+            details["change_id"] = change_id  # as services/attendance.py: never the reason
             if previous[0] is not None:
-                details.update({"from": previous[0].value, "reason": reason})
+                details["from"] = previous[0].value
             action = extra.get("action") or (
                 "attendance.mark" if previous[0] is None else "attendance.change"
             )
@@ -705,7 +705,7 @@ class Writer:
 
     def transition(self, case, from_state, to_state, at, reason) -> None:
         actor = self.admin_id if from_state is None else self.facilitator(case.plan)
-        self.bulk.add(
+        step_id = self.bulk.add(
             EnrollmentTransition.__table__,
             enrollment_id=case.id,
             from_state=from_state,
@@ -722,7 +722,7 @@ class Writer:
                     "enrollment.transition",
                     "enrollment",
                     case.id,
-                    **{"from": from_state.value, "to": to_state.value, "reason": reason},
+                    **{"from": from_state.value, "to": to_state.value, "transition_id": step_id},
                 )
             )
 
