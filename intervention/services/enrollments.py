@@ -25,6 +25,7 @@ from ..models import (
     User,
     utcnow,
 )
+from ..names import clean_name
 from ..templating import format_date
 from . import ServiceError, audit
 from .attendance import local_date
@@ -120,7 +121,7 @@ def change_status(
 
 def new_participant(*, full_name: str, email: str, actor: User) -> User:
     """A participant account nobody can sign in to until he sets a password by invitation."""
-    full_name, email = full_name.strip(), email.strip().lower()
+    full_name, email = clean_name(full_name), email.strip().lower()
     if not full_name:
         raise ServiceError(_("Give the participant's full name."))
     if not EMAIL_RE.match(email):
@@ -211,7 +212,7 @@ def enroll(
     actor: User,
 ) -> Enrollment:
     """Record a court's referral and enroll the man in a cohort: referred, then active."""
-    case_number = case_number.strip()
+    case_number = clean_name(case_number)  # shown to courts beside his name: same risk
     if not case_number:
         raise ServiceError(_("Give the case or docket number."))
     if participant.role is not Role.PARTICIPANT:

@@ -20,6 +20,7 @@ from ..models import (
     SessionStatus,
     User,
 )
+from ..names import without_bidi_controls
 from . import ServiceError, audit, completion
 from .attendance import local_date, mark, roster, session_closed_reason, session_marks
 
@@ -349,7 +350,12 @@ def read_roster(session: Session, data: bytes) -> list[_Row]:
             )
             errors.append(_at(line, problem))
             continue
-        cell = {name: _unquote(value.strip()) for name, value in zip(columns, cells, strict=False)}
+        # Bidirectional controls go from every cell (names.py): in a case number they hide
+        # which case a row marks, in a note they reorder what the record shows.
+        cell = {
+            name: _unquote(without_bidi_controls(value).strip())
+            for name, value in zip(columns, cells, strict=False)
+        }
         problems = []
 
         case = cell.get("case_number", "")
