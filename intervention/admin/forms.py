@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..forms import BaseForm
-from ..i18n import LANGUAGES
+from ..i18n import offered_languages
 from ..models.enrollments import REFERRAL_LABELS, STATE_LABELS
 from ..names import clean_name
 from ..services.enrollments import EMAIL_RE
@@ -107,9 +107,12 @@ class CourtForm(TimezoneMixin, BaseForm):
         ],
     )
     # The language its PDFs are written in; each language is named in itself, as in the picker.
-    language = SelectField(
-        _l("Language of court documents"), choices=list(LANGUAGES.items()), default="en"
-    )
+    language = SelectField(_l("Language of court documents"), default="en")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only languages whose catalog loaded: a document in any other would be in English.
+        self.language.choices = list(offered_languages().items())
 
 
 def _check_video_link(_form, field):

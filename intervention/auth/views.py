@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db, limiter
 from ..forms import EmptyForm
-from ..i18n import COOKIE, DEFAULT, LANGUAGES
+from ..i18n import COOKIE, DEFAULT, offered_languages
 from ..models import Role, User, utcnow
 from ..services import ServiceError, audit
 from ..services import accounts as account_service
@@ -364,7 +364,8 @@ def language():
     else:
         response.delete_cookie(COOKIE, **cookie)
     # Said in the language the next page will be in.
-    with force_locale(chosen or request.accept_languages.best_match(LANGUAGES) or DEFAULT):
+    offered = offered_languages()
+    with force_locale(chosen or request.accept_languages.best_match(offered) or DEFAULT):
         flash(_("Your language is saved."), "success")
     return response
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..i18n import DEFAULT as DEFAULT_LANGUAGE
-from ..i18n import LANGUAGES
+from ..i18n import offered_languages
 from ..models import (
     Attendance,
     Cohort,
@@ -116,7 +116,7 @@ def _check_court(
     _require_timezone(timezone)
     if notice_deadline_days not in NOTICE_DEADLINE_DAYS:
         raise ServiceError(_("The notice deadline must be between 1 and 90 days."))
-    if language not in LANGUAGES:
+    if language not in offered_languages():
         raise ServiceError(_("Choose the language of the court's documents."))
     existing = db.session.scalar(select(Court).where(func.lower(Court.name) == name.lower()))
     if existing is not None and existing is not court:
