@@ -17,7 +17,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, has_app_context, has_request_context, request
@@ -71,8 +71,19 @@ def current_language() -> str:
 # --- catalogs -----------------------------------------------------------------------------
 
 
+def _locale(code: str) -> Locale | None:
+    """The locale a catalog folder is named after; None when Babel knows no such locale (it
+    could not be served: every request in it would fail to find its locale data)."""
+    try:
+        return Locale.parse(code)
+    except (ValueError, UnknownLocaleError):
+        return None
+
+
 def _name(code: str) -> str:
-    return LANGUAGES.get(code) or Locale.parse(code).get_display_name(code) or code
+    """The language's name in itself, as the picker shows it."""
+    locale = _locale(code)
+    return LANGUAGES.get(code) or (locale.get_display_name(code) if locale else None) or code
 
 
 def _fresh(mo: Path, *sources: Path) -> bool:
@@ -134,7 +145,7 @@ def prepare_catalogs(source: Path, writable: Path) -> tuple[Path, list[str]]:
         for path in source.glob("*/LC_MESSAGES")
         if (path.parent / PO).is_file() or (path.parent / CATALOG).is_file()
     )
-    codes = [code for code in codes if code != DEFAULT]
+    codes = [code for code in codes if code != DEFAULT and _locale(code) is not None]
     stale = [c for c in codes if not _fresh(source / c / CATALOG, source / c / PO)]
     folder = source
     if stale:

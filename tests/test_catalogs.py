@@ -120,6 +120,10 @@ def test_a_catalog_that_cannot_be_compiled_is_not_offered(tmp_path, caplog, app_
     broken = tmp_path / "translations" / "fr" / "LC_MESSAGES"
     broken.mkdir(parents=True)
     (broken / "messages.po").write_text('Sign in = Connexion\nmsgid "Sign in"\n')
+    # A folder named after no locale at all is passed over too.
+    unknown = tmp_path / "translations" / "xx_NOPE" / "LC_MESSAGES"
+    unknown.mkdir(parents=True)
+    shutil.copyfile(SPANISH_PO, unknown / "messages.po")
     only_po(tmp_path / "translations")
     app = app_with(tmp_path / "translations", tmp_path / "instance")
     assert app.config["LANGUAGES"] == {"en": "English", "es": "Español"}
