@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort
 from flask_login import current_user
 
-from .models import Cohort, Enrollment, Reflection, Role, User
+from .models import Cohort, Enrollment, Reflection, Role, Session, User
 
 
 def guard_blueprint(bp, *roles: Role) -> None:
@@ -25,6 +25,12 @@ def can_facilitate(user: User, cohort: Cohort) -> bool:
     return user.role is Role.ADMIN or (
         user.role is Role.FACILITATOR and cohort.is_facilitated_by(user)
     )
+
+
+def can_record_makeup(user: User, enrollment: Enrollment, session: Session) -> bool:
+    """A make-up credits a session of his own cohort with one he attended elsewhere: it takes
+    someone who runs both his cohort and the one whose session he attended (or an admin)."""
+    return can_facilitate(user, enrollment.cohort) and can_facilitate(user, session.cohort)
 
 
 def can_see_case(user: User, enrollment: Enrollment) -> bool:

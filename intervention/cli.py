@@ -100,6 +100,16 @@ def seed_demo(
 ) -> None:
     """Add demo courts, a cohort partway through and the demo accounts (empty database only);
     with --scale N, N participants with realistic history, for benchmarks."""
+    if current_app.config["ENV_NAME"] == "production":
+        # Demo and scale data come with published passwords: never in production, not even
+        # with --if-empty, so a deploy script that runs this fails loudly.
+        click.echo(
+            "Refused: seed-demo adds accounts with published passwords, so it never runs in "
+            "production. For a development server set INTERVENTION_ENV=development "
+            "(`make run` does).",
+            err=True,
+        )
+        sys.exit(1)
     if scale is not None:
         _seed_scale(scale, certificates, manifest, seed, if_empty)
         return

@@ -1,11 +1,20 @@
-"""Settings read from the environment, with a development default and a testing config."""
+"""Settings read from the environment: production unless told otherwise, a development config
+and a testing config."""
 
 from __future__ import annotations
 
 import os
+import secrets
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# A shorter key can be guessed offline from one signed cookie. 32 bytes is HMAC-SHA256's own
+# size and what Flask's documentation makes with secrets.token_hex().
+MIN_SECRET_KEY_BYTES = 32
+# In development, the key the instance folder keeps, so restarts keep sessions.
+SECRET_KEY_FILE = "secret_key"
+MAKE_A_KEY = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
 
 
 class ConfigError(RuntimeError):
@@ -31,16 +40,26 @@ def _engine_options(url: str) -> dict:
     return options
 
 
+def environment(overrides: dict) -> str:
+    """development, testing or production. Fail safe: anything but an explicit
+    INTERVENTION_ENV=development (or testing, for the suite) is production, so a server
+    started without the setting (a bare `gunicorn wsgi:app`) gets production's checks."""
+    named = os.environ.get("INTERVENTION_ENV", "")
+    if overrides.get("TESTING", named == "testing"):
+        return "testing"
+    return "development" if named == "development" else "production"
+
+
 def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     """Build the settings dict: environment first, then explicit overrides (tests)."""
     overrides = dict(overrides or {})
-    env = os.environ.get("INTERVENTION_ENV", "development")
-    testing = bool(overrides.get("TESTING", env == "testing"))
+    env = environment(overrides)
+    testing = env == "testing"
     development = env == "development"
     redis_url = os.environ.get("INTERVENTION_REDIS_URL", "").strip()
 
     config: dict = {
-        "ENV_NAME": "testing" if testing else env,
+        "ENV_NAME": env,
         "TESTING": testing,
         "SQLALCHEMY_DATABASE_URI": os.environ.get("INTERVENTION_DATABASE_URL")
         or _default_database_url(instance_path),
@@ -48,7 +67,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
             os.environ.get("INTERVENTION_DATABASE_URL") or ""
         ),
         "CURRICULA_PATH": os.environ.get("INTERVENTION_CURRICULA", str(ROOT / "curricula")),
-        # Demo mode lists the demo accounts on the sign-in page; never on in production.
+        # Demo mode lists the demo accounts on the sign-in page: on by default in development,
+        # never in production (forced off below, whatever INTERVENTION_DEMO says).
         "DEMO_MODE": os.environ.get("INTERVENTION_DEMO", "1" if development else "0") == "1",
         # Absolute base used for links printed on court documents (verify URLs, QR codes).
         "PUBLIC_BASE_URL": os.environ.get("INTERVENTION_PUBLIC_URL", "http://127.0.0.1:5000"),
@@ -70,15 +90,67 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "PROXY_HOPS": int(os.environ.get("INTERVENTION_PROXY_HOPS", "0") or 0),
         "VERIFY_RATE_LIMIT": os.environ.get("INTERVENTION_VERIFY_RATE_LIMIT", "30 per minute"),
     }
-    secret = os.environ.get("SECRET_KEY") or overrides.get("SECRET_KEY")
-    if not secret:
-        if not (development or testing):
-            raise ConfigError(
-                "SECRET_KEY is not set. Set SECRET_KEY to a long random string "
-                "(python -c 'import secrets; print(secrets.token_hex(32))') before starting "
-                f"Intervention with INTERVENTION_ENV={env}."
-            )
-        secret = "dev-only-insecure-key"
-    config["SECRET_KEY"] = secret
     config.update(overrides)
+    config["SECRET_KEY"] = _secret_key(env, instance_path, config.get("SECRET_KEY"))
+    if env == "production":
+        config["DEMO_MODE"] = False
     return config
+
+
+def _secret_key(env: str, instance_path: str, given: str | bytes | None) -> str | bytes:
+    """Production: the operator's key, long enough, or refuse to start; there is no built-in
+    key, since a key in the source signs cookies anyone can forge. Development: a random key
+    made once per instance folder. Testing: a random key per process."""
+    given = given or os.environ.get("SECRET_KEY") or ""
+    if env == "production":
+        size = len(given.encode() if isinstance(given, str) else given)
+        if not size:
+            raise ConfigError(
+                "SECRET_KEY is not set. Intervention runs as production unless "
+                "INTERVENTION_ENV=development, and production needs a SECRET_KEY of at least "
+                f"{MIN_SECRET_KEY_BYTES} random bytes, the same on every server. Make one with "
+                f"{MAKE_A_KEY} and set it in the server's environment (for a development "
+                "server, set INTERVENTION_ENV=development as `make run` does)."
+            )
+        if size < MIN_SECRET_KEY_BYTES:
+            raise ConfigError(
+                f"SECRET_KEY is {size} bytes long; production needs at least "
+                f"{MIN_SECRET_KEY_BYTES}. Make one with {MAKE_A_KEY}."
+            )
+        return given
+    if given:
+        return given
+    if env == "development":
+        return _instance_secret_key(Path(instance_path))
+    return secrets.token_hex(32)
+
+
+def _instance_secret_key(instance: Path) -> str:
+    """The development key kept in the instance folder (mode 0600), made on first start."""
+    path = instance / SECRET_KEY_FILE
+    try:
+        key = path.read_text().strip()
+    except FileNotFoundError:
+        key = ""
+    if len(key) >= 2 * MIN_SECRET_KEY_BYTES:
+        return key
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(MIN_SECRET_KEY_BYTES)
+    # Written whole to a temporary file, then linked into place: two processes starting at
+    # once (the reloader and its child) agree on whichever key landed first, and neither can
+    # read a half-written file. mkstemp creates it readable by its owner only.
+    fd, tmp = tempfile.mkstemp(dir=instance, prefix=".secret_key.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            existing = path.read_text().strip()
+            if len(existing) >= 2 * MIN_SECRET_KEY_BYTES:
+                return existing
+            os.replace(tmp, path)  # a truncated or hand-edited file: replace it
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return key

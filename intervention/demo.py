@@ -115,6 +115,9 @@ def _answer(enrollment, prompt, author, text: str):
 
 
 def seed() -> str:
+    # The demo accounts' password is published: never in a production database.
+    if current_app.config["ENV_NAME"] == "production":
+        raise DemoRefused("demo data is never added in production.")
     if db.session.scalar(select(func.count(User.id))) or db.session.scalar(
         select(func.count(Court.id))
     ):

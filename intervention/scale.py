@@ -20,6 +20,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
+from flask import current_app
 from sqlalchemy import bindparam, func, insert, select, text, update
 from werkzeug.security import generate_password_hash
 
@@ -537,7 +538,6 @@ class Writer:
                 participant_id=user_id,
                 cohort_id=plan.id,
                 court_id=court.id,
-                case_number=docket,
                 referral_type=kind.value,
                 referral_date=referred.isoformat(),
             )
@@ -638,7 +638,7 @@ class Writer:
         changes = list(history) + [(status, minutes, at, extra.pop("reason", ""))]
         previous = (None, None)
         for to_status, to_minutes, when, reason in changes:
-            self.bulk.add(
+            change_id = self.bulk.add(
                 AttendanceChange.__table__,
                 attendance_id=mark_id,
                 from_status=previous[0],
@@ -651,8 +651,9 @@ class Writer:
             )
             details = {"enrollment_id": case.id, "session_id": session_id, "to": to_status.value}
             details["minutes"] = to_minutes
+            details["change_id"] = change_id  # as services/attendance.py: never the reason
             if previous[0] is not None:
-                details.update({"from": previous[0].value, "reason": reason})
+                details["from"] = previous[0].value
             action = extra.get("action") or (
                 "attendance.mark" if previous[0] is None else "attendance.change"
             )
@@ -706,7 +707,7 @@ class Writer:
 
     def transition(self, case, from_state, to_state, at, reason) -> None:
         actor = self.admin_id if from_state is None else self.facilitator(case.plan)
-        self.bulk.add(
+        step_id = self.bulk.add(
             EnrollmentTransition.__table__,
             enrollment_id=case.id,
             from_state=from_state,
@@ -723,7 +724,7 @@ class Writer:
                     "enrollment.transition",
                     "enrollment",
                     case.id,
-                    **{"from": from_state.value, "to": to_state.value, "reason": reason},
+                    **{"from": from_state.value, "to": to_state.value, "transition_id": step_id},
                 )
             )
 
@@ -1033,6 +1034,8 @@ def generate(
     """Make n participants and their history in an empty, migrated database with the
     curricula synced. The same n and seed give the same data and the same manifest choices."""
     started = clock.monotonic()
+    if current_app.config["ENV_NAME"] == "production":
+        raise ScaleRefused("scale data is never added in production.")
     if n < 1:
         raise ScaleRefused("the scale must be at least 1 participant.")
     if db.session.scalar(select(func.count(User.id))) or db.session.scalar(

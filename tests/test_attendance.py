@@ -18,6 +18,7 @@ from intervention.models import (
     EnrollmentState,
     Role,
     SessionStatus,
+    User,
 )
 from intervention.services import ServiceError, completion, enrollments
 from intervention.services import attendance as attendance_service
@@ -44,11 +45,14 @@ def mark(enrollment, number: int, status: AttendanceStatus, minutes: int | None 
     return attendance_service.mark(session, enrollment, status, minutes, facilitator, **kw)
 
 
+def director():
+    return db.session.scalar(sa.select(User).where(User.role == Role.ADMIN).limit(1))
+
+
 def makeup(enrollment, other_cohort, number: int, minutes: int | None = None):
+    """Recorded by the director: the other cohort's facilitator does not run his cohort."""
     session = other_cohort.sessions[number - 1]
-    return attendance_service.record_makeup(
-        session, enrollment, other_cohort.facilitators[0], minutes
-    )
+    return attendance_service.record_makeup(session, enrollment, director(), minutes)
 
 
 def day_of(enrollment, number: int):
@@ -684,7 +688,7 @@ def test_only_men_who_missed_the_module_are_offered(two_cohorts, make_enrollment
     excused = make_enrollment(cohort=ours, participant=make_user(name="Excused Man"))
     mark(excused, 2, S.EXCUSED)
     never_marked = make_enrollment(cohort=ours, participant=make_user(name="Not Marked"))
-    offered = attendance_service.makeup_candidates(theirs.sessions[1])
+    offered = attendance_service.makeup_candidates(theirs.sessions[1], director())
     assert [c.enrollment.participant.full_name for c in offered] == [
         "Excused Man",
         "James Carter",
@@ -758,6 +762,48 @@ def test_a_make_up_without_choosing_a_man_is_refused(app, two_cohorts):
         )
         == 0
     )
+
+
+def test_only_his_own_cohorts_facilitators_and_the_director_record_his_make_up(
+    app, two_cohorts, make_court, make_user
+):
+    """Issue 13: any facilitator could record a make-up for a man of another facilitator's
+    cohort and another court. The make-up changes his own record, so it takes someone who runs
+    his cohort and the one he attended, or the director."""
+    ours, theirs, james = two_cohorts
+    james.court = make_court("Another County Court")
+    there = theirs.sessions[1]
+    stranger = theirs.facilitators[0]  # runs the other cohort, not James's
+    assert stranger not in ours.facilitators
+    db.session.commit()
+
+    with pytest.raises(ServiceError, match="Only his own cohort's facilitators"):
+        attendance_service.record_makeup(there, james, stranger, 100)
+    # His own facilitator does not run the cohort he attended: not his to record either.
+    with pytest.raises(ServiceError, match="Only his own cohort's facilitators"):
+        attendance_service.record_makeup(there, james, ours.facilitators[0], 100)
+    assert attendance_service.makeup_candidates(there, stranger) == []
+
+    client = signed_in(app, stranger)
+    roster_url = f"/facilitator/sessions/{there.id}/attendance"
+    page = text_of(client.get(roster_url))
+    assert "James Carter" not in page and james.case_number not in page
+    response = post_form(
+        client,
+        f"/facilitator/sessions/{there.id}/makeups",
+        {"enrollment_id": str(james.id), "minutes": "110"},
+        page=roster_url,
+    )
+    assert "Make-up not recorded: choose the man who made up the session." in text_of(
+        client.get(response.headers["Location"])
+    )
+    count = sa.select(sa.func.count(Attendance.id)).where(Attendance.session_id == there.id)
+    assert db.session.scalar(count) == 0
+
+    director = make_user(Role.ADMIN)
+    assert [c.enrollment for c in attendance_service.makeup_candidates(there, director)] == [james]
+    attendance_service.record_makeup(there, james, director, 100)
+    assert db.session.scalar(count) == 1
 
 
 # --- the cohort grid and the participant's own page ---------------------------------------

@@ -19,6 +19,8 @@ FLASK = [sys.executable, "-m", "flask", "--app", "intervention"]
 def _flask(*args: str, instance: Path, url: str | None = None, check: bool = True):
     env = {k: v for k, v in os.environ.items() if k != "INTERVENTION_DATABASE_URL"}
     env["INTERVENTION_INSTANCE"] = str(instance)
+    # As `make run` does: seed-demo refuses in production, which is the default.
+    env["INTERVENTION_ENV"] = "development"
     env.pop("FLASK_APP", None)
     if url:
         env["INTERVENTION_DATABASE_URL"] = url

@@ -141,11 +141,54 @@ def test_cells_that_a_spreadsheet_would_run_are_quoted(app, cohort_of_three, mak
     assert rosters.safe_cell(120) == "120"
 
 
+# Full-width forms of = + - @: a spreadsheet that folds character width reads them as the
+# ASCII ones and runs the cell as a formula.
+FULL_WIDTH = ("\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+@pytest.mark.parametrize("start", FULL_WIDTH)
+def test_full_width_formula_characters_are_quoted_like_the_ascii_ones(start):
+    cell = start + 'HYPERLINK("http://evil.example")'
+    assert rosters.safe_cell(cell) == "'" + cell
+    assert rosters._unquote("'" + cell) == cell  # an exported note comes back unchanged
+
+
+def test_every_csv_export_quotes_full_width_formulas(app, cohort_of_three, make_user, make_court):
+    """The facilitator's cohort and session CSVs, the clerk's cases CSV and the audit CSV."""
+    from intervention.services import audit
+
+    cohort, (adam, ben, _carl) = cohort_of_three
+    adam.participant.full_name = '\uff1dHYPERLINK("http://evil.example")'
+    adam.case_number = "\uff0b1 555 0100"
+    mark(adam, 1, S.PRESENT, note="\uff20SUM(A1)")
+    mark(ben, 1, S.PRESENT, note="\uff0dminus")
+    clerk = make_user(Role.CLERK, court=adam.court)
+    admin = make_user(Role.ADMIN)
+    audit.record("\uff1dtest.formula", admin, admin)
+    db.session.commit()
+
+    facilitator = signed_in(app, cohort.facilitators[0])
+    exports = [
+        facilitator.get(f"/facilitator/cohorts/{cohort.id}/attendance.csv"),
+        facilitator.get(f"/facilitator/sessions/{cohort.sessions[0].id}/roster.csv"),
+        facilitator.get(f"/facilitator/enrollments/{adam.id}/record.csv"),
+        signed_in(app, clerk).get("/court/cases.csv"),
+        signed_in(app, admin).get("/admin/audit.csv"),
+    ]
+    cells = set()
+    for response in exports:
+        assert response.status_code == 200
+        cells |= {cell for row in parse(response.get_data(as_text=True)) for cell in row}
+    assert not [c for c in cells if c.startswith(FULL_WIDTH)]
+    quoted = {"'" + adam.participant.full_name, "'" + adam.case_number, "'\uff20SUM(A1)"}
+    assert quoted | {"'\uff0dminus", "'\uff1dtest.formula"} <= cells
+
+
 def test_his_record_has_attendance_history_and_summary_but_no_reflection_words(
     app, make_cohort, make_enrollment
 ):
     enrollment = make_enrollment(case_number="KC-26-777777", overrides=NO_GAP_RULE)
-    other = make_cohort()
+    other = make_cohort(facilitator=enrollment.cohort.facilitators[0])  # he may record it
     mark(enrollment, 1, S.PRESENT)
     mark(enrollment, 2, S.ABSENT)
     mark(enrollment, 3, S.LATE, 90)

@@ -12,6 +12,7 @@ from intervention.extensions import db
 from intervention.models import (
     Attendance,
     AttendanceStatus,
+    AuditEvent,
     Certificate,
     Cohort,
     Court,
@@ -78,6 +79,20 @@ def test_the_audit_chain_verifies(scale):
     ok, broken, checked = audit.verify_chain()
     assert ok, broken
     assert checked == scale.counts["audit_events"] > N
+
+
+def test_no_event_holds_a_participants_email_or_case_number_or_a_reason(scale):
+    """As the services write them (issue 13): ids, never his email, case number or the free
+    text that retention scrubs from the record."""
+    emails = db.session.scalars(sa.select(User.email).where(User.role == Role.PARTICIPANT))
+    cases = db.session.scalars(sa.select(Enrollment.case_number))
+    never = [*emails, *cases]
+    for action, details in db.session.execute(sa.select(AuditEvent.action, AuditEvent.details)):
+        text = json.dumps(details)
+        assert "case_number" not in details, text
+        if action.startswith(("attendance.", "enrollment.")):
+            assert "reason" not in details, text
+        assert not any(value in text for value in never), text
 
 
 def test_states_agree_with_the_completion_engine(scale):

@@ -247,6 +247,7 @@ def test_limits_are_off_in_tests_unless_turned_on(client, issued):
 
 
 def test_redis_url_moves_the_counts_to_redis(monkeypatch, tmp_path):
+    monkeypatch.setenv("INTERVENTION_ENV", "development")  # production would need a SECRET_KEY
     monkeypatch.delenv("INTERVENTION_REDIS_URL", raising=False)
     assert load_config(str(tmp_path))["RATELIMIT_STORAGE_URI"] == "memory://"
     monkeypatch.setenv("INTERVENTION_REDIS_URL", "redis://127.0.0.1:6379/0")

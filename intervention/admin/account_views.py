@@ -15,6 +15,7 @@ from ..extensions import db
 from ..forms import BaseForm, EmptyForm
 from ..models import Court, Role, User
 from ..models.users import ROLE_LABELS
+from ..names import clean_name
 from ..services import ServiceError, second_factor
 from ..services import staff_accounts as account_service
 from .views import _invite, _show_invitation, bp
@@ -37,6 +38,7 @@ class StaffInviteForm(RoleFields, BaseForm):
     full_name = StringField(
         _l("Full name"),
         validators=[DataRequired(message=_l("Give the full name.")), Length(max=200)],
+        filters=[clean_name],  # names.py: no bidirectional controls
     )
     email = StringField(
         _l("Email"),

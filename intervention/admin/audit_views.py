@@ -54,6 +54,15 @@ def _filter_form() -> tuple[AuditFilterForm, audit.LogFilter]:
     )
 
 
+def _recorded(wanted: audit.LogFilter) -> dict:
+    """The filter as its audit event keeps it: the actor search may be a participant's
+    email, so only whether there was one (issue 13: events hold ids, never his email)."""
+    args = wanted.as_args()
+    if args.pop("actor", None):
+        args["actor_searched"] = True
+    return args
+
+
 @bp.route("/audit")
 def audit_log():
     form, wanted = _filter_form()
@@ -62,7 +71,7 @@ def audit_log():
     page = db.paginate(audit.events_query(wanted), page=number, per_page=PER_PAGE, error_out=False)
     chain_ok, broken, checked = audit.verify_chain(last=audit.PAGE_CHECK_EVENTS)
     # Reading the log is itself on the record: who looked, at what.
-    audit.record("audit.view", current_user, None, page=page.page, filters=wanted.as_args())
+    audit.record("audit.view", current_user, None, page=page.page, filters=_recorded(wanted))
     db.session.commit()
     return render_template(
         "admin/audit.html",
@@ -80,7 +89,7 @@ def audit_log():
 @bp.route("/audit.csv")
 def audit_csv():
     _form, wanted = _filter_form()
-    audit.record("audit.export", current_user, None, filters=wanted.as_args())
+    audit.record("audit.export", current_user, None, filters=_recorded(wanted))
     db.session.commit()
     stamp = utcnow().strftime("%Y%m%d-%H%M%S")
     response = Response(

@@ -17,8 +17,9 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..forms import BaseForm
-from ..i18n import LANGUAGES
+from ..i18n import offered_languages
 from ..models.enrollments import REFERRAL_LABELS, STATE_LABELS
+from ..names import clean_name
 from ..services.enrollments import EMAIL_RE
 from ..services.scheduling import COMMON_TIMEZONES, WEEKDAYS, is_timezone
 
@@ -98,12 +99,16 @@ class TimezoneMixin:
 
 
 class CourtForm(TimezoneMixin, BaseForm):
+    # Names lose their bidirectional controls before they are checked (names.py).
     name = StringField(
-        _l("Name"), validators=[DataRequired(message=_l("Give the name.")), Length(max=200)]
+        _l("Name"),
+        validators=[DataRequired(message=_l("Give the name.")), Length(max=200)],
+        filters=[clean_name],
     )
     jurisdiction = StringField(
         _l("Jurisdiction"),
         validators=[DataRequired(message=_l("Give the jurisdiction.")), Length(max=200)],
+        filters=[clean_name],
     )
     notice_deadline_days = IntegerField(
         _l("Notice deadline (days)"),
@@ -114,9 +119,12 @@ class CourtForm(TimezoneMixin, BaseForm):
         ],
     )
     # The language its PDFs are written in; each language is named in itself, as in the picker.
-    language = SelectField(
-        _l("Language of court documents"), choices=list(LANGUAGES.items()), default="en"
-    )
+    language = SelectField(_l("Language of court documents"), default="en")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only languages whose catalog loaded: a document in any other would be in English.
+        self.language.choices = list(offered_languages().items())
 
 
 def _check_video_link(_form, field):
@@ -130,7 +138,9 @@ class CohortDetailsForm(BaseForm):
     """What can change once a cohort exists."""
 
     name = StringField(
-        _l("Name"), validators=[DataRequired(message=_l("Give a name.")), Length(max=120)]
+        _l("Name"),
+        validators=[DataRequired(message=_l("Give a name.")), Length(max=120)],
+        filters=[clean_name],
     )
     facilitators = CheckboxesField(_l("Facilitators"), coerce=int)
     # No Optional() on these two: it would skip the check that one of them is given.
@@ -192,13 +202,14 @@ def _override(label, minimum: int) -> IntegerField:
 class EnrollForm(BaseForm):
     participant_id = SelectField(_l("Existing participant"), coerce=int, default=0)
     # Required only for a new participant: checked below, so no Optional() here.
-    full_name = StringField(_l("Full name"), validators=[Length(max=200)])
+    full_name = StringField(_l("Full name"), validators=[Length(max=200)], filters=[clean_name])
     email = StringField(_l("Email"), validators=[Length(max=254)])
     cohort_id = SelectField(_l("Cohort"), coerce=int)
     court_id = SelectField(_l("Court"), coerce=int)
     case_number = StringField(
         _l("Case or docket number"),
         validators=[DataRequired(message=_l("Give the case number.")), Length(max=80)],
+        filters=[clean_name],
     )
     referral_type = SelectField(
         _l("Referral type"), choices=[(t.value, label) for t, label in REFERRAL_LABELS.items()]

@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from wtforms.widgets import HiddenInput
 
 from ..forms import BaseForm
-from ..i18n import LANGUAGES
+from ..i18n import offered_languages
 
 
 class LoginForm(BaseForm):
@@ -68,16 +68,20 @@ class LanguageForm(BaseForm):
     """The language picker in every page's footer and on the account page. An empty choice
     (offered on the account page) follows the browser again. `next` is the page to go back to."""
 
-    # Each language named in itself, marked as such so screen readers pronounce it right.
-    language = SelectField(
-        _l("Show these pages in"),
-        choices=[
-            SelectChoice("", _l("Follow my browser")),
-            *(SelectChoice(code, name, {"lang": code}) for code, name in LANGUAGES.items()),
-        ],
-    )
+    language = SelectField(_l("Show these pages in"))
     next = HiddenField()
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only the languages this app serves (their catalog loaded), each named in itself and
+        # marked as such so screen readers pronounce it right.
+        self.language.choices = [
+            SelectChoice("", _l("Follow my browser")),
+            *(
+                SelectChoice(code, name, {"lang": code})
+                for code, name in offered_languages().items()
+            ),
+        ]
 
 class EndSessionForm(BaseForm):
     """The "Sign out" button beside one of his sessions on the account page."""

@@ -36,7 +36,7 @@ from sqlalchemy import func, select
 from ..demo import DEMO_TOTP_SECRET
 from ..extensions import db, limiter
 from ..forms import EmptyForm
-from ..i18n import COOKIE, DEFAULT, LANGUAGES
+from ..i18n import COOKIE, DEFAULT, offered_languages
 from ..models import Role, User, utcnow
 from ..services import ServiceError, audit, second_factor
 from ..services import accounts as account_service
@@ -174,7 +174,8 @@ def login():
         email = form.email.data.strip().lower()
         too_many = _throttled(email)
         if too_many:
-            audit.record("auth.login_throttled", None, None, email=email)
+            # Never the email typed: it may be a participant's, or a stranger's (issue 13).
+            audit.record("auth.login_throttled", None, None)
             db.session.commit()
             flash(too_many, "error")
             status = 429
@@ -184,7 +185,8 @@ def login():
             # An unknown email costs the same scrypt work as a known one.
             if not throttle.password_matches(user, form.password.data) or not user.active:
                 _count_failure(email)
-                audit.record("auth.login_failed", None, None, email=email)
+                # The account's id when there is one; never the email typed (issue 13).
+                audit.record("auth.login_failed", None, user)
                 db.session.commit()
                 flash(_("That email and password do not match an active account."), "error")
             elif second_factor.needs_second_factor(user):
@@ -193,7 +195,9 @@ def login():
                 _start_session(user)
                 db.session.commit()
                 return redirect(_safe_next(request.args.get("next")) or home_url(user))
-    demo = DEMO_ACCOUNTS if current_app.config["DEMO_MODE"] else []
+    # Demo accounts are listed only outside production, whatever DEMO_MODE was set to.
+    listed = current_app.config["DEMO_MODE"] and current_app.config["ENV_NAME"] != "production"
+    demo = DEMO_ACCOUNTS if listed else []
     return render_template(
         "auth/login.html", form=form, demo_accounts=demo, demo_totp_secret=DEMO_TOTP_SECRET
     ), status
@@ -455,7 +459,8 @@ def language():
     else:
         response.delete_cookie(COOKIE, **cookie)
     # Said in the language the next page will be in.
-    with force_locale(chosen or request.accept_languages.best_match(LANGUAGES) or DEFAULT):
+    offered = offered_languages()
+    with force_locale(chosen or request.accept_languages.best_match(offered) or DEFAULT):
         flash(_("Your language is saved."), "success")
     return response
 

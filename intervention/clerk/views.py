@@ -93,12 +93,14 @@ def cases_csv():
         )
     ).all()
     body = exports.cases_csv(enrollments)
+    # The search words may be a man's name or case number: only whether there were any.
+    filters = {k: v for k, v in form.filters().items() if v and k != "q"}
     audit.record(
         "cases.export",
         current_user,
         current_user.court,
         rows=len(enrollments),
-        filters={k: v for k, v in form.filters().items() if v},
+        filters={**filters, **({"searched": True} if form.q.data else {})},
     )
     db.session.commit()
     return _attachment(body, "text/csv; charset=utf-8", f"cases-{utcnow().date()}.csv")
@@ -141,7 +143,7 @@ def case(enrollment_id: int):
     )
     # Rendered first, so the commit does not expire what the page read; nothing is sent
     # before the view is recorded.
-    audit.record("case.view", current_user, enrollment, case_number=enrollment.case_number)
+    audit.record("case.view", current_user, enrollment)
     db.session.commit()
     return page
 
@@ -212,9 +214,7 @@ def api_case(case_number: str):
     ).first()
     if enrollment is None:
         return {"error": "not_found", "case_number": case_number}, 404
-    audit.record(
-        "case.view", current_user, enrollment, case_number=enrollment.case_number, via="api"
-    )
+    audit.record("case.view", current_user, enrollment, via="api")
     db.session.commit()
     with force_locale("en"):  # read by court systems, like the CSV: not in the clerk's language
         result = completion.evaluate(enrollment)

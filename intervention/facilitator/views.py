@@ -17,6 +17,7 @@ from sqlalchemy.orm import Load, defer, joinedload
 from ..access import (
     can_facilitate,
     can_read_reflection,
+    can_record_makeup,
     can_review,
     get_or_404,
     guard_blueprint,
@@ -360,7 +361,7 @@ def attendance(session_id: int):
         for row in form.rows
     ]
     makeup_form = MakeupForm()
-    candidates = [] if closed else attendance_service.makeup_candidates(session)
+    candidates = [] if closed else attendance_service.makeup_candidates(session, current_user)
     makeup_form.enrollment_id.choices = [("", _("Choose…"))] + [
         (c.enrollment.id, _makeup_choice(c)) for c in candidates
     ]
@@ -424,7 +425,8 @@ def record_makeup(session_id: int):
                 flash(_("Make-up not recorded: %(problem)s", problem=error), "error")
         return redirect(back)
     enrollment = db.session.get(Enrollment, form.enrollment_id.data)
-    if enrollment is None:
+    # A man whose make-up is not his to record reads as no man at all: ids cannot be probed.
+    if enrollment is None or not can_record_makeup(current_user, enrollment, session):
         flash(_("Make-up not recorded: choose the man who made up the session."), "error")
         return redirect(back)
     try:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from ..access import can_record_makeup
 from ..extensions import db
 from ..models import (
     Attendance,
@@ -193,7 +194,9 @@ def _record(
         session_id=session.id,
         to=status.value,
         minutes=minutes,
-        **({"from": change.from_status.value, "reason": reason} if change.from_status else {}),
+        # The reason stays on the change, where retention can remove it; the event points there.
+        change_id=change.id,
+        **({"from": change.from_status.value} if change.from_status else {}),
         **details,
     )
     return record
@@ -317,8 +320,9 @@ def makeup_refusal(session: Session, enrollment: Enrollment) -> str | None:
     return None
 
 
-def makeup_candidates(session: Session) -> list[MakeupCandidate]:
-    """Men of the program's other cohorts who may make up this session's module here."""
+def makeup_candidates(session: Session, actor: User) -> list[MakeupCandidate]:
+    """Men of the program's other cohorts who may make up this session's module here and
+    whose make-up `actor` may record (he sees no one else's name or case number)."""
     enrollments = db.session.scalars(
         select(Enrollment)
         .join(Cohort, Enrollment.cohort_id == Cohort.id)
@@ -331,6 +335,8 @@ def makeup_candidates(session: Session) -> list[MakeupCandidate]:
     ).all()
     candidates = []
     for enrollment in enrollments:
+        if not can_record_makeup(actor, enrollment, session):
+            continue
         if makeup_refusal(session, enrollment) is None:
             missed = own_session(enrollment, session.number)
             candidates.append(MakeupCandidate(enrollment, missed, _current(enrollment, missed)))
@@ -346,6 +352,13 @@ def record_makeup(
 ) -> Attendance:
     """He attended `session` (another cohort's) in place of his own session of that module:
     mark him present there, mark his own session made up, and link the two marks both ways."""
+    if not can_record_makeup(actor, enrollment, session):
+        raise ServiceError(
+            _(
+                "Only his own cohort's facilitators (who also run this session's cohort) and "
+                "the program director can record his make-up."
+            )
+        )
     problem = makeup_refusal(session, enrollment)
     if problem:
         raise ServiceError(problem)

@@ -175,7 +175,6 @@ def _audit_generated(doc: CourtDocument, actor: User) -> None:
         doc,
         enrollment_id=doc.enrollment_id,
         kind=doc.kind.value,
-        number=document_number(doc),
         sha256=doc.sha256,
     )
 
@@ -187,7 +186,6 @@ def record_download(doc: CourtDocument, actor: User) -> None:
         doc,
         enrollment_id=doc.enrollment_id,
         kind=doc.kind.value,
-        number=document_number(doc),
     )
 
 

@@ -25,6 +25,7 @@ from ..models import (
     User,
     utcnow,
 )
+from ..names import clean_name
 from ..templating import format_date
 from . import ServiceError, audit
 from .attendance import local_date
@@ -53,23 +54,23 @@ def transition(
                 after=to_state.label.lower(),
             )
         )
-    db.session.add(
-        EnrollmentTransition(
-            enrollment=enrollment,
-            from_state=enrollment.state,
-            to_state=to_state,
-            actor=actor,
-            reason=reason.strip(),
-        )
+    step = EnrollmentTransition(
+        enrollment=enrollment,
+        from_state=enrollment.state,
+        to_state=to_state,
+        actor=actor,
+        reason=reason.strip(),
     )
+    db.session.add(step)
     previous = enrollment.state
     enrollment.state = to_state
     db.session.flush()
+    # The reason stays on the transition, where retention can remove it; the event points there.
     audit.record(
         "enrollment.transition",
         actor,
         enrollment,
-        **{"from": previous.value, "to": to_state.value, "reason": reason.strip()},
+        **{"from": previous.value, "to": to_state.value, "transition_id": step.id},
     )
     return enrollment
 
@@ -120,7 +121,7 @@ def change_status(
 
 def new_participant(*, full_name: str, email: str, actor: User) -> User:
     """A participant account nobody can sign in to until he sets a password by invitation."""
-    full_name, email = full_name.strip(), email.strip().lower()
+    full_name, email = clean_name(full_name), email.strip().lower()
     if not full_name:
         raise ServiceError(_("Give the participant's full name."))
     if not EMAIL_RE.match(email):
@@ -139,7 +140,7 @@ def new_participant(*, full_name: str, email: str, actor: User) -> User:
     user.set_password(secrets.token_urlsafe(32))  # random and never shown: unusable
     db.session.add(user)
     db.session.flush()
-    audit.record("user.create", actor, user, role=user.role.value, email=email)
+    audit.record("user.create", actor, user, role=user.role.value)
     return user
 
 
@@ -211,7 +212,7 @@ def enroll(
     actor: User,
 ) -> Enrollment:
     """Record a court's referral and enroll the man in a cohort: referred, then active."""
-    case_number = case_number.strip()
+    case_number = clean_name(case_number)  # shown to courts beside his name: same risk
     if not case_number:
         raise ServiceError(_("Give the case or docket number."))
     if participant.role is not Role.PARTICIPANT:
@@ -288,12 +289,10 @@ def enroll(
         participant_id=participant.id,
         cohort_id=cohort.id,
         court_id=court.id,
-        case_number=case_number,
         referral_type=referral_type.value,
         referral_date=referral_date.isoformat(),
         completion_deadline=completion_deadline.isoformat() if completion_deadline else None,
         starts_on=starts_on.isoformat(),
         overrides=stored_overrides,
-        note=note,
     )
     return transition(enrollment, EnrollmentState.ACTIVE, actor, f"Enrolled by {actor.full_name}.")

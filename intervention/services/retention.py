@@ -158,6 +158,5 @@ def set_hold(enrollment: Enrollment, hold: bool, reason: str, actor: User) -> En
         actor,
         enrollment,
         reason=reason,
-        case_number=enrollment.case_number,
     )
     return enrollment

@@ -21,13 +21,16 @@ from ..models import (
     SessionStatus,
     User,
 )
+from ..names import without_bidi_controls
 from . import ServiceError, audit, completion
 from .attendance import local_date, mark, roster, session_closed_reason, session_marks
 
 MAX_IMPORT_BYTES = 1_000_000
 MAX_IMPORT_ROWS = 500
-# A spreadsheet runs a cell that starts with one of these as a formula.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, CSV injection).
+# The full-width forms (U+FF1D, U+FF0B, U+FF0D, U+FF20) count too: a spreadsheet that folds
+# character width, as Excel can in East Asian locales, reads them as = + - @.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 IMPORT_COLUMNS = ("case_number", "status", "minutes", "note", "reason")
 REQUIRED_COLUMNS = ("case_number", "status")
 # Columns of our own exports that an import reads past, so an export can come back edited.
@@ -348,7 +351,12 @@ def read_roster(session: Session, data: bytes) -> list[_Row]:
             )
             errors.append(_at(line, problem))
             continue
-        cell = {name: _unquote(value.strip()) for name, value in zip(columns, cells, strict=False)}
+        # Bidirectional controls go from every cell (names.py): in a case number they hide
+        # which case a row marks, in a note they reorder what the record shows.
+        cell = {
+            name: _unquote(without_bidi_controls(value).strip())
+            for name, value in zip(columns, cells, strict=False)
+        }
         problems = []
 
         case = cell.get("case_number", "")

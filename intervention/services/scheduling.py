@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..i18n import DEFAULT as DEFAULT_LANGUAGE
-from ..i18n import LANGUAGES
+from ..i18n import offered_languages
 from ..models import (
     Attendance,
     Cohort,
@@ -25,6 +25,7 @@ from ..models import (
     SessionStatus,
     User,
 )
+from ..names import clean_name
 from ..templating import format_date
 from . import ServiceError, audit
 
@@ -115,7 +116,7 @@ def _check_court(
     _require_timezone(timezone)
     if notice_deadline_days not in NOTICE_DEADLINE_DAYS:
         raise ServiceError(_("The notice deadline must be between 1 and 90 days."))
-    if language not in LANGUAGES:
+    if language not in offered_languages():
         raise ServiceError(_("Choose the language of the court's documents."))
     existing = db.session.scalar(select(Court).where(func.lower(Court.name) == name.lower()))
     if existing is not None and existing is not court:
@@ -141,7 +142,7 @@ def create_court(
     language: str = DEFAULT_LANGUAGE,
 ) -> Court:
     """A court that refers men; `language` is the language of the documents sent to it."""
-    name, jurisdiction = name.strip(), jurisdiction.strip()
+    name, jurisdiction = clean_name(name), clean_name(jurisdiction)
     _check_court(name, timezone, notice_deadline_days, language, None)
     court = Court(
         name=name,
@@ -177,7 +178,7 @@ def update_court(
 ) -> Court:
     """Change a court's details; `language` None keeps its documents' language. Documents
     already issued keep the language they were issued in: stored PDFs never change."""
-    name, jurisdiction = name.strip(), jurisdiction.strip()
+    name, jurisdiction = clean_name(name), clean_name(jurisdiction)
     language = language or court.language
     _check_court(name, timezone, notice_deadline_days, language, court)
     wanted = {
@@ -233,7 +234,7 @@ def create_cohort(
     actor: User,
 ) -> Cohort:
     """A cohort with one session per module of its version, weekly on the chosen day."""
-    name, location, video_link = name.strip(), location.strip(), video_link.strip()
+    name, location, video_link = clean_name(name), location.strip(), video_link.strip()
     if not name:
         raise ServiceError(_("Give the cohort a name."))
     if weekday not in range(7):
@@ -287,7 +288,7 @@ def update_cohort(
     facilitators: list[User],
     actor: User,
 ) -> Cohort:
-    name, location, video_link = name.strip(), location.strip(), video_link.strip()
+    name, location, video_link = clean_name(name), location.strip(), video_link.strip()
     if not name:
         raise ServiceError(_("Give the cohort a name."))
     _check_place(location, video_link)

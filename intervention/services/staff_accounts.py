@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Court, Role, User
+from ..names import clean_name
 from . import ServiceError, audit, second_factor
 from .enrollments import EMAIL_RE
 
@@ -49,7 +50,7 @@ def invite_staff(
     *, full_name: str, email: str, role: Role, court: Court | None, actor: User
 ) -> User:
     """A staff account nobody can sign in to until its owner sets a password by invitation."""
-    full_name, email = full_name.strip(), email.strip().lower()
+    full_name, email = clean_name(full_name), email.strip().lower()
     if not full_name:
         raise ServiceError(_("Give the person's full name."))
     if not EMAIL_RE.match(email):
