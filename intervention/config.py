@@ -80,5 +80,51 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
             )
         secret = "dev-only-insecure-key"
     config["SECRET_KEY"] = secret
+    config.update(_audit_settings(instance_path, env, development or testing, testing))
     config.update(overrides)
     return config
+
+
+def _audit_settings(instance_path: str, env: str, local: bool, testing: bool) -> dict:
+    """Where the audit chain's key, the checkpoint signing key and the checkpoints live: all
+    outside the database (services/audit.py explains why). Production names its chain key
+    explicitly: a key made up on the spot would be lost with the container, and with it the
+    proof that the log is the one written."""
+    instance = Path(instance_path)
+    key = os.environ.get("INTERVENTION_AUDIT_KEY", "").strip()
+    key_file = os.environ.get("INTERVENTION_AUDIT_KEY_FILE", "").strip()
+    if key and len(key) < 32:
+        raise ConfigError(
+            "INTERVENTION_AUDIT_KEY is too short: use at least 32 characters "
+            "(python -c 'import secrets; print(secrets.token_hex(32))')."
+        )
+    if not (key or key_file or local):
+        raise ConfigError(
+            "The audit key is not set. Set INTERVENTION_AUDIT_KEY to a long random string "
+            "(python -c 'import secrets; print(secrets.token_hex(32))'), or "
+            "INTERVENTION_AUDIT_KEY_FILE to a file holding one, before starting Intervention "
+            f"with INTERVENTION_ENV={env}. Keep it outside the database and back it up: "
+            "without it the audit log cannot be verified."
+        )
+    if key_file and not key and not local and not Path(key_file).is_file():
+        raise ConfigError(
+            f"INTERVENTION_AUDIT_KEY_FILE names {key_file}, which does not exist. "
+            "Put the audit key there, or set INTERVENTION_AUDIT_KEY."
+        )
+    return {
+        # The chain's HMAC key; in development and tests a file made on first use.
+        "AUDIT_KEY": key or None,
+        "AUDIT_KEY_FILE": key_file or str(instance / "audit.key"),
+        # Ed25519 private key for checkpoints (made on first use); its public key beside it.
+        "AUDIT_SIGNING_KEY_FILE": os.environ.get("INTERVENTION_AUDIT_SIGNING_KEY", "").strip()
+        or str(instance / "audit-signing-key.pem"),
+        "AUDIT_CHECKPOINTS": os.environ.get("INTERVENTION_AUDIT_CHECKPOINTS", "").strip()
+        or str(instance / "audit-checkpoints"),
+        # A checkpoint after a commit that added events, at most this often per worker
+        # (tests: after every such commit, so each test's tampering meets a checkpoint).
+        "AUDIT_CHECKPOINT_SECONDS": float(
+            os.environ.get("INTERVENTION_AUDIT_CHECKPOINT_SECONDS", "") or (0 if testing else 10)
+        ),
+        # Only development and tests may make the chain key; production must be given one.
+        "AUDIT_KEY_CREATE": local,
+    }

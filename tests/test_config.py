@@ -15,6 +15,7 @@ def test_production_without_secret_key_refuses_to_start(monkeypatch, tmp_path):
 def test_production_with_secret_key_uses_secure_cookies(monkeypatch, tmp_path):
     monkeypatch.setenv("INTERVENTION_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "x" * 64)
+    monkeypatch.setenv("INTERVENTION_AUDIT_KEY", "a" * 64)
     config = load_config(str(tmp_path))
     assert config["SECRET_KEY"] == "x" * 64
     assert config["SESSION_COOKIE_SECURE"] is True
@@ -58,3 +59,35 @@ def test_gunicorn_settings_follow_the_environment(monkeypatch):
     settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert (settings["workers"], settings["threads"], settings["worker_class"]) == (3, 6, "gthread")
     assert settings["preload_app"] is False
+
+
+def test_production_without_an_audit_key_refuses_to_start(monkeypatch, tmp_path):
+    monkeypatch.setenv("INTERVENTION_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "x" * 64)
+    monkeypatch.delenv("INTERVENTION_AUDIT_KEY", raising=False)
+    monkeypatch.delenv("INTERVENTION_AUDIT_KEY_FILE", raising=False)
+    with pytest.raises(ConfigError, match="The audit key is not set"):
+        load_config(str(tmp_path))
+    monkeypatch.setenv("INTERVENTION_AUDIT_KEY", "short")
+    with pytest.raises(ConfigError, match="at least 32 characters"):
+        load_config(str(tmp_path))
+    monkeypatch.delenv("INTERVENTION_AUDIT_KEY")
+    monkeypatch.setenv("INTERVENTION_AUDIT_KEY_FILE", str(tmp_path / "missing.key"))
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(str(tmp_path))
+    (tmp_path / "missing.key").write_text("k" * 64)
+    config = load_config(str(tmp_path))
+    assert config["AUDIT_KEY_FILE"] == str(tmp_path / "missing.key")
+    assert config["AUDIT_KEY_CREATE"] is False
+
+
+def test_development_keeps_the_audit_keys_and_checkpoints_in_the_instance(monkeypatch, tmp_path):
+    monkeypatch.setenv("INTERVENTION_ENV", "development")
+    for name in ("KEY", "KEY_FILE", "SIGNING_KEY", "CHECKPOINTS", "CHECKPOINT_SECONDS"):
+        monkeypatch.delenv(f"INTERVENTION_AUDIT_{name}", raising=False)
+    config = load_config(str(tmp_path))
+    assert config["AUDIT_KEY"] is None and config["AUDIT_KEY_CREATE"] is True
+    assert config["AUDIT_KEY_FILE"] == str(tmp_path / "audit.key")
+    assert config["AUDIT_SIGNING_KEY_FILE"] == str(tmp_path / "audit-signing-key.pem")
+    assert config["AUDIT_CHECKPOINTS"] == str(tmp_path / "audit-checkpoints")
+    assert config["AUDIT_CHECKPOINT_SECONDS"] == 10
