@@ -4,6 +4,7 @@ audit key nor the checkpoint signing key: every way of cutting or rewriting it i
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from datetime import UTC, datetime
 
@@ -11,8 +12,13 @@ import pytest
 import sqlalchemy as sa
 
 from intervention.extensions import db
-from intervention.models import AuditEvent, Role
+from intervention.models import AuditEvent, Certificate, CertificateStatus, Role
 from intervention.services import audit
+from intervention.services import certificates as certificate_service
+from intervention.services import documents as document_service
+
+from .conftest import csrf_token
+from .helpers import complete_case, text_of
 
 
 def _raw(sql: str, **params) -> None:
@@ -165,3 +171,133 @@ def test_every_way_of_cutting_or_rewriting_the_chain_is_found(chain, runner, tam
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1, result.output
     assert phrase in result.output
+
+
+# --- certificates and court documents: the stored bytes against the sealed issue event ---------
+
+
+@pytest.fixture
+def issued(make_court, make_enrollment, make_user):
+    """A real certificate, rendered, stored and recorded by the service."""
+    enrollment = make_enrollment(
+        court=make_court(), case_number="KC-26-104417", participant=make_user(name="Dan Carter")
+    )
+    cert = certificate_service.issue(enrollment, complete_case(enrollment))
+    db.session.commit()
+    return cert
+
+
+FORGED = b"%PDF-1.7\n% a certificate nobody issued\n%%EOF\n"
+
+
+def replace_the_pdf_and_its_hash(cert) -> bytes:
+    """What an attacker with database access did: a forged file, and its hash to match."""
+    _raw(
+        "UPDATE certificates SET pdf = :pdf, sha256 = :sha WHERE id = :id",
+        pdf=FORGED,
+        sha=hashlib.sha256(FORGED).hexdigest(),
+        id=cert.id,
+    )
+    return FORGED
+
+
+def _verify(client, method: str, cert, data: bytes):
+    if method == "upload":
+        return client.post(
+            "/verify",
+            data={
+                "csrf_token": csrf_token(client, "/verify"),
+                "code": "",
+                "pdf": (io.BytesIO(data), "certificate.pdf"),
+            },
+            content_type="multipart/form-data",
+        )
+    if method == "code":
+        token = csrf_token(client, "/verify")
+        return client.post("/verify", data={"csrf_token": token, "code": cert.verification_code})
+    return client.get(f"/verify/{cert.verification_code}")
+
+
+def _incidents() -> list[AuditEvent]:
+    return list(
+        db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "certificate.integrity_failure")
+        )
+    )
+
+
+@pytest.mark.parametrize("method", ["upload", "code", "link"])
+def test_a_forged_certificate_file_is_not_confirmed_to_the_public(client, issued, method):
+    number, genuine = issued.number, issued.sha256
+    forged = replace_the_pdf_and_its_hash(issued)
+    response = _verify(client, method, issued, forged)
+    page = text_of(response)
+    assert "This certificate cannot be confirmed" in page
+    assert "Valid" not in page and "is valid" not in page
+    assert "Dan Carter" not in page  # nothing from a record that no longer holds
+    [incident] = _incidents()
+    assert incident.object_id == issued.id and incident.actor_id is None
+    assert incident.details == {
+        "number": number,
+        "reason": "pdf_changed",
+        "method": method,
+        "stored_sha256": hashlib.sha256(forged).hexdigest(),
+    }
+    assert genuine not in page
+
+
+def test_the_genuine_certificate_is_still_valid(client, issued):
+    for method in ("upload", "code", "link"):
+        page = text_of(_verify(client, method, issued, issued.pdf))
+        assert "This certificate is valid" in page
+    assert _incidents() == []
+
+
+def test_a_hash_column_pointed_at_another_file_is_not_confirmed(client, issued):
+    """The PDF left alone, only the column the upload is looked up by changed."""
+    _raw(
+        "UPDATE certificates SET sha256 = :sha WHERE id = :id",
+        sha=hashlib.sha256(FORGED).hexdigest(),
+        id=issued.id,
+    )
+    page = text_of(_verify(client, "upload", issued, FORGED))
+    assert "This certificate cannot be confirmed" in page
+    assert [i.details["reason"] for i in _incidents()] == ["hash_changed"]
+
+
+def test_a_revoked_certificate_set_back_to_valid_is_not_confirmed(client, issued, make_user):
+    certificate_service.revoke(issued, make_user(Role.ADMIN), "Issued to the wrong case.")
+    db.session.commit()
+    _raw("UPDATE certificates SET status = 'valid' WHERE id = :id", id=issued.id)
+    assert db.session.get(Certificate, issued.id).status is CertificateStatus.VALID
+    page = text_of(_verify(client, "link", issued, b""))
+    assert "This certificate cannot be confirmed" in page
+    assert [i.details["reason"] for i in _incidents()] == ["status_changed"]
+
+
+def test_audit_verify_reports_a_certificate_whose_bytes_changed(issued, runner):
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "Certificates checked against their issue events: 1." in result.output
+    replace_the_pdf_and_its_hash(issued)
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"Certificate {issued.number} (#{issued.id}) cannot be confirmed" in result.output
+    assert "not the one issued" in result.output
+
+
+def test_audit_verify_reports_a_court_document_whose_bytes_changed(issued, runner):
+    report = document_service.progress_report(issued.enrollment, issued.issued_by)
+    db.session.commit()
+    assert document_service.integrity(report).intact
+    _raw(
+        "UPDATE court_documents SET pdf = :pdf, sha256 = :sha WHERE id = :id",
+        pdf=FORGED,
+        sha=hashlib.sha256(FORGED).hexdigest(),
+        id=report.id,
+    )
+    assert document_service.integrity(report).reason == "pdf_changed"
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"Court document (#{report.id}) cannot be confirmed" in result.output
+    assert "Court documents checked against their issue events: 1." in result.output

@@ -57,7 +57,7 @@ from types import SimpleNamespace
 
 from flask import current_app, has_app_context, has_request_context, request
 from flask_babel import gettext as _
-from sqlalchemy import Row, Select, bindparam, func, select, text, update
+from sqlalchemy import Row, Select, bindparam, func, literal, select, text, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, joinedload
 
@@ -341,22 +341,25 @@ class CheckpointRefused(Exception):
 
 def _head(session: Session) -> tuple[int, str]:
     """(count, head) of the log as this session sees it, counted on from the newest
-    checkpoint when its last event is still there (an index range, not a full count)."""
+    checkpoint when its last event is still there (an index range, not a full count), in
+    one statement: it runs in the commit of any request that added events."""
     newest = checkpoints.newest()
-    if newest is None:
-        count = session.scalar(select(func.count()).select_from(AuditEvent))
+    if newest is None or not newest.count:
+        since = literal(0)
     else:
-        since = 0
-        if newest.count:
-            since = session.scalar(select(AuditEvent.id).where(AuditEvent.hash == newest.head))
-            if since is None:
-                raise CheckpointRefused(_cut(newest, None))
-        added = session.scalar(
-            select(func.count()).select_from(AuditEvent).where(AuditEvent.id > since)
+        since = select(AuditEvent.id).where(AuditEvent.hash == newest.head).scalar_subquery()
+    added = select(func.count()).select_from(AuditEvent).where(AuditEvent.id > since)
+    last = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    row = session.execute(
+        select(
+            since.label("since"),
+            added.scalar_subquery().label("added"),
+            last.scalar_subquery().label("head"),
         )
-        count = newest.count + added
-    head = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
-    return count, head or GENESIS
+    ).one()
+    if row.since is None:
+        raise CheckpointRefused(_cut(newest, None))
+    return (newest.count if newest else 0) + row.added, row.head or GENESIS
 
 
 def checkpoint() -> checkpoints.Checkpoint:
