@@ -13,11 +13,11 @@ import sqlalchemy as sa
 
 from intervention.extensions import db
 from intervention.models import AuditEvent, Certificate, CertificateStatus, Role
-from intervention.services import audit
+from intervention.services import audit, audit_keys, checkpoints
 from intervention.services import certificates as certificate_service
 from intervention.services import documents as document_service
 
-from .conftest import csrf_token
+from .conftest import csrf_token, login
 from .helpers import complete_case, text_of
 
 
@@ -148,6 +148,13 @@ TAMPERINGS = [
     append_a_forged_event,
     edit_and_recompute_every_later_hash,
 ]
+
+
+@pytest.fixture
+def director(client, make_user):
+    admin = make_user(Role.ADMIN, email="director@test.example")
+    login(client, admin)
+    return admin
 
 
 @pytest.fixture
@@ -301,3 +308,204 @@ def test_audit_verify_reports_a_court_document_whose_bytes_changed(issued, runne
     assert result.exit_code == 1
     assert f"Court document (#{report.id}) cannot be confirmed" in result.output
     assert "Court documents checked against their issue events: 1." in result.output
+
+
+# --- the checkpoints themselves --------------------------------------------------------------
+
+
+def _lines() -> list[dict]:
+    return [
+        json.loads(line)
+        for path in sorted(checkpoints.folder().glob("*.jsonl"))
+        for line in path.read_text().splitlines()
+    ]
+
+
+def test_a_commit_that_adds_events_writes_a_signed_checkpoint(director):
+    before = len(_lines())
+    events = [audit.record("test.event", director, None, n=n) for n in range(3)]
+    assert len(_lines()) == before  # flushed, not committed: nothing vouched for yet
+    db.session.commit()
+    newest = checkpoints.newest()
+    assert len(_lines()) == before + 1
+    assert newest.head == events[-1].hash
+    assert newest.count == db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
+    assert checkpoints.is_genuine(newest)
+    db.session.commit()  # nothing new: no checkpoint
+    assert len(_lines()) == before + 1
+
+
+def test_a_rolled_back_transaction_leaves_no_checkpoint(director):
+    before = len(_lines())
+    audit.record("test.event", director, None)
+    db.session.rollback()
+    db.session.commit()
+    assert len(_lines()) == before
+
+
+def test_checkpoints_are_written_at_most_every_n_seconds(app, director, tmp_path):
+    app.config.update(AUDIT_CHECKPOINT_SECONDS=3600, AUDIT_CHECKPOINTS=str(tmp_path))
+    try:
+        for n in range(3):
+            audit.record("test.event", director, None, n=n)
+            db.session.commit()
+        assert len(_lines()) == 1  # the first commit's; the next two fell inside the hour
+    finally:
+        app.config["AUDIT_CHECKPOINT_SECONDS"] = 0
+
+
+def test_a_checkpoint_with_a_changed_count_is_refused(chain, runner):
+    path = sorted(checkpoints.folder().glob("*.jsonl"))[-1]
+    lines = path.read_text().splitlines()
+    forged = json.loads(lines[-1]) | {"count": 2}
+    path.write_text("\n".join([*lines[:-1], json.dumps(forged)]) + "\n")
+    report = audit.verify_chain()
+    assert not report.ok and "forged or damaged" in report.problem
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1 and "forged or damaged" in result.output
+
+
+def test_no_checkpoint_at_all_is_reported(chain):
+    for path in checkpoints.folder().glob("*.jsonl"):
+        path.unlink()
+    report = audit.verify_chain()
+    assert not report.ok and "No signed checkpoint" in report.problem
+
+
+def test_a_rewrite_with_the_audit_key_is_still_caught_by_the_checkpoint(chain):
+    """Someone holding the chain key but not the signing key re-seals a rewritten chain."""
+    _raw("UPDATE audit_events SET action = 'test.innocent' WHERE id = :id", id=chain[1].id)
+    prev = None
+    for row in _events():
+        if row.id >= chain[1].id:
+            row.prev_hash = prev
+            row.hash = audit.digest(row)
+        prev = row.hash
+    db.session.flush()
+    db.session.expire_all()
+    report = audit.verify_chain()
+    assert not report.ok
+    assert report.broken.id == chain[-1].id
+    assert "rewritten" in report.problem
+    assert not audit.verify_chain(last=3).ok  # the page's check looks the head up by hash
+
+
+def test_a_cut_is_not_blessed_by_the_next_checkpoint(chain, director, runner):
+    """Events deleted from the end, then more written: the app refuses to sign the result."""
+    newest = checkpoints.newest()
+    _raw("DELETE FROM audit_events WHERE id >= :id", id=chain[3].id)
+    for n in range(4):
+        audit.record("test.after", director, None, n=n)
+    db.session.commit()
+    assert checkpoints.newest() == newest
+    report = audit.verify_chain()
+    assert not report.ok and "rewritten" in report.problem
+    result = runner.invoke(args=["audit", "checkpoint"])
+    assert result.exit_code == 1 and "Checkpoint refused" in result.output
+
+
+def test_the_checkpoint_command_signs_the_log_as_it_stands(chain, runner):
+    result = runner.invoke(args=["audit", "checkpoint"])
+    assert result.exit_code == 0, result.output
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
+    assert f"Checkpoint signed: {count} event(s)" in result.output
+    assert checkpoints.newest().head == chain[-1].hash
+
+
+def test_the_admin_pages_say_the_log_was_cut(client, director):
+    events = [audit.record("test.event", director, None, n=n) for n in range(3)]
+    db.session.commit()
+    _raw("DELETE FROM audit_events WHERE id >= :id", id=events[1].id)
+    for url in ("/admin/audit", "/admin/"):
+        page = text_of(client.get(url))
+        assert "Chain broken" in page
+        assert "The log was cut or rewritten" in page
+
+
+# --- events from before the key: sealed once ----------------------------------------------------
+
+
+def _unkey_every_event() -> None:
+    """The log as a database from before this version holds it: plain SHA-256 hashes."""
+    prev = audit.GENESIS
+    for row in _events():
+        row.prev_hash = prev
+        row.hash = prev = attacker_hash(row)
+    db.session.flush()
+    db.session.expire_all()
+    for path in checkpoints.folder().glob("*.jsonl"):
+        path.unlink()
+
+
+def test_events_from_before_the_key_are_sealed_once_by_rekey(chain, director, runner):
+    _unkey_every_event()
+    old_head = _events()[-1].hash
+    report = audit.verify_chain()
+    assert not report.ok and "audit rekey" in report.problem
+    # The app kept running with the key: new events are keyed, chained onto the old ones.
+    audit.record("test.after_upgrade", director, None)
+    db.session.commit()
+    assert not audit.verify_chain().ok
+    total = len(_events())
+
+    result = runner.invoke(args=["audit", "rekey"])
+    assert result.exit_code == 0, result.output
+    assert f"Re-keyed {total} event(s) ({total - 1} written before the key)" in result.output
+    assert "Earlier checkpoints kept in" in result.output
+    report = audit.verify_chain()
+    assert report.ok, report.problem
+    rekey = _events()[-1]
+    assert rekey.action == "audit.rekey"
+    assert rekey.details["unkeyed"] == total - 1 and rekey.details["unkeyed_head"] == old_head
+    assert checkpoints.newest().head == rekey.hash
+
+    again = runner.invoke(args=["audit", "rekey"])
+    assert again.exit_code == 1 and "nothing to re-key" in again.output
+
+
+def test_rekey_refuses_a_chain_that_was_broken_before_it(chain, runner):
+    _unkey_every_event()
+    _raw("UPDATE audit_events SET action = 'test.innocent' WHERE id = :id", id=chain[2].id)
+    result = runner.invoke(args=["audit", "rekey"])
+    assert result.exit_code == 1
+    assert f"Not re-keyed: Event #{chain[2].id}: Its contents no longer match" in result.output
+    assert not audit.verify_chain().ok
+
+
+def test_rekey_refuses_a_forged_unkeyed_event_after_keyed_ones(chain, runner):
+    append_a_forged_event(chain)
+    result = runner.invoke(args=["audit", "rekey"])
+    assert result.exit_code == 1 and "not sealed with the audit key" in result.output
+
+
+# --- keys -------------------------------------------------------------------------------------
+
+
+def test_development_makes_its_keys_on_first_use_readable_by_the_owner_only(app, tmp_path):
+    saved = {k: app.config[k] for k in ("AUDIT_KEY_FILE", "AUDIT_SIGNING_KEY_FILE")}
+    app.config.update(
+        AUDIT_KEY_FILE=str(tmp_path / "audit.key"),
+        AUDIT_SIGNING_KEY_FILE=str(tmp_path / "signing.pem"),
+    )
+    app.extensions.pop("audit_keys", None)
+    try:
+        key = audit_keys.chain_key()
+        assert len(key) == 64 and (tmp_path / "audit.key").read_bytes().strip() == key
+        assert audit_keys.chain_key() == key
+        audit_keys.signing_key()
+        for name in ("audit.key", "signing.pem"):
+            assert (tmp_path / name).stat().st_mode & 0o777 == 0o600
+        assert (tmp_path / "signing.pub").read_text().startswith("-----BEGIN PUBLIC KEY-----")
+    finally:
+        app.config.update(saved)
+        app.extensions.pop("audit_keys", None)
+
+
+def test_another_key_seals_nothing(app, chain):
+    """The same log checked with a different key: not one event holds."""
+    app.config["AUDIT_KEY"] = "another key, at least thirty-two characters long"
+    try:
+        report = audit.verify_chain()
+        assert not report.ok and "edited" in report.problem
+    finally:
+        app.config["AUDIT_KEY"] = None
