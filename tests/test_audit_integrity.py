@@ -6,7 +6,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -19,6 +23,8 @@ from intervention.services import documents as document_service
 
 from .conftest import csrf_token, login
 from .helpers import complete_case, text_of
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _raw(sql: str, **params) -> None:
@@ -509,3 +515,44 @@ def test_another_key_seals_nothing(app, chain):
         assert not report.ok and "edited" in report.problem
     finally:
         app.config["AUDIT_KEY"] = None
+
+
+# --- a real installation: demo data, a backup, a restore ------------------------------------
+
+
+def _flask(*args: str, instance, check: bool = True):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INTERVENTION_", "FLASK_"))}
+    env.update(INTERVENTION_INSTANCE=str(instance), INTERVENTION_ENV="development")
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "intervention", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def test_a_restore_sets_the_later_checkpoints_aside_and_anchors_the_restored_log(tmp_path):
+    instance = tmp_path / "live"
+    for command in (["db", "upgrade"], ["curriculum", "sync"], ["seed-demo"]):
+        _flask(*command, instance=instance)
+    verified = _flask("audit", "verify", instance=instance)
+    assert "Audit chain intact" in verified.stdout
+    assert "Certificates checked against their issue events: 1." in verified.stdout
+    for name in ("audit.key", "audit-signing-key.pem"):
+        assert (instance / name).stat().st_mode & 0o777 == 0o600  # made on first use
+    assert (instance / "audit-signing-key.pub").exists()
+
+    _flask("backup", str(tmp_path / "night.sqlite3"), instance=instance)
+    _flask("retention", "apply", instance=instance)  # one more event, and its checkpoint
+    _flask("audit", "verify", instance=instance)
+
+    restored = _flask("restore", "--force", str(tmp_path / "night.sqlite3"), instance=instance)
+    assert "Audit checkpoints from before the restore kept in" in restored.stdout
+    kept = list((instance / "audit-checkpoints" / "archived").glob("*-restore/*.jsonl"))
+    assert kept
+    assert "Audit chain intact" in _flask("audit", "verify", instance=instance).stdout
