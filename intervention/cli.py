@@ -160,18 +160,18 @@ def audit_verify() -> None:
         )
     else:
         click.echo(f"Audit chain broken: {report.problem}", err=True)
-    for label, results in (
-        ("Certificate", certificates.check_all()),
-        ("Court document", documents.check_all()),
-    ):
+    files = (
+        ("Certificate", certificates.check_all(), lambda row: f"Certificate {row.number}"),
+        ("Court document", documents.check_all(), lambda row: "Court document"),
+    )
+    for label, results, name in files:
         checked = 0
-        for item, result in results:
+        for row, result in results:
             checked += 1
             if not result.intact:
                 failed = True
-                name = f" {item.number}" if hasattr(item, "number") else ""
                 click.echo(
-                    f"{label}{name} (#{item.id}) cannot be confirmed: {result.problem}", err=True
+                    f"{name(row)} (#{row.id}) cannot be confirmed: {result.problem}", err=True
                 )
         click.echo(f"{label}s checked against their issue events: {checked}.")
     sys.exit(1 if failed else 0)

@@ -63,7 +63,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from ..extensions import db
 from ..models import AuditEvent, User, utcnow
-from . import checkpoints
+from . import ServiceError, audit_keys, checkpoints
 
 GENESIS = "0" * 64
 # Pages check the newest events only; the daily `flask --app intervention audit verify` walks all.
@@ -94,9 +94,7 @@ def digest(event: AuditEvent | Row) -> str:
     """The keyed hash of an event (HMAC-SHA256 under the audit key) from its fields and its
     predecessor's hash. Any object with the AuditEvent attributes will do: a stored row, or
     an event being written in bulk (scale.py)."""
-    from .audit_keys import chain_key
-
-    return hmac.new(chain_key(), _payload(event), hashlib.sha256).hexdigest()
+    return hmac.new(audit_keys.chain_key(), _payload(event), hashlib.sha256).hexdigest()
 
 
 def unkeyed_digest(event: AuditEvent | Row) -> str:
@@ -453,8 +451,6 @@ def rekey(actor: User | None = None) -> Rekeyed:
     """Seal events written before the key existed: once, and only a chain that checks out
     as it stands (an unkeyed start, keyed after) and against the newest checkpoint.
     Flushed, with its `audit.rekey` event; the caller commits, then calls reanchor()."""
-    from . import ServiceError
-
     _lock_chain()
     anchor, problem = _anchor()
     if problem:
