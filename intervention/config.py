@@ -106,6 +106,13 @@ def _audit_settings(instance_path: str, env: str, local: bool, testing: bool) ->
             f"with INTERVENTION_ENV={env}. Keep it outside the database and back it up: "
             "without it the audit log cannot be verified."
         )
+    seconds = os.environ.get("INTERVENTION_AUDIT_CHECKPOINT_SECONDS", "").strip()
+    try:
+        interval = float(seconds) if seconds else (0.0 if testing else 10.0)
+    except ValueError:
+        raise ConfigError(
+            f"INTERVENTION_AUDIT_CHECKPOINT_SECONDS must be a number of seconds, not {seconds!r}."
+        ) from None
     if key_file and not key and not local and not Path(key_file).is_file():
         raise ConfigError(
             f"INTERVENTION_AUDIT_KEY_FILE names {key_file}, which does not exist. "
@@ -122,9 +129,7 @@ def _audit_settings(instance_path: str, env: str, local: bool, testing: bool) ->
         or str(instance / "audit-checkpoints"),
         # A checkpoint after a commit that added events, at most this often per worker
         # (tests: after every such commit, so each test's tampering meets a checkpoint).
-        "AUDIT_CHECKPOINT_SECONDS": float(
-            os.environ.get("INTERVENTION_AUDIT_CHECKPOINT_SECONDS", "") or (0 if testing else 10)
-        ),
+        "AUDIT_CHECKPOINT_SECONDS": interval,
         # Only development and tests may make the chain key; production must be given one.
         "AUDIT_KEY_CREATE": local,
     }

@@ -365,6 +365,7 @@ def checkpoint() -> checkpoints.Checkpoint:
     count, head = _head(db.session)
     signed = checkpoints.sign(count, head)
     checkpoints.write(signed)
+    _mark_written()
     return signed
 
 
@@ -380,15 +381,22 @@ def reanchor(reason: str) -> tuple[checkpoints.Checkpoint, object]:
 
 
 def _checkpoint_due() -> bool:
-    """At most one automatic checkpoint per AUDIT_CHECKPOINT_SECONDS per worker and folder."""
-    times = current_app.extensions.setdefault("audit_checkpoint_times", {})
-    folder = str(checkpoints.folder())
+    """At most one automatic checkpoint per AUDIT_CHECKPOINT_SECONDS per worker and folder,
+    counted from the last checkpoint this worker wrote, automatic or explicit."""
+    last = _last_written().get(str(checkpoints.folder()))
     now = clock.monotonic()
-    last = times.get(folder)
     if last is not None and now - last < current_app.config["AUDIT_CHECKPOINT_SECONDS"]:
         return False
-    times[folder] = now
+    _mark_written()
     return True
+
+
+def _last_written() -> dict[str, float]:
+    return current_app.extensions.setdefault("audit_checkpoint_times", {})
+
+
+def _mark_written() -> None:
+    _last_written()[str(checkpoints.folder())] = clock.monotonic()
 
 
 def _before_commit(session: Session) -> None:
