@@ -148,8 +148,12 @@ def audit_verify() -> None:
         anchor = report.checkpoint
         click.echo(
             f"Audit chain intact: {report.events} event(s), each sealed with the audit key. "
-            f"Newest checkpoint: {anchor.count} event(s), signed {anchor.at}: the log still "
-            "holds it."
+            + (
+                f"Newest checkpoint: {anchor.count} event(s), signed {anchor.at}: the log still "
+                "holds it."
+                if anchor is not None
+                else "No checkpoint yet: the log is empty."
+            )
         )
     elif report.broken is not None:
         broken = report.broken

@@ -113,11 +113,16 @@ def _audit_settings(instance_path: str, env: str, local: bool, testing: bool) ->
         raise ConfigError(
             f"INTERVENTION_AUDIT_CHECKPOINT_SECONDS must be a number of seconds, not {seconds!r}."
         ) from None
-    if key_file and not key and not local and not Path(key_file).is_file():
-        raise ConfigError(
-            f"INTERVENTION_AUDIT_KEY_FILE names {key_file}, which does not exist. "
-            "Put the audit key there, or set INTERVENTION_AUDIT_KEY."
-        )
+    if key_file and not key and not local:
+        if not Path(key_file).is_file():
+            raise ConfigError(
+                f"INTERVENTION_AUDIT_KEY_FILE names {key_file}, which does not exist. "
+                "Put the audit key there, or set INTERVENTION_AUDIT_KEY."
+            )
+        if len(Path(key_file).read_bytes().strip()) < 32:
+            raise ConfigError(
+                f"The audit key in {key_file} is too short: use at least 32 characters."
+            )
     return {
         # The chain's HMAC key; in development and tests a file made on first use.
         "AUDIT_KEY": key or None,

@@ -410,6 +410,16 @@ def test_a_cut_is_not_blessed_by_the_next_checkpoint(chain, director, runner):
     assert result.exit_code == 1 and "Checkpoint refused" in result.output
 
 
+def test_an_empty_log_without_a_checkpoint_verifies(runner):
+    _raw("DELETE FROM audit_events")
+    for path in checkpoints.folder().glob("*.jsonl"):
+        path.unlink()
+    assert audit.verify_chain().ok
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "Audit chain intact: 0 event(s)" in result.output
+
+
 def test_the_checkpoint_command_signs_the_log_as_it_stands(chain, runner):
     result = runner.invoke(args=["audit", "checkpoint"])
     assert result.exit_code == 0, result.output

@@ -75,6 +75,9 @@ def test_production_without_an_audit_key_refuses_to_start(monkeypatch, tmp_path)
     monkeypatch.setenv("INTERVENTION_AUDIT_KEY_FILE", str(tmp_path / "missing.key"))
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(str(tmp_path))
+    (tmp_path / "missing.key").write_text("k" * 8)
+    with pytest.raises(ConfigError, match="too short"):
+        load_config(str(tmp_path))
     (tmp_path / "missing.key").write_text("k" * 64)
     config = load_config(str(tmp_path))
     assert config["AUDIT_KEY_FILE"] == str(tmp_path / "missing.key")
