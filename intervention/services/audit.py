@@ -19,11 +19,12 @@ password, an injection, a restored backup edited before it went back, a careless
   - cannot delete the newest events, or all of them, back past the newest checkpoint: the
     checkpoint still counts them;
   - cannot rewrite the chain and recompute the hashes that follow: they are keyed;
-  - cannot swap a certificate's or court document's PDF together with its SHA-256 column: the
-    issue event holds the hash under the key (certificates.integrity, documents.integrity);
-  - can delete the newest events not yet covered by a checkpoint (at most the last
-    AUDIT_CHECKPOINT_SECONDS of them, until the next commit or the next scheduled
-    `audit checkpoint`): run `audit checkpoint` from cron every minute to keep that window small;
+  - cannot swap a certificate's or court document's PDF together with its SHA-256 column, nor
+    set a revoked certificate back to valid: the issue and revoke events hold the hash and the
+    end under the key (certificates.integrity, documents.integrity);
+  - can delete the newest events that no checkpoint covers yet: a commit signs one only when
+    the last is AUDIT_CHECKPOINT_SECONDS old, so the events of a quiet spell wait for the next
+    commit. Run `audit checkpoint` from cron every minute to bound that window to a minute;
   - can read every event (the key gives integrity, not secrecy: events hold ids, not names);
   - can change rows the log only describes (an attendance mark, a case's state) without an
     event; the log then lacks the change rather than lying about it. Certificates and court
@@ -53,6 +54,7 @@ import time as clock
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 from flask import current_app, has_app_context, has_request_context, request
@@ -369,7 +371,7 @@ def checkpoint() -> checkpoints.Checkpoint:
     return signed
 
 
-def reanchor(reason: str) -> tuple[checkpoints.Checkpoint, object]:
+def reanchor(reason: str) -> tuple[checkpoints.Checkpoint, Path | None]:
     """After the log was legitimately replaced (a restore, the re-keying): set the old
     checkpoints aside, kept, and sign the log as it now stands."""
     moved = checkpoints.archive(reason)
