@@ -33,6 +33,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_security(app)
     register_template_helpers(app)
     register_cli(app)
+    register_audit_checkpoints(app)
     return app
 
 
@@ -163,6 +164,12 @@ def register_template_helpers(app: Flask) -> None:
     from .templating import register
 
     register(app)
+
+
+def register_audit_checkpoints(app: Flask) -> None:
+    from .services import audit
+
+    audit.register(app)
 
 
 def register_cli(app: Flask) -> None:

@@ -151,15 +151,84 @@ def _seed_scale(n: int, certificates: int, manifest: Path | None, seed: int, if_
 
 @audit_cli.command("verify")
 def audit_verify() -> None:
-    """Check the hash chain and name the first broken event."""
-    from .services.audit import verify_chain
+    """Check every event's link and seal, the log against the newest signed checkpoint, and
+    every stored certificate and court document against its issue event."""
+    from .services import audit, certificates, documents
 
-    ok, broken, count = verify_chain()
-    if ok:
-        click.echo(f"Audit chain intact: {count} event(s).")
-        return
-    click.echo(f"Audit chain broken at event {broken.id} ({broken.action}, {broken.at}).", err=True)
-    sys.exit(1)
+    report = audit.verify_chain()
+    failed = not report.ok
+    if report.ok:
+        anchor = report.checkpoint
+        click.echo(
+            f"Audit chain intact: {report.events} event(s), each sealed with the audit key. "
+            + (
+                f"Newest checkpoint: {anchor.count} event(s), signed {anchor.at}: the log still "
+                "holds it."
+                if anchor is not None
+                else "No checkpoint yet: the log is empty."
+            )
+        )
+    elif report.broken is not None:
+        broken = report.broken
+        click.echo(
+            f"Audit chain broken at event {broken.id} ({broken.action}, {broken.at}). "
+            f"{report.problem}",
+            err=True,
+        )
+    else:
+        click.echo(f"Audit chain broken: {report.problem}", err=True)
+    files = (
+        ("Certificate", certificates.check_all(), lambda row: f"Certificate {row.number}"),
+        ("Court document", documents.check_all(), lambda row: "Court document"),
+    )
+    for label, results, name in files:
+        checked = 0
+        for row, result in results:
+            checked += 1
+            if not result.intact:
+                failed = True
+                click.echo(
+                    f"{name(row)} (#{row.id}) cannot be confirmed: {result.problem}", err=True
+                )
+        click.echo(f"{label}s checked against their issue events: {checked}.")
+    sys.exit(1 if failed else 0)
+
+
+@audit_cli.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign the log as it stands (count and last hash) into the checkpoint folder; run it
+    from cron every minute so no quiet spell leaves the newest events unanchored."""
+    from .services import audit
+
+    try:
+        signed = audit.checkpoint()
+    except audit.CheckpointRefused as exc:
+        click.echo(f"Checkpoint refused: {exc} Run `audit verify`.", err=True)
+        sys.exit(1)
+    click.echo(
+        f"Checkpoint signed: {signed.count} event(s), head {signed.head[:16]}…, {signed.at}."
+    )
+
+
+@audit_cli.command("rekey")
+def audit_rekey() -> None:
+    """Once, for a database from before the audit key: seal its events with the key."""
+    from .services import ServiceError, audit
+
+    try:
+        done = audit.rekey()
+    except ServiceError as exc:
+        db.session.rollback()
+        click.echo(f"Not re-keyed: {exc}", err=True)
+        sys.exit(1)
+    db.session.commit()
+    signed, moved = audit.reanchor("rekey")
+    click.echo(
+        f"Re-keyed {done.events} event(s) ({done.unkeyed} written before the key); the old "
+        f"head was {done.old_head}. New checkpoint: {signed.count} event(s)."
+    )
+    if moved is not None:
+        click.echo(f"Earlier checkpoints kept in {moved}.")
 
 
 @notices_cli.command("scan")
@@ -272,6 +341,24 @@ def restore_command(path: Path, force: bool) -> None:
         click.echo(f"Restore failed: {exc}", err=True)
         sys.exit(1)
     click.echo(f"Restored {path}.")
+    _reanchor_after_restore()
+
+
+def _reanchor_after_restore() -> None:
+    """A restore takes the log back to the backup: checkpoints signed since then vouch for
+    events that are gone. Those are set aside, kept, and the restored log is signed, so the
+    next `audit verify` checks against what was deliberately put back."""
+    from .services import audit
+
+    moved = None
+    try:
+        signed = audit.checkpoint()
+    except audit.CheckpointRefused:
+        signed, moved = audit.reanchor("restore")
+    db.session.rollback()  # only read
+    if moved is not None:
+        click.echo(f"Audit checkpoints from before the restore kept in {moved}.")
+    click.echo(f"Audit log anchored at {signed.count} event(s).")
 
 
 def register(app: Flask) -> None:

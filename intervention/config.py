@@ -92,6 +92,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     }
     config.update(overrides)
     config["SECRET_KEY"] = _secret_key(env, instance_path, config.get("SECRET_KEY"))
+    audit = _audit_settings(instance_path, env, development or testing, testing)
+    config.update({key: value for key, value in audit.items() if key not in overrides})
     if env == "production":
         config["DEMO_MODE"] = False
     return config
@@ -154,3 +156,58 @@ def _instance_secret_key(instance: Path) -> str:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return key
+
+
+def _audit_settings(instance_path: str, env: str, local: bool, testing: bool) -> dict:
+    """Where the audit chain's key, the checkpoint signing key and the checkpoints live: all
+    outside the database (services/audit.py explains why). Production names its chain key
+    explicitly: a key made up on the spot would be lost with the container, and with it the
+    proof that the log is the one written."""
+    instance = Path(instance_path)
+    key = os.environ.get("INTERVENTION_AUDIT_KEY", "").strip()
+    key_file = os.environ.get("INTERVENTION_AUDIT_KEY_FILE", "").strip()
+    if key and len(key) < 32:
+        raise ConfigError(
+            "INTERVENTION_AUDIT_KEY is too short: use at least 32 characters "
+            "(python -c 'import secrets; print(secrets.token_hex(32))')."
+        )
+    if not (key or key_file or local):
+        raise ConfigError(
+            "The audit key is not set. Set INTERVENTION_AUDIT_KEY to a long random string "
+            "(python -c 'import secrets; print(secrets.token_hex(32))'), or "
+            "INTERVENTION_AUDIT_KEY_FILE to a file holding one, before starting Intervention "
+            f"with INTERVENTION_ENV={env}. Keep it outside the database and back it up: "
+            "without it the audit log cannot be verified."
+        )
+    seconds = os.environ.get("INTERVENTION_AUDIT_CHECKPOINT_SECONDS", "").strip()
+    try:
+        interval = float(seconds) if seconds else (0.0 if testing else 10.0)
+    except ValueError:
+        raise ConfigError(
+            f"INTERVENTION_AUDIT_CHECKPOINT_SECONDS must be a number of seconds, not {seconds!r}."
+        ) from None
+    if key_file and not key and not local:
+        if not Path(key_file).is_file():
+            raise ConfigError(
+                f"INTERVENTION_AUDIT_KEY_FILE names {key_file}, which does not exist. "
+                "Put the audit key there, or set INTERVENTION_AUDIT_KEY."
+            )
+        if len(Path(key_file).read_bytes().strip()) < 32:
+            raise ConfigError(
+                f"The audit key in {key_file} is too short: use at least 32 characters."
+            )
+    return {
+        # The chain's HMAC key; in development and tests a file made on first use.
+        "AUDIT_KEY": key or None,
+        "AUDIT_KEY_FILE": key_file or str(instance / "audit.key"),
+        # Ed25519 private key for checkpoints (made on first use); its public key beside it.
+        "AUDIT_SIGNING_KEY_FILE": os.environ.get("INTERVENTION_AUDIT_SIGNING_KEY", "").strip()
+        or str(instance / "audit-signing-key.pem"),
+        "AUDIT_CHECKPOINTS": os.environ.get("INTERVENTION_AUDIT_CHECKPOINTS", "").strip()
+        or str(instance / "audit-checkpoints"),
+        # A checkpoint after a commit that added events, at most this often per worker
+        # (tests: after every such commit, so each test's tampering meets a checkpoint).
+        "AUDIT_CHECKPOINT_SECONDS": interval,
+        # Only development and tests may make the chain key; production must be given one.
+        "AUDIT_KEY_CREATE": local,
+    }

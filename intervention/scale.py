@@ -3,8 +3,9 @@
 Rows go in with bulk Core inserts (lists of dicts, a batch at a time), never ORM objects one
 by one, so 50,000 men take minutes rather than hours. The shapes follow the services exactly:
 marks with their change history, frozen attempts with reviews, state transitions, and audit
-events chained with the same digest the audit service uses, so `audit verify` passes. Only the
-certificates go through the real service, because a certificate is its rendered PDF.
+events chained and sealed with the audit service's own keyed digest, then anchored by a
+checkpoint, so `audit verify` passes. Only the certificates go through the real service,
+because a certificate is its rendered PDF.
 """
 
 from __future__ import annotations
@@ -1061,6 +1062,7 @@ def generate(
     # off or behind a bulk load) plans a 50k data set as if its tables were empty.
     db.session.execute(text("ANALYZE"))
     db.session.commit()
+    audit.checkpoint()  # the bulk-written events are anchored like any others
     totals = counts()
     plan = _manifest(n, writer, courts, cohorts, issued, totals, rng)
     if manifest is not None:

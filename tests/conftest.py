@@ -107,6 +107,16 @@ def _db(app):
             connection.close()
 
 
+@pytest.fixture(autouse=True)
+def _audit_checkpoints(app, _db, tmp_path_factory):
+    """Checkpoints live in files, which the rollback after a test does not undo: each test
+    gets its own folder, holding one checkpoint of the log as the test finds it."""
+    from intervention.services import audit
+
+    app.config["AUDIT_CHECKPOINTS"] = str(tmp_path_factory.mktemp("audit-checkpoints"))
+    audit.checkpoint()
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

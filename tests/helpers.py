@@ -15,6 +15,7 @@ from intervention.models import (
     User,
 )
 from intervention.services import attendance as attendance_service
+from intervention.services import audit
 from intervention.services import reflections as reflection_service
 
 from .conftest import csrf_token
@@ -95,4 +96,6 @@ def stored_certificate(enrollment: Enrollment, issued_by: User, code: str) -> Ce
     )
     db.session.add(cert)
     db.session.flush()
+    # Its sealed issue event, as the service writes it: /verify confirms nothing without one.
+    audit.record("certificate.issue", issued_by, cert, number=cert.number, sha256=cert.sha256)
     return cert

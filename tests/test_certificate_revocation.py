@@ -431,3 +431,16 @@ def test_he_reads_it_in_his_language(app, revoked):
     assert '<html lang="es">' in page
     assert "Este certificado fue revocado" in page
     assert "ya no es válido, así que no puede descargarlo" in page
+
+
+def test_a_certificate_issued_again_is_sealed_like_any_other(revoked, director, runner):
+    """Its issue event names its case, so /verify and `audit verify` can confirm it against
+    the record like a first certificate (issue 13, item 9)."""
+    new = certificate_service.issue_after_revocation(revoked, director, AGAIN_REASON)
+    db.session.commit()
+    issued = [e for e in events("certificate.issue") if e.object_id == new.id]
+    assert issued and issued[0].details["enrollment_id"] == new.enrollment_id
+    assert issued[0].details["sha256"] == new.sha256
+    assert certificate_service.integrity(new).intact
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output

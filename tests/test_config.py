@@ -25,7 +25,7 @@ OLD_BUILT_IN_KEY = "dev-only-insecure-key"
 @pytest.fixture
 def no_settings(monkeypatch):
     """A shell with none of our settings, as a bare `gunicorn -c gunicorn.conf.py wsgi:app`."""
-    for name in ("INTERVENTION_ENV", "SECRET_KEY", "INTERVENTION_DEMO"):
+    for name in ("INTERVENTION_ENV", "SECRET_KEY", "INTERVENTION_DEMO", "INTERVENTION_AUDIT_KEY"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -39,6 +39,7 @@ def test_production_without_secret_key_refuses_to_start(monkeypatch, tmp_path):
 def test_production_with_secret_key_uses_secure_cookies(monkeypatch, tmp_path):
     monkeypatch.setenv("INTERVENTION_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "x" * 64)
+    monkeypatch.setenv("INTERVENTION_AUDIT_KEY", "a" * 64)
     config = load_config(str(tmp_path))
     assert config["SECRET_KEY"] == "x" * 64
     assert config["SESSION_COOKIE_SECURE"] is True
@@ -104,6 +105,7 @@ def test_anything_but_development_or_testing_is_production(
 ):
     monkeypatch.setenv("INTERVENTION_ENV", name)
     monkeypatch.setenv("SECRET_KEY", "k" * 32)
+    monkeypatch.setenv("INTERVENTION_AUDIT_KEY", "a" * 32)
     config = load_config(str(tmp_path))
     assert config["ENV_NAME"] == "production"
     assert config["SESSION_COOKIE_SECURE"] is True
@@ -171,6 +173,7 @@ def test_a_cookie_signed_with_the_old_built_in_key_is_not_a_session(
 def test_production_never_lists_demo_accounts_even_when_asked(no_settings, monkeypatch, tmp_path):
     monkeypatch.setenv("INTERVENTION_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "k" * 64)
+    monkeypatch.setenv("INTERVENTION_AUDIT_KEY", "a" * 32)
     monkeypatch.setenv("INTERVENTION_DEMO", "1")
     assert load_config(str(tmp_path))["DEMO_MODE"] is False
     assert load_config(str(tmp_path), {"DEMO_MODE": True})["DEMO_MODE"] is False
@@ -214,3 +217,38 @@ def test_make_run_sets_development_for_every_step():
     steps = [line for line in plan.splitlines() if "--app intervention" in line]
     assert len(steps) == 4  # db upgrade, curriculum sync, seed-demo, run
     assert all("INTERVENTION_ENV=development" in line for line in steps)
+
+
+def test_production_without_an_audit_key_refuses_to_start(monkeypatch, tmp_path):
+    monkeypatch.setenv("INTERVENTION_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "x" * 64)
+    monkeypatch.delenv("INTERVENTION_AUDIT_KEY", raising=False)
+    monkeypatch.delenv("INTERVENTION_AUDIT_KEY_FILE", raising=False)
+    with pytest.raises(ConfigError, match="The audit key is not set"):
+        load_config(str(tmp_path))
+    monkeypatch.setenv("INTERVENTION_AUDIT_KEY", "short")
+    with pytest.raises(ConfigError, match="at least 32 characters"):
+        load_config(str(tmp_path))
+    monkeypatch.delenv("INTERVENTION_AUDIT_KEY")
+    monkeypatch.setenv("INTERVENTION_AUDIT_KEY_FILE", str(tmp_path / "missing.key"))
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(str(tmp_path))
+    (tmp_path / "missing.key").write_text("k" * 8)
+    with pytest.raises(ConfigError, match="too short"):
+        load_config(str(tmp_path))
+    (tmp_path / "missing.key").write_text("k" * 64)
+    config = load_config(str(tmp_path))
+    assert config["AUDIT_KEY_FILE"] == str(tmp_path / "missing.key")
+    assert config["AUDIT_KEY_CREATE"] is False
+
+
+def test_development_keeps_the_audit_keys_and_checkpoints_in_the_instance(monkeypatch, tmp_path):
+    monkeypatch.setenv("INTERVENTION_ENV", "development")
+    for name in ("KEY", "KEY_FILE", "SIGNING_KEY", "CHECKPOINTS", "CHECKPOINT_SECONDS"):
+        monkeypatch.delenv(f"INTERVENTION_AUDIT_{name}", raising=False)
+    config = load_config(str(tmp_path))
+    assert config["AUDIT_KEY"] is None and config["AUDIT_KEY_CREATE"] is True
+    assert config["AUDIT_KEY_FILE"] == str(tmp_path / "audit.key")
+    assert config["AUDIT_SIGNING_KEY_FILE"] == str(tmp_path / "audit-signing-key.pem")
+    assert config["AUDIT_CHECKPOINTS"] == str(tmp_path / "audit-checkpoints")
+    assert config["AUDIT_CHECKPOINT_SECONDS"] == 10

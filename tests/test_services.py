@@ -491,7 +491,12 @@ class TestCertificates:
         event = db.session.scalars(
             sa.select(AuditEvent).where(AuditEvent.action == "certificate.issue")
         ).one()
-        assert event.details == {"number": cert.number, "sha256": cert.sha256}
+        # The hash and the case, sealed: what /verify and `audit verify` hold the PDF against.
+        assert event.details == {
+            "number": cert.number,
+            "sha256": cert.sha256,
+            "enrollment_id": enrollment.id,
+        }
 
     def test_numbers_are_sequential_within_program_and_year(self, make_cohort, make_enrollment):
         cohort = make_cohort()

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from intervention.config import load_config
 from intervention.extensions import db, limiter
 from intervention.models import AuditEvent, Certificate, CertificateStatus, Role, utcnow
+from intervention.services import audit
 from intervention.services import certificates as certificate_service
 
 from .conftest import csrf_token
@@ -74,6 +75,9 @@ def second_certificate(old: Certificate) -> Certificate:
     old.status_reason = "Name spelled wrong."
     old.status_changed_at = utcnow()
     old.superseded_by = new
+    # The sealed events /verify holds a certificate against, as the service writes them.
+    audit.record("certificate.issue", None, new, number=new.number, sha256=new.sha256)
+    audit.record("certificate.supersede", None, old, number=old.number, by=new.number)
     db.session.commit()
     return new
 

@@ -69,7 +69,7 @@ def audit_log():
     # Clamped: a page number past what the database can hold would be an error, not a page.
     number = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
     page = db.paginate(audit.events_query(wanted), page=number, per_page=PER_PAGE, error_out=False)
-    chain_ok, broken, checked = audit.verify_chain(last=audit.PAGE_CHECK_EVENTS)
+    chain = audit.verify_chain(last=audit.PAGE_CHECK_EVENTS)
     # Reading the log is itself on the record: who looked, at what.
     audit.record("audit.view", current_user, None, page=page.page, filters=_recorded(wanted))
     db.session.commit()
@@ -79,9 +79,10 @@ def audit_log():
         page=page,
         filters={**wanted.as_args(), "tz": form.tz.data},
         export_args=wanted.as_args(),
-        chain_ok=chain_ok,
-        broken=broken,
-        checked=checked,
+        chain_ok=chain.ok,
+        broken=chain.broken,
+        checked=chain.checked,
+        chain_problem=chain.problem,
         details_json=audit.details_json,
     )
 

@@ -88,7 +88,7 @@ def home():
     counts = dict(
         db.session.execute(select(Enrollment.state, func.count()).group_by(Enrollment.state)).all()
     )
-    chain_ok, broken, events = verify_chain(last=PAGE_CHECK_EVENTS)
+    chain = verify_chain(last=PAGE_CHECK_EVENTS)
     enrolled = (
         select(Enrollment.cohort_id, func.count().label("men"))
         .group_by(Enrollment.cohort_id)
@@ -126,9 +126,10 @@ def home():
         overdue_notices=overdue[:OVERVIEW_ROWS],
         overdue_count=len(overdue),
         open_notices=notice_service.open_count(),
-        chain_ok=chain_ok,
-        broken=broken,
-        events=events,
+        chain_ok=chain.ok,
+        broken=chain.broken,
+        events=chain.checked,
+        chain_problem=chain.problem,
         roles=Role,
         months=_chart_months(stats.monthly_rates()),
         percent=_percent,

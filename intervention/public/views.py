@@ -102,11 +102,14 @@ def verify_code(code: str):
 
 def _show(cert: Certificate | None, method: str):
     actor = current_user if current_user.is_authenticated else None
+    # Stored bytes that are not the ones issued are never confirmed (audited as an incident).
+    intact = certificate_service.confirm(cert, actor, method).intact if cert else True
     # Only the minimum a holder needs confirmed: no court, case number, issuer, code or hash.
     # Rendered before the commit, which would expire what the page reads.
     page = render_template(
         "public/verify_result.html",
         cert=cert,
+        intact=intact,
         method=method,
         completed_on=_completion_date(cert) if cert else None,
     )

@@ -110,7 +110,14 @@ def issue(enrollment: Enrollment, actor: User) -> Certificate:
     issued_at = utcnow()
     cert = _store_with_next_number(enrollment, actor, result, issued_at)
     _complete(enrollment, cert, actor)
-    audit.record("certificate.issue", actor, cert, number=cert.number, sha256=cert.sha256)
+    audit.record(
+        "certificate.issue",
+        actor,
+        cert,
+        number=cert.number,
+        sha256=cert.sha256,
+        enrollment_id=cert.enrollment_id,
+    )
     return cert
 
 
@@ -180,6 +187,7 @@ def issue_after_revocation(revoked: Certificate, actor: User, reason: str) -> Ce
         cert,
         number=cert.number,
         sha256=cert.sha256,
+        enrollment_id=cert.enrollment_id,
         after_revocation_of=revoked.number,
         reason=reason,
     )
@@ -237,6 +245,7 @@ def reissue(old: Certificate, actor: User, reason: str) -> Certificate:
         cert,
         number=cert.number,
         sha256=cert.sha256,
+        enrollment_id=cert.enrollment_id,
         replaces=old.number,
         reason=reason,
     )
@@ -415,6 +424,108 @@ def find_by_pdf(data: bytes) -> Certificate | None:
     return db.session.scalar(
         select(Certificate).where(Certificate.sha256 == digest).options(*VERIFY_PAGE)
     )
+
+
+# The events that vouch for a certificate: its issue (with the PDF's hash), and any later end.
+ISSUE_EVENTS = ("certificate.issue", "certificate.revoke", "certificate.supersede")
+
+
+def integrity(cert, events: list | None = None) -> audit.Integrity:
+    """Is the stored certificate the one issued? Its PDF must hash to what its sealed issue
+    event recorded, and so must its SHA-256 column (which an upload is looked up by); its
+    number and case must be the issued ones; a certificate the log revoked or superseded
+    cannot be valid. Someone who can write to the database but lacks the audit key can
+    change the rows, never the sealed event (audit.py), so any difference is tampering.
+    `cert`: a Certificate or a row with its columns; `events`: its sealed ISSUE_EVENTS when
+    the caller has them already."""
+    if events is None:
+        events = audit.sealed_events_of("certificate", cert.id, ISSUE_EVENTS)
+    issued = next((e for e in events if e.action == "certificate.issue"), None)
+    if issued is None:
+        return audit.Integrity(
+            False, "no_issue_event", _("No sealed issue event records this certificate.")
+        )
+    recorded = issued.details or {}
+    actual = hashlib.sha256(cert.pdf or b"").hexdigest()
+    if recorded.get("sha256") != actual:
+        return audit.Integrity(
+            False,
+            "pdf_changed",
+            _(
+                "Its stored PDF is not the one issued: the PDF's SHA-256 is %(actual)s, the "
+                "issue event recorded %(recorded)s.",
+                actual=actual,
+                recorded=recorded.get("sha256"),
+            ),
+        )
+    if cert.sha256 != actual:
+        return audit.Integrity(
+            False,
+            "hash_changed",
+            _(
+                "Its SHA-256 column says %(stored)s but its PDF hashes to %(actual)s.",
+                stored=cert.sha256,
+                actual=actual,
+            ),
+        )
+    if (
+        recorded.get("number") != cert.number
+        or recorded.get("enrollment_id", cert.enrollment_id) != cert.enrollment_id
+    ):
+        return audit.Integrity(
+            False,
+            "record_changed",
+            _("Its number or case is not the one the issue event recorded."),
+        )
+    if cert.status is CertificateStatus.VALID and len(events) > 1:
+        return audit.Integrity(
+            False,
+            "status_changed",
+            _("The log revoked or superseded it, yet its status says valid."),
+        )
+    return audit.Integrity(True)
+
+
+def confirm(cert: Certificate, actor: User | None, method: str) -> audit.Integrity:
+    """The check /verify makes before it may answer for a certificate; a failure is an
+    incident, recorded for the director (ids and hashes, nothing of the man)."""
+    result = integrity(cert)
+    if not result.intact:
+        audit.record(
+            "certificate.integrity_failure",
+            actor,
+            cert,
+            number=cert.number,
+            reason=result.reason,
+            method=method,
+            stored_sha256=hashlib.sha256(cert.pdf or b"").hexdigest(),
+        )
+    return result
+
+
+def check_all():
+    """(certificate, integrity) for every certificate, a batch at a time as plain rows with
+    their PDFs, so nothing piles up in the session: the daily `audit verify` reads every
+    stored byte."""
+    events = audit.sealed_events_by_object("certificate", ISSUE_EVENTS)
+    columns = (
+        Certificate.id,
+        Certificate.number,
+        Certificate.enrollment_id,
+        Certificate.status,
+        Certificate.sha256,
+        Certificate.pdf,
+    )
+    after = 0
+    while True:
+        batch = db.session.execute(
+            select(*columns).where(Certificate.id > after).order_by(Certificate.id).limit(100)
+        ).all()
+        if not batch:
+            return
+        for cert in batch:
+            yield cert, integrity(cert, events.get(cert.id, []))
+        after = batch[-1].id
 
 
 def record_download(cert: Certificate, actor: User) -> None:

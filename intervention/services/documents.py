@@ -179,6 +179,73 @@ def _audit_generated(doc: CourtDocument, actor: User) -> None:
     )
 
 
+def integrity(doc, events: list | None = None) -> audit.Integrity:
+    """Is the stored document the one generated? Its PDF and its SHA-256 column must match
+    the hash its sealed `document.generate` event recorded, for the same case and kind (see
+    certificates.integrity). A notice still in draft has neither PDF nor event.
+    `doc`: a CourtDocument or a row with its columns; `events`: its sealed generate events."""
+    if events is None:
+        events = audit.sealed_events_of("courtdocument", doc.id, ("document.generate",))
+    if not events:
+        if doc.sha256 is None and doc.pdf is None:
+            return audit.Integrity(True)  # a drafted notice, not generated yet
+        return audit.Integrity(
+            False, "no_issue_event", _("No sealed event records this document's generation.")
+        )
+    recorded = events[0].details or {}
+    actual = hashlib.sha256(doc.pdf).hexdigest() if doc.pdf is not None else None
+    if recorded.get("sha256") != actual:
+        return audit.Integrity(
+            False,
+            "pdf_changed",
+            _(
+                "Its stored PDF is not the one generated: the PDF's SHA-256 is %(actual)s, "
+                "the generate event recorded %(recorded)s.",
+                actual=actual or "-",
+                recorded=recorded.get("sha256"),
+            ),
+        )
+    if doc.sha256 != actual:
+        return audit.Integrity(
+            False,
+            "hash_changed",
+            _(
+                "Its SHA-256 column says %(stored)s but its PDF hashes to %(actual)s.",
+                stored=doc.sha256,
+                actual=actual,
+            ),
+        )
+    if recorded.get("enrollment_id") != doc.enrollment_id or recorded.get("kind") != (
+        doc.kind.value
+    ):
+        return audit.Integrity(
+            False, "record_changed", _("Its case or kind is not the one the event recorded.")
+        )
+    return audit.Integrity(True)
+
+
+def check_all():
+    """(document, integrity) for every court document, as plain rows a batch at a time."""
+    events = audit.sealed_events_by_object("courtdocument", ("document.generate",))
+    columns = (
+        CourtDocument.id,
+        CourtDocument.enrollment_id,
+        CourtDocument.kind,
+        CourtDocument.sha256,
+        CourtDocument.pdf,
+    )
+    after = 0
+    while True:
+        batch = db.session.execute(
+            select(*columns).where(CourtDocument.id > after).order_by(CourtDocument.id).limit(100)
+        ).all()
+        if not batch:
+            return
+        for doc in batch:
+            yield doc, integrity(doc, events.get(doc.id, []))
+        after = batch[-1].id
+
+
 def record_download(doc: CourtDocument, actor: User) -> None:
     audit.record(
         "document.download",
