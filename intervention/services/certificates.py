@@ -378,7 +378,7 @@ def _render_certificate(
     return render_pdf(
         "pdf/certificate.html",
         title=_("Certificate of completion %(number)s", number=number),
-        author=str(director),
+        author=f"{issued_by.full_name}, {issued_by.role.label}",
         signed_by=str(director),
         attachments=[
             {

@@ -303,7 +303,7 @@ def _render(doc: CourtDocument, actor: User, generated_at: datetime) -> bytes:
     return render_pdf(
         TEMPLATE[doc.kind],
         title=_title(doc.kind, number),
-        author=str(director),
+        author=f"{actor.full_name}, {actor.role.label}",
         signed_by=str(director),
         **context,
     )
