@@ -185,12 +185,14 @@ def signer():
 
 
 def trust_roots() -> list:
-    """The certificates a signature on our own documents chains up to: the configured chain,
-    or the development CA. Used to say whether a signature is the program's."""
+    """The certificates a signature on our own documents chains up to: the configured chain
+    (the development CA in development), else the signing certificate itself. Used to say
+    whether a signature is the program's."""
     from pyhanko.keys import load_certs_from_pemder
 
-    _key, _cert, chain, _pass = _settings()
-    return list(load_certs_from_pemder(chain)) if chain else []
+    _key, cert, chain, _pass = _settings()
+    # Without a chain, the program's own certificate is the one anchor we can vouch for.
+    return list(load_certs_from_pemder(chain or (cert,)))
 
 
 def sign_pdf(pdf: bytes, *, reason: str, name: str) -> bytes:

@@ -234,3 +234,27 @@ def test_signing_init_makes_a_development_ca_and_signing_certificate(runner, app
     assert usage.digital_signature and usage.content_commitment
     assert cert.issuer == ca.subject
     assert oct((tmp_path / "signing" / signing.DEV_KEY).stat().st_mode & 0o777) == "0o600"
+
+
+def test_verify_upload_says_when_someone_else_signed_it(client, tmp_path):
+    # A well-formed signature, but from a key the program never held: not the program's.
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+
+    other = signing.make_dev_ca(tmp_path)
+    writer = PdfWriter()
+    writer.add_blank_page(200, 200)
+    blank = io.BytesIO()
+    writer.write(blank)
+    signer = signers.SimpleSigner.load(
+        str(other["key"]), str(other["cert"]), ca_chain_files=(str(other["ca"]),)
+    )
+    signed = signers.sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(blank.getvalue())),
+        signers.PdfSignatureMetadata(field_name="X", subfilter=fields.SigSeedSubFilter.PADES),
+        signer=signer,
+    ).getvalue()
+    check = signing.check_signature(signed)
+    assert check.present and check.intact and not check.trusted and not check.valid
+    page = upload(client, signed).get_data(as_text=True)
+    assert "not made with the program's key" in page.replace("&#39;", "'")
