@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import shutil
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -60,7 +61,8 @@ def make_dev_ca(instance_path: str | Path, *, force: bool = False) -> dict[str, 
     paths = dev_paths(instance_path)
     if not force and all(p.is_file() for p in paths.values()):
         return paths
-    paths["key"].parent.mkdir(parents=True, exist_ok=True)
+    folder = paths["key"].parent
+    folder.parent.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("Intervention Development CA (not for court use)")
@@ -125,10 +127,26 @@ def make_dev_ca(instance_path: str | Path, *, force: bool = False) -> dict[str, 
     pem = serialization.Encoding.PEM
     unencrypted = serialization.NoEncryption()
     pkcs8 = serialization.PrivateFormat.PKCS8
-    _write(paths["ca_key"], ca_key.private_bytes(pem, pkcs8, unencrypted), private=True)
-    _write(paths["ca"], ca_cert.public_bytes(pem))
-    _write(paths["key"], key.private_bytes(pem, pkcs8, unencrypted), private=True)
-    _write(paths["cert"], cert.public_bytes(pem))
+    # The four files are written to a new folder renamed into place whole, so two processes
+    # starting at once (the reloader and its child) never mix one's key with the other's
+    # certificate: whichever folder lands first is the one both use.
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{DEV_FOLDER}."))
+    try:
+        files = {name: staging / path.name for name, path in paths.items()}
+        _write(files["ca_key"], ca_key.private_bytes(pem, pkcs8, unencrypted), private=True)
+        _write(files["ca"], ca_cert.public_bytes(pem))
+        _write(files["key"], key.private_bytes(pem, pkcs8, unencrypted), private=True)
+        _write(files["cert"], cert.public_bytes(pem))
+        os.chmod(staging, 0o700)
+        if force and folder.exists():
+            shutil.rmtree(folder)
+        try:
+            os.rename(staging, folder)
+        except OSError:
+            if not all(p.is_file() for p in paths.values()):
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return paths
 
 
