@@ -69,7 +69,7 @@ help:
 	@echo "make run           install, migrate, load curricula, add demo data, serve http://$(HOST):$(PORT)"
 	@echo "make test          install and run the test suite (PYTEST_ARGS='-k name' to filter)"
 	@echo "make install       create $(VENV) and install the project with its dev tools"
-	@echo "make system-deps   check (or, as root with apt-get, install) PDF libraries and fonts"
+	@echo "make system-deps   check (or, as root with apt-get, install) PDF libraries, fonts, pdfsig"
 	@echo "make browser-deps  check (or install) Debian's chromium for browser tests"
 	@echo "make html-checker  install the Nu HTML checker (vnu-jar, needs java and npm) in $(VNU_DIR)"
 	@echo "make bench         fresh data set of BENCH_SCALE=$(BENCH_SCALE) participants, then bench/*.py"
@@ -82,6 +82,7 @@ run: install
 	$(RUN_ENV) $(FLASK) db upgrade
 	$(RUN_ENV) $(FLASK) curriculum sync
 	$(RUN_ENV) $(FLASK) seed-demo --if-empty
+	$(RUN_ENV) $(FLASK) signing init
 	@echo "Serving http://$(HOST):$(PORT)  (demo logins: see README.md; Ctrl-C to stop)"
 	exec env $(RUN_ENV) $(FLASK) run --host $(HOST) --port $(PORT)
 
@@ -114,6 +115,7 @@ system-deps:
 		has_lib libpangoft2-1.0.so.0    || missing="$$missing libpangoft2-1.0-0"; \
 		has_lib libharfbuzz-subset.so.0 || missing="$$missing libharfbuzz-subset0"; \
 		has_dejavu                      || missing="$$missing fonts-dejavu-core"; \
+		command -v pdfsig >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	}; \
 	check; [ -z "$$missing" ] && exit 0; \
 	apt_ensure "PDF libraries and fonts" $$missing || exit 1; \

@@ -1,5 +1,6 @@
 """Command-line tools: curriculum, demo data, audit chain check, retention, backup and restore,
-and purging ended sessions, and the operator's reset of a staff member's second factors."""
+and purging ended sessions, the operator's reset of a staff member's second factors, and the
+development signing CA."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ notices_cli = AppGroup("notices", help="Non-compliance notices to the courts.")
 retention_cli = AppGroup("retention", help="Anonymise closed cases past their retention period.")
 sessions_cli = AppGroup("sessions", help="Browser sessions kept on the server.")
 accounts_cli = AppGroup("accounts", help="Staff accounts: what only the server's operator may do.")
+signing_cli = AppGroup("signing", help="The key and certificate that sign court documents.")
 
 
 def _as_given(path: Path) -> Path:
@@ -361,7 +363,27 @@ def _reanchor_after_restore() -> None:
     click.echo(f"Audit log anchored at {signed.count} event(s).")
 
 
+@signing_cli.command("init")
+@click.option(
+    "--folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to put signing/ (default: the instance folder, which development reads).",
+)
+@click.option("--force", is_flag=True, help="Replace an existing development CA and key.")
+def signing_init(folder: Path | None, force: bool) -> None:
+    """Make a development program CA and signing certificate (EC P-256), named as such.
+    Production uses the program's own: INTERVENTION_SIGNING_KEY and INTERVENTION_SIGNING_CERT."""
+    from .signing import make_dev_ca
+
+    paths = make_dev_ca(folder or current_app.instance_path, force=force)
+    click.echo(f"Development signing key:         {paths['key']}")
+    click.echo(f"Development signing certificate: {paths['cert']}")
+    click.echo(f"Development CA certificate:      {paths['ca']}")
+    click.echo("Development only: courts cannot trust this CA.")
+
+
 def register(app: Flask) -> None:
+    app.cli.add_command(signing_cli)
     app.cli.add_command(curriculum_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(notices_cli)

@@ -94,6 +94,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     config["SECRET_KEY"] = _secret_key(env, instance_path, config.get("SECRET_KEY"))
     audit = _audit_settings(instance_path, env, development or testing, testing)
     config.update({key: value for key, value in audit.items() if key not in overrides})
+    signing = _signing_settings(env, development or testing)
+    config.update({key: value for key, value in signing.items() if key not in overrides})
     if env == "production":
         config["DEMO_MODE"] = False
     return config
@@ -210,4 +212,42 @@ def _audit_settings(instance_path: str, env: str, local: bool, testing: bool) ->
         "AUDIT_CHECKPOINT_SECONDS": interval,
         # Only development and tests may make the chain key; production must be given one.
         "AUDIT_KEY_CREATE": local,
+    }
+
+
+def _signing_settings(env: str, local: bool) -> dict:
+    """The program's key and X.509 certificate that sign every court document (PAdES).
+    Development and tests use the development CA in the instance folder (made on first use,
+    or by `flask signing init`); production refuses to start without the program's own: a
+    document signed by a made-up key proves nothing to a court."""
+    key = os.environ.get("INTERVENTION_SIGNING_KEY", "").strip()
+    cert = os.environ.get("INTERVENTION_SIGNING_CERT", "").strip()
+    chain = [
+        path
+        for path in os.environ.get("INTERVENTION_SIGNING_CA_CHAIN", "").split(os.pathsep)
+        if path.strip()
+    ]
+    if bool(key) != bool(cert):
+        raise ConfigError(
+            "Set both INTERVENTION_SIGNING_KEY and INTERVENTION_SIGNING_CERT (the program's "
+            "private key and its X.509 certificate, PEM files), or neither in development."
+        )
+    if not key and not local:
+        raise ConfigError(
+            "The signing key is not set. Court documents are signed with the program's key: "
+            "set INTERVENTION_SIGNING_KEY and INTERVENTION_SIGNING_CERT to its PEM private key "
+            "and X.509 certificate (INTERVENTION_SIGNING_CA_CHAIN to the issuing CA "
+            "certificates, separated by ':', and INTERVENTION_SIGNING_KEY_PASSPHRASE if the key "
+            f"is encrypted) before starting Intervention with INTERVENTION_ENV={env}."
+        )
+    for name, path in (("KEY", key), ("CERT", cert), *(("CA_CHAIN", p) for p in chain)):
+        if path and not Path(path).is_file():
+            raise ConfigError(f"INTERVENTION_SIGNING_{name} names {path}, which does not exist.")
+    return {
+        "SIGNING_KEY": key or None,
+        "SIGNING_CERT": cert or None,
+        "SIGNING_CA_CHAIN": chain,
+        "SIGNING_KEY_PASSPHRASE": os.environ.get("INTERVENTION_SIGNING_KEY_PASSPHRASE") or None,
+        # Only development and tests may make (and use) the development CA.
+        "SIGNING_CREATE": local,
     }

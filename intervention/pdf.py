@@ -6,8 +6,9 @@ from urllib.request import url2pathname
 
 from flask import current_app
 from flask_babel import gettext as _
-from weasyprint import HTML, URLFetcher
+from weasyprint import HTML, Attachment, URLFetcher
 
+from . import signing
 from .i18n import current_language
 
 PDF_VARIANT = "pdf/a-3a"  # archival for court records, and tagged for screen readers
@@ -40,14 +41,26 @@ class StaticOnlyURLFetcher(URLFetcher):
         return super().fetch(path.as_uri(), headers)
 
 
-def render_pdf(template: str, *, title: str, author: str, **context) -> bytes:
-    """Render `template` to PDF/A-3a bytes; needs an app context, not a request.
+def render_pdf(
+    template: str,
+    *,
+    title: str,
+    author: str,
+    signed_by: str | None = None,
+    attachments: list[dict] | None = None,
+    **context,
+) -> bytes:
+    """Render `template` to PDF/A-3a bytes, signed (PAdES) with the program's key in the name
+    of `signed_by` (by default the author); needs an app context, not a request.
 
     `title` and `author` reach the template as variables of the same names; the base
     template puts them in <title> and <meta name=author>, where WeasyPrint reads the PDF
     metadata from. The document is in the current language (callers force the court's with
     flask_babel.force_locale), which <html lang> declares and WeasyPrint writes into the
     PDF as /Lang for screen readers. Relative URLs resolve against the static folder.
+    `attachments` (dicts with name, description and data bytes) are embedded as
+    PDF/A-3 associated files with AFRelationship /Data, before signing, so the signature
+    covers them.
     """
     # Flask's environment (filters, globals) but not its context processors: a court document
     # depends only on what the caller passes, never on who is logged in or on the request.
@@ -64,7 +77,18 @@ def render_pdf(template: str, *, title: str, author: str, **context) -> bytes:
         base_url=static.as_uri() + "/",
         url_fetcher=StaticOnlyURLFetcher(static),
     )
-    return document.write_pdf(pdf_variant=PDF_VARIANT)
+    embedded = [
+        Attachment(
+            string=item["data"],
+            base_url=static.as_uri() + "/",
+            name=item["name"],
+            description=item["description"],
+            relationship="Data",
+        )
+        for item in attachments or ()
+    ]
+    pdf = document.write_pdf(pdf_variant=PDF_VARIANT, attachments=embedded)
+    return signing.sign_pdf(pdf, reason=title, name=signed_by or author)
 
 
 def _page_counter() -> str:

@@ -22,6 +22,17 @@ from .helpers import text_of
 OLD_BUILT_IN_KEY = "dev-only-insecure-key"
 
 
+@pytest.fixture(autouse=True)
+def signing_key(monkeypatch, tmp_path_factory):
+    """Production needs the program's signing key and certificate (issue 14): these tests are
+    about other settings, so they get a development pair."""
+    from intervention.signing import make_dev_ca
+
+    paths = make_dev_ca(tmp_path_factory.mktemp("signing"))
+    monkeypatch.setenv("INTERVENTION_SIGNING_KEY", str(paths["key"]))
+    monkeypatch.setenv("INTERVENTION_SIGNING_CERT", str(paths["cert"]))
+
+
 @pytest.fixture
 def no_settings(monkeypatch):
     """A shell with none of our settings, as a bare `gunicorn -c gunicorn.conf.py wsgi:app`."""
@@ -215,7 +226,8 @@ def test_make_run_sets_development_for_every_step():
         ["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
     ).stdout
     steps = [line for line in plan.splitlines() if "--app intervention" in line]
-    assert len(steps) == 4  # db upgrade, curriculum sync, seed-demo, run
+    # db upgrade, curriculum sync, seed-demo, signing init (issue 14: the development CA), run
+    assert len(steps) == 5
     assert all("INTERVENTION_ENV=development" in line for line in steps)
 
 

@@ -99,6 +99,7 @@ def test_the_issued_pdf_verifies_as_valid(client, issued):
         "found": True,
         "number": issued.number,
         "status": "valid",
+        "signature": "valid",  # issue 14: an upload's signature is checked too
     }
     assert event.object_id == issued.id and event.actor_id is None
 
@@ -114,7 +115,7 @@ def test_a_pdf_with_one_byte_changed_is_not_an_issued_document(client, issued):
     assert "Daniel Carter" not in page
     assert "This certificate is valid" not in page
     [event] = verifications()
-    assert event.details == {"method": "upload", "found": False}
+    assert event.details == {"method": "upload", "found": False, "signature": "broken"}
 
 
 def test_an_upload_that_is_not_a_pdf_is_refused(client, issued):

@@ -19,12 +19,13 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import text
 
+from .. import signing
 from ..extensions import db, limiter
 from ..models import Certificate, EnrollmentState
 from ..services import audit
 from ..services import calendar as calendar_service
 from ..services import certificates as certificate_service
-from ..templating import format_date
+from ..templating import format_date, format_datetime
 from .forms import VerifyForm
 
 bp = Blueprint("public", __name__)
@@ -85,12 +86,13 @@ def verify():
     form = VerifyForm()
     if form.validate_on_submit():
         if form.pdf.data:
-            cert = certificate_service.find_by_pdf(form.pdf.data.read())
-            method = "upload"
-        else:
-            cert = certificate_service.find_by_code(form.code.data)
-            method = "code"
-        return _show(cert, method)
+            data = form.pdf.data.read()
+            # The signature is checked as well as the bytes: it says who signed and when,
+            # and whether a file that is not byte for byte ours was changed after signing.
+            return _show(
+                certificate_service.find_by_pdf(data), "upload", signing.check_signature(data)
+            )
+        return _show(certificate_service.find_by_code(form.code.data), "code")
     return render_template("public/verify.html", form=form)
 
 
@@ -100,7 +102,7 @@ def verify_code(code: str):
     return _show(certificate_service.find_by_code(code), "link")
 
 
-def _show(cert: Certificate | None, method: str):
+def _show(cert: Certificate | None, method: str, signature: signing.SignatureCheck | None = None):
     actor = current_user if current_user.is_authenticated else None
     # Stored bytes that are not the ones issued are never confirmed (audited as an incident).
     intact = certificate_service.confirm(cert, actor, method).intact if cert else True
@@ -112,6 +114,8 @@ def _show(cert: Certificate | None, method: str):
         intact=intact,
         method=method,
         completed_on=_completion_date(cert) if cert else None,
+        signature=signature,
+        signed_at=_signing_time(signature, cert),
     )
     audit.record(
         "certificate.verify",
@@ -120,6 +124,7 @@ def _show(cert: Certificate | None, method: str):
         method=method,
         found=cert is not None,
         **({"number": cert.number, "status": cert.status.value} if cert else {}),
+        **({"signature": _signature_outcome(signature)} if signature else {}),
     )
     db.session.commit()
     response = make_response(page, 200 if cert else 404)
@@ -127,6 +132,22 @@ def _show(cert: Certificate | None, method: str):
     response.headers["X-Robots-Tag"] = "noindex"
     response.headers["Referrer-Policy"] = "no-referrer"  # the URL holds a verification code
     return response
+
+
+def _signing_time(signature: signing.SignatureCheck | None, cert: Certificate | None) -> str:
+    """When the file says it was signed, on the court's clock (UTC for a file not ours)."""
+    if signature is None or signature.signed_at is None:
+        return ""
+    return format_datetime(signature.signed_at, cert.enrollment.court.timezone if cert else "UTC")
+
+
+def _signature_outcome(signature: signing.SignatureCheck) -> str:
+    """One word for the audit log; never the signer's name."""
+    if not signature.present:
+        return "missing"
+    if not signature.intact:
+        return "broken"
+    return "valid" if signature.valid else "untrusted" if not signature.trusted else "amended"
 
 
 def _completion_date(cert: Certificate) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
+from .. import signing
 from ..extensions import db
 from ..models import (
     AttendanceStatus,
@@ -361,10 +363,30 @@ def _render_certificate(
         if line.credited and (line.counts or line.status is AttendanceStatus.MADE_UP)
     ]
     url = verify_url(code)
+    director = signing.director(issued_by)
+    facts = certificate_facts(
+        number,
+        enrollment,
+        director,
+        issued_at,
+        result,
+        attended,
+        completed_at=completed_at or issued_at,
+        replaces=replaces,
+        verify_url=url,
+    )
     return render_pdf(
         "pdf/certificate.html",
         title=_("Certificate of completion %(number)s", number=number),
         author=f"{issued_by.full_name}, {issued_by.role.label}",
+        signed_by=str(director),
+        attachments=[
+            {
+                "name": FACTS_FILENAME,
+                "description": "Certificate facts, machine-readable (" + FACTS_SCHEMA_ID + ")",
+                "data": json.dumps(facts, ensure_ascii=False, indent=2).encode(),
+            }
+        ],
         program_title=version.program.title,
         curriculum_version=version.label,
         curriculum_hash=version.short_hash,
@@ -388,8 +410,9 @@ def _render_certificate(
         total_hours=f"{result.minutes_credited / 60:.1f}",
         sessions_required=result.sessions_required,
         reflections_accepted=result.reflections_accepted,
-        issued_by_name=issued_by.full_name,
-        issued_by_role=issued_by.role.label,
+        # The attestation is the director's, whoever pressed the button.
+        issued_by_name=director.name,
+        issued_by_role=director.title,
         issued_at=format_datetime(issued_at, tz),
         certificate_number=number,
         verification_code=format_code(code),
@@ -397,6 +420,62 @@ def _render_certificate(
         qr_svg=segno.make(url, error="m").svg_inline(scale=3),
         replaces=replaces,
     )
+
+
+# The certificate's facts as JSON inside the PDF (a PDF/A-3 associated file), for court systems
+# to read without OCR; docs/schemas/certificate-facts.schema.json describes it.
+FACTS_FILENAME = "certificate-facts.json"
+FACTS_SCHEMA_ID = "https://intervention.example/schemas/certificate-facts/1"
+
+
+def certificate_facts(
+    number, enrollment, director, issued_at, result, attended, *, completed_at, replaces, verify_url
+) -> dict:
+    """The facts the certificate states, in ISO formats and the program's own words: no
+    reflection text and no session titles, as on the page."""
+    tz = enrollment.court.timezone
+    return {
+        "$schema": FACTS_SCHEMA_ID,
+        "certificate_number": number,
+        "replaces": replaces,
+        "verify_url": verify_url,
+        "program": {
+            "title": enrollment.cohort.version.program.title,
+            "curriculum_version": enrollment.cohort.version.label,
+        },
+        "court": {
+            "name": enrollment.court.name,
+            "jurisdiction": enrollment.court.jurisdiction,
+        },
+        "case_number": enrollment.case_number,
+        "referral_type": enrollment.referral_type.value,
+        "participant": {"name": enrollment.participant.full_name},
+        "dates": {
+            "referred": enrollment.referral_date.isoformat(),
+            "completed": _local_day(completed_at, tz),
+            "issued": _local_day(issued_at, tz),
+        },
+        "sessions": [
+            {
+                "number": line.session.number,
+                "date": _local_day(line.session.scheduled_at, tz),
+                "attendance": line.status.value if line.status else None,
+                "hours": round(line.minutes / 60, 2),
+            }
+            for line in attended
+        ],
+        "sessions_required": result.sessions_required,
+        "total_hours": round(result.minutes_credited / 60, 2),
+        "reflections_accepted": result.reflections_accepted,
+        "issuer": {"name": director.name, "title": director.title},
+    }
+
+
+def _local_day(moment, tz: str) -> str:
+    """The calendar day at the court, as YYYY-MM-DD."""
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo(tz)).date().isoformat()
 
 
 # What the verification page shows of a certificate, in the same query as the certificate.

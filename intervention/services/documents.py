@@ -11,6 +11,7 @@ from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
+from .. import signing
 from ..extensions import db
 from ..models import (
     AttendanceStatus,
@@ -279,12 +280,14 @@ def _render(doc: CourtDocument, actor: User, generated_at: datetime) -> bytes:
     enrollment = doc.enrollment
     number = document_number(doc)
     result = completion.evaluate(enrollment)
+    director = signing.director(actor)
     context = {
         **_case_facts(enrollment, result),
         "document_number": number,
         "document_id": doc.id,
-        "generated_by_name": actor.full_name,
-        "generated_by_role": actor.role.label,
+        # The attestation is the director's, whoever generated the document.
+        "generated_by_name": director.name,
+        "generated_by_role": director.title,
         "generated_at": _when(generated_at, enrollment),
         **_summary(result, enrollment.state.is_open),
     }
@@ -301,6 +304,7 @@ def _render(doc: CourtDocument, actor: User, generated_at: datetime) -> bytes:
         TEMPLATE[doc.kind],
         title=_title(doc.kind, number),
         author=f"{actor.full_name}, {actor.role.label}",
+        signed_by=str(director),
         **context,
     )
 
