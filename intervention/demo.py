@@ -24,7 +24,7 @@ from .models import (
     User,
     utcnow,
 )
-from .services import attendance, certificates, enrollments, notices, reflections
+from .services import attendance, certificates, enrollments, notices, reflections, scheduling
 
 DEMO_PASSWORD = "demo-password"
 # Demo staff accounts come with an authenticator app enrolled, all with this key (in the
@@ -82,9 +82,17 @@ def _cohort(name: str, version, facilitator: User, start: date, court: Court) ->
     )
     db.session.add(cohort)
     tz = ZoneInfo(court.timezone)
-    for i, module in enumerate(version.modules):
-        local = datetime.combine(start + timedelta(weeks=i), cohort.start_time, tzinfo=tz)
-        db.session.add(Session(cohort=cohort, module=module, scheduled_at=local.astimezone(UTC)))
+    times = [
+        datetime.combine(start + timedelta(weeks=i), cohort.start_time, tzinfo=tz).astimezone(UTC)
+        for i in range(len(version.modules))
+    ]
+    # Like a director answering the form's warning: a session on one of the court's public
+    # holidays (Thanksgiving for the fall cohort) meets on the next free day instead.
+    times, _kept, _moved = scheduling.avoid_holidays(
+        times, cohort.start_time, court.timezone, [court.state], "move"
+    )
+    for module, when in zip(version.modules, times, strict=True):
+        db.session.add(Session(cohort=cohort, module=module, scheduled_at=when))
     db.session.flush()
     return cohort
 
@@ -143,12 +151,14 @@ def seed() -> str:
     king = Court(
         name="King County District Court",
         jurisdiction="King County, Washington",
+        state="WA",
         timezone="America/Los_Angeles",
         notice_deadline_days=7,
     )
     muni = Court(
         name="Seattle Municipal Court",
         jurisdiction="City of Seattle, Washington",
+        state="WA",
         timezone="America/Los_Angeles",
         notice_deadline_days=10,
     )

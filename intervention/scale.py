@@ -54,7 +54,7 @@ from .models import (
 )
 from .services import audit, certificates
 from .services.reflections import count_words
-from .services.scheduling import local_to_utc
+from .services.scheduling import avoid_holidays, local_to_utc, state_from_jurisdiction
 
 PASSWORD = "scale-password"
 TOTP_SECRET = "SCALESTAFFTOTPKEYSCALESTAFFTOTPK"
@@ -267,6 +267,7 @@ class CourtPlan:
     name: str
     prefix: str
     timezone: str
+    state: str = ""
     clerk_id: int = 0
     next_case: int = 0
     cases: list[tuple[str, str, int]] = field(default_factory=list)  # name, docket, enrollment
@@ -363,10 +364,20 @@ def _plan(n: int, rng: random.Random, bulk: Bulk, password_hash: str, now: datet
             Court.__table__,
             name=name,
             jurisdiction=jurisdiction,
+            state=state_from_jurisdiction(jurisdiction),
             timezone=tz,
             notice_deadline_days=rng.choice([7, 7, 10, 14]),
         )
-        courts.append(CourtPlan(court_id, name, prefix, tz, next_case=rng.randint(10000, 40000)))
+        courts.append(
+            CourtPlan(
+                court_id,
+                name,
+                prefix,
+                tz,
+                state=state_from_jurisdiction(jurisdiction),
+                next_case=rng.randint(10000, 40000),
+            )
+        )
     bulk.flush()  # the courts before the clerks bound to them
     admin_id = staff("admin@scale.test", "Dana Whitfield", Role.ADMIN)
     for i, court in enumerate(courts, 1):
@@ -428,8 +439,15 @@ def _add_cohort(bulk: Bulk, plan: CohortPlan, rng: random.Random) -> None:
     )
     for user_id in plan.facilitator_ids:
         bulk.add(cohort_facilitators, cohort_id=plan.id, user_id=user_id)
-    for i, module in enumerate(plan.version.modules):
-        at = local_to_utc(plan.start + timedelta(weeks=i), plan.start_time, plan.court.timezone)
+    tz = plan.court.timezone
+    times = [
+        local_to_utc(plan.start + timedelta(weeks=i), plan.start_time, tz)
+        for i in range(len(plan.version.modules))
+    ]
+    # A session on a public holiday of the court's state meets on the next free day, as the
+    # cohort form offers (courts and men expect no class on Thanksgiving).
+    times, _kept, _moved = avoid_holidays(times, plan.start_time, tz, [plan.court.state], "move")
+    for i, (module, at) in enumerate(zip(plan.version.modules, times, strict=True)):
         held = i < plan.held
         plan.session_at.append(at)
         plan.session_ids.append(

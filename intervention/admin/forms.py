@@ -5,11 +5,13 @@ from urllib.parse import urlsplit
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import (
+    BooleanField,
     DateField,
     IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
+    SubmitField,
     TextAreaField,
     TimeField,
 )
@@ -21,7 +23,7 @@ from ..i18n import offered_languages
 from ..models.enrollments import REFERRAL_LABELS, STATE_LABELS
 from ..names import clean_name
 from ..services.enrollments import EMAIL_RE
-from ..services.scheduling import COMMON_TIMEZONES, WEEKDAYS, is_timezone
+from ..services.scheduling import COMMON_TIMEZONES, US_STATES, WEEKDAYS, is_timezone
 
 OTHER = "other"
 
@@ -120,6 +122,12 @@ class CourtForm(TimezoneMixin, BaseForm):
     )
     # The language its PDFs are written in; each language is named in itself, as in the picker.
     language = SelectField(_l("Language of court documents"), default="en")
+    # Whose public holidays its men's sessions are checked against.
+    state = SelectField(
+        _l("State"),
+        default="",
+        choices=[("", _l("Not set: no holiday warnings"))] + list(US_STATES.items()),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -156,7 +164,21 @@ class CohortDetailsForm(BaseForm):
             raise ValidationError(_("Give a location, a video link, or both."))
 
 
-class CohortForm(TimezoneMixin, CohortDetailsForm):
+class HolidayChoiceMixin:
+    """The answer to a warning that a session falls on a public holiday: the one-click button
+    that moves it to the next free day, or the box that keeps the date deliberately."""
+
+    move_to_free_day = SubmitField(_l("Move to the next free day"))
+    keep_holiday = BooleanField(_l("Keep the date anyway"))
+
+    @property
+    def on_holiday(self) -> str:
+        if self.move_to_free_day.data:
+            return "move"
+        return "keep" if self.keep_holiday.data else "warn"
+
+
+class CohortForm(HolidayChoiceMixin, TimezoneMixin, CohortDetailsForm):
     version_id = SelectField(_l("Program version"), coerce=int)
     start_date = DateField(
         _l("Start date"), validators=[DataRequired(message=_l("Give a date as YYYY-MM-DD."))]
@@ -169,7 +191,7 @@ class CohortForm(TimezoneMixin, CohortDetailsForm):
     start_time = TimeField(_l("Start time"), validators=[DataRequired(message=_l("Give a time."))])
 
 
-class RescheduleForm(BaseForm):
+class RescheduleForm(HolidayChoiceMixin, BaseForm):
     day = DateField(
         _l("New date"), validators=[DataRequired(message=_l("Give a date as YYYY-MM-DD."))]
     )

@@ -321,6 +321,8 @@ def new_court():
                 timezone=form.chosen_timezone,
                 notice_deadline_days=form.notice_deadline_days.data,
                 language=form.language.data,
+                # Left unset: the state its jurisdiction names, if it names one.
+                state=form.state.data or None,
                 actor=current_user,
             )
             db.session.commit()
@@ -348,6 +350,7 @@ def edit_court(court_id: int):
                 timezone=form.chosen_timezone,
                 notice_deadline_days=form.notice_deadline_days.data,
                 language=form.language.data,
+                state=form.state.data or "",
                 actor=current_user,
             )
             db.session.commit()
@@ -459,7 +462,7 @@ def new_cohort():
         # The newest version of the first program: a new cohort rarely wants an old course.
         form.version_id.data = versions[0].id if versions else None
         form.start_time.data = time(18, 30)
-    error = None
+    error, clashes = None, []
     if form.validate_on_submit():
         try:
             cohort = scheduling.create_cohort(
@@ -473,6 +476,7 @@ def new_cohort():
                 location=form.location.data,
                 video_link=form.video_link.data,
                 actor=current_user,
+                on_holiday=form.on_holiday,
             )
             db.session.commit()
             first = cohort.sessions[0].scheduled_at
@@ -486,10 +490,15 @@ def new_cohort():
                 "success",
             )
             return redirect(url_for(".cohort", cohort_id=cohort.id))
+        except scheduling.HolidayWarning as exc:
+            db.session.rollback()
+            clashes = exc.clashes
         except ServiceError as exc:
             db.session.rollback()
             error = str(exc)
-    return _form_page("admin/cohort_form.html", form=form, cohort=None, error=error)
+    return _form_page(
+        "admin/cohort_form.html", form=form, cohort=None, error=error, clashes=clashes
+    )
 
 
 @bp.route("/cohorts/<int:cohort_id>/edit", methods=["GET", "POST"])
@@ -530,7 +539,7 @@ def reschedule_session(session_id: int):
     if request.method == "GET":
         local = scheduling.local_when(meeting)
         form.day.data, form.at.data = local.date(), local.time()
-    fixed, error = scheduling.why_fixed(meeting, "moved"), None
+    fixed, error, clashes = scheduling.why_fixed(meeting, "moved"), None, []
     if fixed is None and form.validate_on_submit():
         try:
             scheduling.reschedule_session(
@@ -539,11 +548,15 @@ def reschedule_session(session_id: int):
                 at=form.at.data,
                 reason=form.reason.data,
                 actor=current_user,
+                on_holiday=form.on_holiday,
             )
             db.session.commit()
             when = format_datetime(meeting.scheduled_at, meeting.cohort.timezone)
             flash(_("Session %(num)d moved to %(when)s.", num=meeting.number, when=when), "success")
             return redirect(url_for(".cohort", cohort_id=meeting.cohort_id))
+        except scheduling.HolidayWarning as exc:
+            db.session.rollback()
+            clashes = exc.clashes
         except ServiceError as exc:
             db.session.rollback()
             error = str(exc)
@@ -554,6 +567,7 @@ def reschedule_session(session_id: int):
         action="reschedule",
         fixed=fixed,
         error=error,
+        clashes=clashes,
     )
 
 

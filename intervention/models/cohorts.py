@@ -77,6 +77,8 @@ class Session(db.Model):
     # Set when the session was moved: the time it had before, and why it moved.
     rescheduled_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reschedule_reason: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    # The public holiday the director was warned of and chose to meet on anyway; "" otherwise.
+    holiday_kept: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
 
     cohort: Mapped[Cohort] = relationship(back_populates="sessions")
     module: Mapped[Module] = relationship()

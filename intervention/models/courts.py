@@ -20,6 +20,9 @@ class Court(db.Model):
     notice_deadline_days: Mapped[int] = mapped_column(default=7)
     # The language of the documents the program sends this court ("en", "es").
     language: Mapped[str] = mapped_column(sa.String(8), default="en", server_default="en")
+    # Two-letter US state (ISO 3166-2 subdivision, e.g. "WA") whose public holidays sessions
+    # are checked against; "" when not set, and then nothing is checked.
+    state: Mapped[str] = mapped_column(sa.String(2), default="", server_default="")
 
     def __repr__(self) -> str:
         return f"<Court {self.name}>"

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import functools
+import re
 import zoneinfo
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+import holidays as public_holidays
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -105,14 +109,117 @@ def weekly_times(start: date, weekday: int, at: time, tz: str, count: int) -> li
     return [local_to_utc(first + timedelta(weeks=i), at, tz) for i in range(count)]
 
 
+# --- public holidays ----------------------------------------------------------------------------
+# Courts are closed and men expect no class on their state's public holidays. The calendars are
+# the `holidays` library's (the one Home Assistant and pandas users rely on), by US state.
+
+# Two-letter code -> name, for the court form's menu.
+US_STATES = dict(
+    sorted((code, name) for name, code in public_holidays.US.subdivisions_aliases.items())
+)
+# How to treat a session that falls on a holiday: warn (and change nothing), move it to the next
+# free day, or keep the date deliberately (recorded on the session and in the audit log).
+HOLIDAY_CHOICES = ("warn", "move", "keep")
+# How far past a holiday the next free day is looked for.
+_FREE_DAY_SEARCH = 6
+
+
+def state_from_jurisdiction(jurisdiction: str) -> str:
+    """The state a jurisdiction names in full ("King County, Washington"), or ""."""
+    names = sorted(public_holidays.US.subdivisions_aliases.items(), key=lambda kv: -len(kv[0]))
+    for name, code in names:
+        if re.search(rf"\b{re.escape(name)}\b", jurisdiction, re.IGNORECASE):
+            return code
+    return ""
+
+
+@functools.cache
+def _calendar(state: str, year: int):
+    return public_holidays.country_holidays("US", subdiv=state, years=year)
+
+
+def holiday_on(day: date, states: Iterable[str]) -> str:
+    """The public holiday(s) on `day` in any of `states`, named with their states, or ""."""
+    found: dict[str, list[str]] = {}
+    for state in sorted(set(states)):
+        name = _calendar(state, day.year).get(day)
+        if name:
+            found.setdefault(name, []).append(state)
+    return "; ".join(f"{name} ({', '.join(codes)})" for name, codes in found.items())
+
+
+def court_states() -> list[str]:
+    """The states of every court the program serves (a new cohort may take men from any)."""
+    return sorted(set(db.session.scalars(select(Court.state).where(Court.state != ""))))
+
+
+def cohort_states(cohort: Cohort) -> list[str]:
+    """The states of the courts that sent the cohort's men; all courts' before anyone enrolls."""
+    states = {e.court.state for e in cohort.enrollments if e.court.state}
+    return sorted(states) if cohort.enrollments else court_states()
+
+
+@dataclass(frozen=True)
+class HolidayClash:
+    number: int
+    day: date
+    holiday: str
+    free_day: date | None  # the next free day, None if none within a week
+
+
+class HolidayWarning(ServiceError):
+    """Raised instead of scheduling on a holiday unless the caller chose to move or keep."""
+
+    def __init__(self, clashes: list[HolidayClash]):
+        self.clashes = clashes
+        super().__init__(
+            " ".join(
+                _(
+                    "Session %(num)d falls on %(date)s, %(holiday)s.",
+                    num=c.number,
+                    date=format_date(c.day),
+                    holiday=c.holiday,
+                )
+                for c in clashes
+            )
+        )
+
+
+def next_free_day(
+    day: date, states: Iterable[str], taken: set[date], before: date | None = None
+) -> date | None:
+    """The first day after `day` that is no holiday and has no other session of the cohort,
+    earlier than `before` (the next session, so the modules keep their order)."""
+    states = list(states)
+    for offset in range(1, _FREE_DAY_SEARCH + 1):
+        candidate = day + timedelta(days=offset)
+        if before is not None and candidate >= before:
+            return None
+        if candidate not in taken and not holiday_on(candidate, states):
+            return candidate
+    return None
+
+
+def _check_holiday_choice(on_holiday: str) -> None:
+    if on_holiday not in HOLIDAY_CHOICES:
+        raise ServiceError(_("Choose whether to move the session or keep the date."))
+
+
 # --- courts -------------------------------------------------------------------------------------
 
 
 def _check_court(
-    name: str, timezone: str, notice_deadline_days: int, language: str, court: Court | None
+    name: str,
+    timezone: str,
+    notice_deadline_days: int,
+    language: str,
+    court: Court | None,
+    state: str = "",
 ):
     if not name:
         raise ServiceError(_("Give the court's name."))
+    if state and state not in US_STATES:
+        raise ServiceError(_("Choose the court's state from the list."))
     _require_timezone(timezone)
     if notice_deadline_days not in NOTICE_DEADLINE_DAYS:
         raise ServiceError(_("The notice deadline must be between 1 and 90 days."))
@@ -140,16 +247,22 @@ def create_court(
     notice_deadline_days: int,
     actor: User,
     language: str = DEFAULT_LANGUAGE,
+    state: str | None = None,
 ) -> Court:
-    """A court that refers men; `language` is the language of the documents sent to it."""
+    """A court that refers men; `language` is the language of the documents sent to it and
+    `state` the state whose holidays its men's sessions avoid (None: the one its jurisdiction
+    names, if any)."""
     name, jurisdiction = clean_name(name), clean_name(jurisdiction)
-    _check_court(name, timezone, notice_deadline_days, language, None)
+    if state is None:
+        state = state_from_jurisdiction(jurisdiction)
+    _check_court(name, timezone, notice_deadline_days, language, None, state)
     court = Court(
         name=name,
         jurisdiction=jurisdiction,
         timezone=timezone,
         notice_deadline_days=notice_deadline_days,
         language=language,
+        state=state,
     )
     db.session.add(court)
     _flush_court(name)
@@ -162,6 +275,7 @@ def create_court(
         timezone=timezone,
         notice_deadline_days=notice_deadline_days,
         language=language,
+        state=state,
     )
     return court
 
@@ -175,13 +289,16 @@ def update_court(
     notice_deadline_days: int,
     actor: User,
     language: str | None = None,
+    state: str | None = None,
 ) -> Court:
-    """Change a court's details; `language` None keeps its documents' language. Documents
+    """Change a court's details; `language` or `state` None keeps the one it has. Documents
     already issued keep the language they were issued in: stored PDFs never change."""
     name, jurisdiction = clean_name(name), clean_name(jurisdiction)
     language = language or court.language
-    _check_court(name, timezone, notice_deadline_days, language, court)
+    state = court.state if state is None else state
+    _check_court(name, timezone, notice_deadline_days, language, court, state)
     wanted = {
+        "state": state,
         "name": name,
         "jurisdiction": jurisdiction,
         "timezone": timezone,
@@ -232,8 +349,11 @@ def create_cohort(
     location: str,
     video_link: str,
     actor: User,
+    on_holiday: str = "warn",
 ) -> Cohort:
-    """A cohort with one session per module of its version, weekly on the chosen day."""
+    """A cohort with one session per module of its version, weekly on the chosen day. A session
+    on a public holiday of a court's state raises HolidayWarning unless `on_holiday` says to
+    move it to the next free day or keep the date."""
     name, location, video_link = clean_name(name), location.strip(), video_link.strip()
     if not name:
         raise ServiceError(_("Give the cohort a name."))
@@ -246,8 +366,10 @@ def create_cohort(
         raise ServiceError(
             _("Version %(version)s has no modules to schedule.", version=version.label)
         )
+    _check_holiday_choice(on_holiday)
     start_time = start_time.replace(second=0, microsecond=0)
     times = weekly_times(start_date, weekday, start_time, timezone, len(version.modules))
+    times, kept, moved = avoid_holidays(times, start_time, timezone, court_states(), on_holiday)
     cohort = Cohort(
         name=name,
         version=version,
@@ -260,8 +382,10 @@ def create_cohort(
         facilitators=list(facilitators),
     )
     db.session.add(cohort)
-    for module, when in zip(version.modules, times, strict=True):
-        db.session.add(Session(cohort=cohort, module=module, scheduled_at=when))
+    for i, (module, when) in enumerate(zip(version.modules, times, strict=True)):
+        db.session.add(
+            Session(cohort=cohort, module=module, scheduled_at=when, holiday_kept=kept.get(i, ""))
+        )
     db.session.flush()
     audit.record(
         "cohort.create",
@@ -275,8 +399,56 @@ def create_cohort(
         timezone=timezone,
         first_session=times[0].isoformat(),
         sessions=len(times),
+        holidays_kept=[
+            {
+                "number": i + 1,
+                "date": times[i].astimezone(ZoneInfo(timezone)).date().isoformat(),
+                "holiday": name,
+            }
+            for i, name in sorted(kept.items())
+        ],
+        holidays_moved=moved,
     )
     return cohort
+
+
+def avoid_holidays(
+    times: list[datetime], at: time, tz: str, states: list[str], on_holiday: str
+) -> tuple[list[datetime], dict[int, str], list[dict]]:
+    """The weekly times with holidays handled as chosen: the times, the holiday kept by index,
+    and the moves made. Raises HolidayWarning when told to warn and a session falls on one."""
+    zone = ZoneInfo(tz)
+    days = [t.astimezone(zone).date() for t in times]
+    clashes, kept, moved = [], {}, []
+    for i, day in enumerate(days):
+        name = holiday_on(day, states)
+        if not name:
+            continue
+        before = days[i + 1] if i + 1 < len(days) else None
+        free = next_free_day(day, states, set(days), before)
+        clashes.append(HolidayClash(i + 1, day, name, free))
+        if on_holiday == "keep":
+            kept[i] = name
+        elif on_holiday == "move":
+            if free is None:
+                raise ServiceError(
+                    _(
+                        "Session %(num)d falls on %(date)s, %(holiday)s, and no free day "
+                        "follows before the next session. Choose another start date or keep "
+                        "the date.",
+                        num=i + 1,
+                        date=format_date(day),
+                        holiday=name,
+                    )
+                )
+            days[i] = free
+            times[i] = local_to_utc(free, at, tz)
+            moved.append(
+                {"number": i + 1, "from": day.isoformat(), "to": free.isoformat(), "holiday": name}
+            )
+    if clashes and on_holiday == "warn":
+        raise HolidayWarning(clashes)
+    return times, kept, moved
 
 
 def update_cohort(
@@ -354,9 +526,12 @@ def local_when(session: Session) -> datetime:
 
 
 def reschedule_session(
-    session: Session, *, day: date, at: time, reason: str, actor: User
+    session: Session, *, day: date, at: time, reason: str, actor: User, on_holiday: str = "warn"
 ) -> Session:
-    """Move a session that nobody has been marked at; it keeps its old time and the reason."""
+    """Move a session that nobody has been marked at; it keeps its old time and the reason.
+    A new day on a public holiday raises HolidayWarning unless `on_holiday` says to move it on
+    to the next free day or keep it."""
+    _check_holiday_choice(on_holiday)
     reason = reason.strip()
     if not reason:
         raise ServiceError(_("Give the reason for moving this session."))
@@ -364,12 +539,23 @@ def reschedule_session(
     if refusal:
         raise ServiceError(refusal)
     cohort = session.cohort
-    new = local_to_utc(day, at, cohort.timezone)
-    if new == session.scheduled_at:
-        raise ServiceError(_("Session %(num)d is already at that time.", num=session.number))
+    local_to_utc(day, at, cohort.timezone)  # refuses a year or a time that cannot be
     others = [
         s for s in cohort.sessions if s is not session and s.status is not SessionStatus.CANCELLED
     ]
+    states = cohort_states(cohort)
+    holiday = holiday_on(day, states)
+    if holiday and on_holiday != "keep":
+        later = [local_when(s).date() for s in others if s.number > session.number]
+        free = next_free_day(
+            day, states, {local_when(s).date() for s in others}, min(later, default=None)
+        )
+        if on_holiday == "warn" or free is None:
+            raise HolidayWarning([HolidayClash(session.number, day, holiday, free)])
+        day, holiday = free, ""
+    new = local_to_utc(day, at, cohort.timezone)
+    if new == session.scheduled_at:
+        raise ServiceError(_("Session %(num)d is already at that time.", num=session.number))
     before = [s for s in others if s.number < session.number]
     after = [s for s in others if s.number > session.number]
     if before:
@@ -400,6 +586,7 @@ def reschedule_session(
     session.rescheduled_from = old
     session.scheduled_at = new
     session.reschedule_reason = reason
+    session.holiday_kept = holiday
     db.session.flush()
     audit.record(
         "session.reschedule",
@@ -408,6 +595,7 @@ def reschedule_session(
         cohort_id=cohort.id,
         number=session.number,
         **{"from": old.isoformat(), "to": new.isoformat(), "reason": reason},
+        holiday_kept=holiday,
     )
     return session
 
