@@ -83,6 +83,7 @@ class LanguageForm(BaseForm):
             ),
         ]
 
+
 class EndSessionForm(BaseForm):
     """The "Sign out" button beside one of his sessions on the account page."""
 

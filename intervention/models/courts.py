@@ -20,6 +20,11 @@ class Court(db.Model):
     notice_deadline_days: Mapped[int] = mapped_column(default=7)
     # The language of the documents the program sends this court ("en", "es").
     language: Mapped[str] = mapped_column(sa.String(8), default="en", server_default="en")
+    # A certificate goes into a public court file: sessions are listed by number, date,
+    # attendance and hours, and by their module titles only when the court asks for them.
+    session_titles_on_documents: Mapped[bool] = mapped_column(
+        default=False, server_default=sa.false()
+    )
 
     def __repr__(self) -> str:
         return f"<Court {self.name}>"

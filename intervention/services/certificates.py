@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from datetime import date
+from zoneinfo import ZoneInfo
 
 import segno
 from flask import current_app
@@ -176,7 +178,6 @@ def issue_after_revocation(revoked: Certificate, actor: User, reason: str) -> Ce
         actor,
         result,
         issued_at,
-        completed_at=_completed_at(revoked),
         follows_revoked=revoked,
         follows_revoked_reason=reason,
     )
@@ -230,9 +231,9 @@ def reissue(old: Certificate, actor: User, reason: str) -> Certificate:
     result = _check_complete(enrollment)
 
     issued_at = utcnow()
-    cert = _store_with_next_number(
-        enrollment, actor, result, issued_at, completed_at=_completed_at(old), replaces=old
-    )
+    # The engine's completion date, from the records: a correction that leaves them as they
+    # were keeps the date the first certificate stated.
+    cert = _store_with_next_number(enrollment, actor, result, issued_at, replaces=old)
     old.status = CertificateStatus.SUPERSEDED
     old.status_reason = reason
     old.status_changed_at = issued_at
@@ -262,19 +263,12 @@ def _complete(enrollment: Enrollment, cert: Certificate, actor: User) -> None:
         )
 
 
-def _completed_at(cert: Certificate):
-    """When the case was completed: a corrected certificate keeps the original's date."""
-    done = [t.at for t in cert.enrollment.transitions if t.to_state is EnrollmentState.COMPLETED]
-    return done[0] if done else cert.issued_at
-
-
 def _store_with_next_number(
     enrollment,
     actor,
     result,
     issued_at,
     *,
-    completed_at=None,
     replaces=None,
     follows_revoked=None,
     follows_revoked_reason="",
@@ -282,6 +276,7 @@ def _store_with_next_number(
     """Numbers are sequential per program and year; when another issue takes the same
     number first (the unique constraint says so), take the next one and render again."""
     version = enrollment.cohort.version
+    completed_on = result.completed_on or _local_day(issued_at, enrollment.court.timezone)
     for _try in range(5):
         number = _next_number(enrollment, issued_at.year)
         code = new_verification_code()
@@ -292,7 +287,7 @@ def _store_with_next_number(
             actor,
             issued_at,
             result,
-            completed_at=completed_at,
+            completed_on=completed_on,
             replaces=replaces.number if replaces is not None else None,
         )
         # Built from ids, not relationships, so nothing reaches the session before the
@@ -304,6 +299,7 @@ def _store_with_next_number(
             version_id=version.id,
             issued_by_id=actor.id,
             issued_at=issued_at,
+            completed_on=completed_on,
             pdf=pdf,
             sha256=hashlib.sha256(pdf).hexdigest(),
             follows_revoked_id=follows_revoked.id if follows_revoked is not None else None,
@@ -329,7 +325,7 @@ def render_certificate(
     issued_at,
     result: completion.Completion,
     *,
-    completed_at=None,
+    completed_on: date | None = None,
     replaces: str | None = None,
 ) -> bytes:
     """The certificate's PDF in its court's language, whoever issues it."""
@@ -341,13 +337,13 @@ def render_certificate(
             issued_by,
             issued_at,
             result,
-            completed_at=completed_at,
+            completed_on=completed_on or _local_day(issued_at, enrollment.court.timezone),
             replaces=replaces,
         )
 
 
 def _render_certificate(
-    number, code, enrollment, issued_by, issued_at, result, *, completed_at, replaces
+    number, code, enrollment, issued_by, issued_at, result, *, completed_on, replaces
 ) -> bytes:
     from ..pdf import render_pdf
     from ..templating import format_date, format_datetime
@@ -366,15 +362,21 @@ def _render_certificate(
         title=_("Certificate of completion %(number)s", number=number),
         author=f"{issued_by.full_name}, {issued_by.role.label}",
         program_title=version.program.title,
-        curriculum_version=version.label,
-        curriculum_hash=version.short_hash,
+        metadata_keywords=_metadata_keywords(version),
+        metadata_subject=_(
+            "%(program)s, curriculum version %(version)s",
+            program=version.program.title,
+            version=version.label,
+        ),
+        show_titles=enrollment.court.session_titles_on_documents,
         participant_name=enrollment.participant.full_name,
         court_name=enrollment.court.name,
         court_jurisdiction=enrollment.court.jurisdiction,
         case_number=enrollment.case_number,
         referral_type=enrollment.referral_type.label,
         referral_date=format_date(enrollment.referral_date),
-        completion_date=format_date(completed_at or issued_at, tz),
+        completion_date=format_date(completed_on),
+        issue_date=format_date(issued_at, tz),
         sessions=[
             {
                 "number": line.session.number,
@@ -397,6 +399,16 @@ def _render_certificate(
         qr_svg=segno.make(url, error="m").svg_inline(scale=3),
         replaces=replaces,
     )
+
+
+def _metadata_keywords(version) -> str:
+    """The curriculum version and its full fingerprint, for the PDF's Keywords: a court or
+    auditor can tell which course text he took without it printing in a public file."""
+    return f"curriculum-version:{version.label}; curriculum-sha256:{version.content_hash}"
+
+
+def _local_day(moment, tz: str) -> date:
+    return moment.astimezone(ZoneInfo(tz)).date()
 
 
 # What the verification page shows of a certificate, in the same query as the certificate.

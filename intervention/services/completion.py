@@ -79,6 +79,10 @@ class Completion:
     makeups_owed: list[int] = field(default_factory=list)  # session numbers
     unmarked: list[Session] = field(default_factory=list)  # held, counting, not marked yet
     days_without_attendance: int = 0
+    # The day the last requirement was met (his last credited session or his last accepted
+    # reflection, whichever is later), in the cohort's calendar; None until complete. This,
+    # never the day a certificate is issued, is the completion date a court is told.
+    completed_on: date | None = None
 
     @property
     def hours_credited(self) -> float:
@@ -274,6 +278,7 @@ def evaluate(enrollment: Enrollment, today: date | None = None) -> Completion:
 
     prompts = [p for m in enrollment.cohort.version.modules for p in m.prompts if p.required]
     states = {r.prompt_id: r.state for r in enrollment.reflections}
+    accepted_on = _last_accepted(enrollment, {p.id for p in prompts})
     accepted = sum(1 for p in prompts if states.get(p.id) is ReflectionState.ACCEPTED)
     owed: dict[ReflectionState, list[int]] = {state: [] for state in REFLECTION_OWED}
     for p in prompts:
@@ -304,6 +309,10 @@ def evaluate(enrollment: Enrollment, today: date | None = None) -> Completion:
             )
         )
     complete = credited >= required and not unmet and not violations
+    completed_on = None
+    if complete:
+        met = [d for d in (last_attended, accepted_on) if d is not None]
+        completed_on = max(met) if met else None
     possible = complete or (enrollment.state.is_open and not blockers)
     if enrollment.state is EnrollmentState.COMPLETED:
         possible = True
@@ -365,7 +374,24 @@ def evaluate(enrollment: Enrollment, today: date | None = None) -> Completion:
         makeups_owed=makeups_owed,
         unmarked=[line.session for line in unmarked],
         days_without_attendance=gap_days,
+        completed_on=completed_on,
     )
+
+
+def _last_accepted(enrollment: Enrollment, prompt_ids: set[int]) -> date | None:
+    """The local day the last of his required reflections was accepted, if any was."""
+    zone = ZoneInfo(enrollment.cohort.timezone)
+    days = []
+    for reflection in enrollment.reflections:
+        if reflection.prompt_id not in prompt_ids:
+            continue
+        if reflection.state is not ReflectionState.ACCEPTED:
+            continue
+        attempt = reflection.latest_attempt
+        review = attempt.review if attempt is not None else None
+        if review is not None:
+            days.append(review.created_at.astimezone(zone).date())
+    return max(days) if days else None
 
 
 def _day(value: date) -> str:

@@ -1,0 +1,102 @@
+"""What court documents say: the day he really finished, discretion about the course, and a
+layout that fits the page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import BytesIO
+from zoneinfo import ZoneInfo
+
+from pypdf import PdfReader
+
+from intervention.extensions import db
+from intervention.services import certificates as certificate_service
+from intervention.services import completion
+from intervention.services.attendance import local_date
+from intervention.templating import format_date
+
+from .helpers import complete_case
+
+
+def pdf_text(data: bytes) -> str:
+    return " ".join(" ".join(p.extract_text().split()) for p in PdfReader(BytesIO(data)).pages)
+
+
+def backdate_reviews(enrollment, moment) -> None:
+    for reflection in enrollment.reflections:
+        for attempt in reflection.attempts:
+            if attempt.review is not None:
+                attempt.review.created_at = moment
+    db.session.flush()
+
+
+def test_a_late_certificate_states_the_day_the_last_requirement_was_met(make_enrollment):
+    enrollment = make_enrollment()
+    facilitator = complete_case(enrollment)
+    last = max(enrollment.cohort.sessions, key=lambda s: s.scheduled_at)
+    # His last reflection was accepted two days after his last session, weeks ago; the
+    # certificate is issued only today.
+    accepted_at = last.scheduled_at + timedelta(days=2)
+    backdate_reviews(enrollment, accepted_at)
+    finished = local_date(last) + timedelta(days=2)
+
+    assert completion.evaluate(enrollment).completed_on == finished
+    cert = certificate_service.issue(enrollment, facilitator)
+    assert cert.completed_on == finished
+    assert cert.issued_at.date() > finished + timedelta(days=7)
+    text = pdf_text(cert.pdf)
+    tz = enrollment.court.timezone
+    done, issued = format_date(finished), format_date(cert.issued_at, tz)
+    assert f"Completed {done} · Issued {issued}" in text
+    assert f"on {done}" in text
+    assert f"on {issued}" not in text
+
+
+def test_the_last_credited_session_sets_the_date_when_reflections_came_first(make_enrollment):
+    enrollment = make_enrollment()
+    complete_case(enrollment)
+    first = min(enrollment.cohort.sessions, key=lambda s: s.scheduled_at)
+    backdate_reviews(enrollment, first.scheduled_at)
+    last = max(enrollment.cohort.sessions, key=lambda s: s.scheduled_at)
+    assert completion.evaluate(enrollment).completed_on == local_date(last)
+
+
+def test_an_incomplete_case_has_no_completion_date(make_enrollment):
+    enrollment = make_enrollment()
+    assert completion.evaluate(enrollment).completed_on is None
+
+
+def test_a_reissue_keeps_the_true_completion_date(make_enrollment, make_user):
+    enrollment = make_enrollment()
+    facilitator = complete_case(enrollment)
+    last = max(enrollment.cohort.sessions, key=lambda s: s.scheduled_at)
+    backdate_reviews(enrollment, last.scheduled_at + timedelta(hours=3))
+    old = certificate_service.issue(enrollment, facilitator)
+    new = certificate_service.reissue(old, facilitator, "Middle initial was missing.")
+    assert new.completed_on == old.completed_on == local_date(last)
+    assert f"Completed {format_date(local_date(last))}" in pdf_text(new.pdf)
+
+
+def test_the_verify_page_and_the_court_exports_state_the_true_date(client, make_enrollment):
+    from intervention.clerk import exports
+
+    enrollment = make_enrollment()
+    facilitator = complete_case(enrollment)
+    last = max(enrollment.cohort.sessions, key=lambda s: s.scheduled_at)
+    backdate_reviews(enrollment, last.scheduled_at + timedelta(hours=3))
+    cert = certificate_service.issue(enrollment, facilitator)
+    db.session.commit()
+    finished = local_date(last)
+
+    page = client.get(f"/verify/{cert.verification_code}").get_data(as_text=True)
+    assert f"<dt>Completed</dt><dd>{format_date(finished)}</dd>" in page
+    issued = format_date(cert.issued_at, enrollment.court.timezone)
+    assert f"<dt>Issued</dt><dd>{issued}</dd>" in page
+
+    header, row = exports.cases_csv([enrollment]).decode("utf-8-sig").splitlines()
+    fields = dict(zip(header.split(","), row.split(","), strict=True))
+    assert fields["completed_on"] == finished.isoformat()
+    issued_on = cert.issued_at.astimezone(ZoneInfo(enrollment.court.timezone)).date()
+    assert fields["certificate_issued_on"] == issued_on.isoformat()
+    [item] = exports.export_items(enrollment.court, finished, issued_on)
+    assert item.manifest_row()[-1] == finished.isoformat()
