@@ -10,12 +10,14 @@ from zoneinfo import ZoneInfo
 from pypdf import PdfReader
 
 from intervention.extensions import db
+from intervention.models import Role
 from intervention.services import certificates as certificate_service
-from intervention.services import completion
+from intervention.services import completion, documents
 from intervention.services.attendance import local_date
 from intervention.templating import format_date
 
-from .helpers import complete_case
+from .conftest import login
+from .helpers import complete_case, post_form, text_of
 
 
 def pdf_text(data: bytes) -> str:
@@ -100,3 +102,56 @@ def test_the_verify_page_and_the_court_exports_state_the_true_date(client, make_
     assert fields["certificate_issued_on"] == issued_on.isoformat()
     [item] = exports.export_items(enrollment.court, finished, issued_on)
     assert item.manifest_row()[-1] == finished.isoformat()
+
+
+# --- discretion --------------------------------------------------------------------------------
+
+
+def test_a_certificate_lists_sessions_without_titles_and_keeps_the_fingerprint_in_metadata(
+    make_enrollment,
+):
+    enrollment = make_enrollment()
+    facilitator = complete_case(enrollment)
+    cert = certificate_service.issue(enrollment, facilitator)
+    version = enrollment.cohort.version
+    text = pdf_text(cert.pdf)
+    for module in version.modules:
+        assert module.title not in text
+    assert version.short_hash not in text
+    assert "Curriculum version" not in text
+    reader = PdfReader(BytesIO(cert.pdf))
+    assert version.content_hash in reader.metadata["/Keywords"]
+    assert version.label in reader.metadata["/Subject"]
+    xmp = reader.trailer["/Root"]["/Metadata"].get_object().get_data().decode()
+    assert version.content_hash in xmp  # PDF/A keeps the Info and the XMP in step
+
+    report = documents.progress_report(enrollment, facilitator)
+    text = pdf_text(report.pdf)
+    assert all(module.title not in text for module in version.modules)
+    assert version.short_hash not in text
+    assert version.content_hash in PdfReader(BytesIO(report.pdf)).metadata["/Keywords"]
+
+
+def test_a_court_that_asks_for_titles_gets_them(app, make_user, make_enrollment):
+    enrollment = make_enrollment()
+    court = enrollment.court
+    director = app.test_client()
+    login(director, make_user(Role.ADMIN))
+    form = {
+        "name": court.name,
+        "jurisdiction": court.jurisdiction,
+        "timezone": court.timezone,
+        "other_timezone": "",
+        "notice_deadline_days": "7",
+        "language": "en",
+        "session_titles_on_documents": "y",
+    }
+    response = post_form(director, f"/admin/courts/{court.id}/edit", form)
+    assert response.status_code == 302, text_of(response)
+    db.session.refresh(court)
+    assert court.session_titles_on_documents is True
+
+    facilitator = complete_case(enrollment)
+    cert = certificate_service.issue(enrollment, facilitator)
+    text = pdf_text(cert.pdf)
+    assert all(m.title in text for m in enrollment.cohort.version.modules)

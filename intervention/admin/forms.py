@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import (
+    BooleanField,
     DateField,
     IntegerField,
     SelectField,
@@ -120,6 +121,13 @@ class CourtForm(TimezoneMixin, BaseForm):
     )
     # The language its PDFs are written in; each language is named in itself, as in the picker.
     language = SelectField(_l("Language of court documents"), default="en")
+    # Certificates go into a public court file: titles only for a court that asks for them.
+    session_titles_on_documents = BooleanField(
+        _l(
+            "List session titles on this court's documents (otherwise number, date,"
+            " attendance and hours only)"
+        )
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -321,6 +321,7 @@ def new_court():
                 timezone=form.chosen_timezone,
                 notice_deadline_days=form.notice_deadline_days.data,
                 language=form.language.data,
+                session_titles_on_documents=form.session_titles_on_documents.data,
                 actor=current_user,
             )
             db.session.commit()
@@ -348,6 +349,7 @@ def edit_court(court_id: int):
                 timezone=form.chosen_timezone,
                 notice_deadline_days=form.notice_deadline_days.data,
                 language=form.language.data,
+                session_titles_on_documents=form.session_titles_on_documents.data,
                 actor=current_user,
             )
             db.session.commit()

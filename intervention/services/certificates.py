@@ -362,12 +362,7 @@ def _render_certificate(
         title=_("Certificate of completion %(number)s", number=number),
         author=f"{issued_by.full_name}, {issued_by.role.label}",
         program_title=version.program.title,
-        metadata_keywords=_metadata_keywords(version),
-        metadata_subject=_(
-            "%(program)s, curriculum version %(version)s",
-            program=version.program.title,
-            version=version.label,
-        ),
+        **curriculum_metadata(version),
         show_titles=enrollment.court.session_titles_on_documents,
         participant_name=enrollment.participant.full_name,
         court_name=enrollment.court.name,
@@ -401,10 +396,20 @@ def _render_certificate(
     )
 
 
-def _metadata_keywords(version) -> str:
-    """The curriculum version and its full fingerprint, for the PDF's Keywords: a court or
-    auditor can tell which course text he took without it printing in a public file."""
-    return f"curriculum-version:{version.label}; curriculum-sha256:{version.content_hash}"
+def curriculum_metadata(version) -> dict:
+    """The curriculum version and its full fingerprint for a court document's metadata
+    (Keywords and Subject): an auditor can tell which course text he took without it
+    printing on a page that goes into a public court file."""
+    return {
+        "metadata_keywords": (
+            f"curriculum-version:{version.label}; curriculum-sha256:{version.content_hash}"
+        ),
+        "metadata_subject": _(
+            "%(program)s, curriculum version %(version)s",
+            program=version.program.title,
+            version=version.label,
+        ),
+    }
 
 
 def _local_day(moment, tz: str) -> date:

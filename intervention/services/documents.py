@@ -22,7 +22,7 @@ from ..models import (
     User,
     utcnow,
 )
-from . import ServiceError, audit, completion
+from . import ServiceError, audit, certificates, completion
 
 # The prefix of each kind's document number: PR-<case>-<n>, NC-<case>-<n>, TR-<case>-<n>.
 PREFIX = {
@@ -330,8 +330,8 @@ def _case_facts(enrollment: Enrollment, result: completion.Completion) -> dict:
     version = enrollment.cohort.version
     return {
         "program_title": version.program.title,
-        "curriculum_version": version.label,
-        "curriculum_hash": version.short_hash,
+        **certificates.curriculum_metadata(version),
+        "show_titles": enrollment.court.session_titles_on_documents,
         "participant_name": enrollment.participant.full_name,
         "court_name": enrollment.court.name,
         "court_jurisdiction": enrollment.court.jurisdiction,
@@ -340,8 +340,9 @@ def _case_facts(enrollment: Enrollment, result: completion.Completion) -> dict:
         "referral_date": _day(enrollment.referral_date, enrollment),
         "starts_on": _day(enrollment.starts_on, enrollment),
         "deadline": _day(enrollment.completion_deadline, enrollment) or _("None set"),
-        "status": enrollment.state.label,
-        "status_statement": _status_statement(enrollment, result),
+        # One plain statement: the state and whether he can still complete, never "Active"
+        # beside a sentence saying completion is no longer possible.
+        "status": _status_statement(enrollment, result),
         "cohort_name": enrollment.cohort.name,
     }
 
@@ -351,8 +352,11 @@ def _status_statement(enrollment: Enrollment, result: completion.Completion) -> 
     if state is EnrollmentState.COMPLETED:
         cert = enrollment.valid_certificate
         if cert is not None:
+            # The day the last requirement was met, then the certificate's own date.
             return _(
-                "Completed. Certificate of completion %(number)s was issued %(date)s.",
+                "Completed %(completed)s. Certificate of completion %(number)s was issued"
+                " %(date)s.",
+                completed=_day(cert.completion_day(enrollment.court.timezone), enrollment),
                 number=cert.number,
                 date=_day(cert.issued_at, enrollment),
             )
@@ -363,10 +367,18 @@ def _status_statement(enrollment: Enrollment, result: completion.Completion) -> 
             return f"{state.label}."
         return _("%(status)s on %(date)s.", status=state.label, date=_day(since, enrollment))
     if result.complete:
-        return _("Every requirement is met; the certificate of completion is not yet issued.")
+        return _(
+            "%(status)s — every requirement is met; the certificate of completion is not yet"
+            " issued.",
+            status=state.label,
+        )
     if result.possible:
-        return _("In progress. Completion is still possible.")
-    return _("In progress, but completion is no longer possible.")
+        return _("%(status)s — can still complete.", status=state.label)
+    return _(
+        "%(status)s — can no longer complete: %(reasons)s",
+        status=state.label,
+        reasons=" ".join(result.blockers),
+    )
 
 
 def _summary(result: completion.Completion, open_case: bool) -> dict:

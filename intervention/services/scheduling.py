@@ -140,6 +140,7 @@ def create_court(
     notice_deadline_days: int,
     actor: User,
     language: str = DEFAULT_LANGUAGE,
+    session_titles_on_documents: bool = False,
 ) -> Court:
     """A court that refers men; `language` is the language of the documents sent to it."""
     name, jurisdiction = clean_name(name), clean_name(jurisdiction)
@@ -150,6 +151,7 @@ def create_court(
         timezone=timezone,
         notice_deadline_days=notice_deadline_days,
         language=language,
+        session_titles_on_documents=session_titles_on_documents,
     )
     db.session.add(court)
     _flush_court(name)
@@ -162,6 +164,7 @@ def create_court(
         timezone=timezone,
         notice_deadline_days=notice_deadline_days,
         language=language,
+        session_titles_on_documents=session_titles_on_documents,
     )
     return court
 
@@ -175,11 +178,14 @@ def update_court(
     notice_deadline_days: int,
     actor: User,
     language: str | None = None,
+    session_titles_on_documents: bool | None = None,
 ) -> Court:
     """Change a court's details; `language` None keeps its documents' language. Documents
     already issued keep the language they were issued in: stored PDFs never change."""
     name, jurisdiction = clean_name(name), clean_name(jurisdiction)
     language = language or court.language
+    if session_titles_on_documents is None:
+        session_titles_on_documents = court.session_titles_on_documents
     _check_court(name, timezone, notice_deadline_days, language, court)
     wanted = {
         "name": name,
@@ -187,6 +193,7 @@ def update_court(
         "timezone": timezone,
         "notice_deadline_days": notice_deadline_days,
         "language": language,
+        "session_titles_on_documents": bool(session_titles_on_documents),
     }
     changes = {k: [getattr(court, k), v] for k, v in wanted.items() if getattr(court, k) != v}
     if not changes:
