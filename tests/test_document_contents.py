@@ -3,14 +3,18 @@ layout that fits the page."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from io import BytesIO
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from pypdf import PdfReader
 
 from intervention.extensions import db
-from intervention.models import Role
+from intervention.curriculum.sync import sync_curricula
+from intervention.models import AttendanceStatus, Cohort, Role, Session, utcnow
+from intervention.services import attendance as attendance_service
 from intervention.services import certificates as certificate_service
 from intervention.services import completion, documents
 from intervention.services.attendance import local_date
@@ -155,3 +159,76 @@ def test_a_court_that_asks_for_titles_gets_them(app, make_user, make_enrollment)
     cert = certificate_service.issue(enrollment, facilitator)
     text = pdf_text(cert.pdf)
     assert all(m.title in text for m in enrollment.cohort.version.modules)
+
+
+# --- layout ------------------------------------------------------------------------------------
+
+
+def long_course(folder: Path, sessions: int):
+    """A program of `sessions` weekly modules, stored like any curriculum: a ten-week course
+    is common, twenty weeks is what some courts order."""
+    root = folder / f"course-{sessions}"
+    (root / "modules").mkdir(parents=True)
+    (root / "program.yaml").write_text(
+        f'title: "A {sessions}-Week Course for Men"\n'
+        f"code: W{sessions}\n"
+        'description: "A longer course."\n'
+        "language: en\n"
+        'version: "2026.1"\n'
+        "policy:\n  max_absences: 3\n  late_counts_as_attended: true\n  makeups_required: true\n"
+    )
+    for n in range(1, sessions + 1):
+        (root / "modules" / f"{n:02d}-week.md").write_text(
+            f'---\nsession: {n}\ntitle: "Week {n}: Choices and Consequences"\n'
+            'duration_minutes: 120\nobjectives:\n  - "Say what you did."\n'
+            "reflection:\n"
+            f'  - id: week-{n}\n    text: "What did you learn this week?"\n'
+            "    min_words: 20\n    required: false\n"
+            f"---\n## Week {n}\n\nWe talk about choices.\n"
+        )
+    [result] = sync_curricula(folder)
+    assert result.version is not None, result.problems
+    return result.version
+
+
+def long_enrollment(folder, sessions, make_user, make_enrollment):
+    from zoneinfo import ZoneInfo as Zone
+
+    version = long_course(folder, sessions)
+    start = utcnow().date() - timedelta(weeks=sessions + 1)
+    cohort = Cohort(
+        name=f"{sessions}-week cohort",
+        version=version,
+        start_date=start,
+        weekday=start.weekday(),
+        start_time=time(18, 30),
+        timezone="America/Los_Angeles",
+        location="Room 1",
+        facilitators=[make_user(Role.FACILITATOR)],
+    )
+    db.session.add(cohort)
+    for i, module in enumerate(version.modules):
+        local = datetime.combine(
+            start + timedelta(weeks=i), time(18, 30), tzinfo=Zone(cohort.timezone)
+        )
+        db.session.add(Session(cohort=cohort, module=module, scheduled_at=local.astimezone(UTC)))
+    db.session.flush()
+    enrollment = make_enrollment(cohort=cohort)
+    facilitator = cohort.facilitators[0]
+    for session in cohort.sessions:
+        status = AttendanceStatus.ABSENT if session.number in (3, 7) else AttendanceStatus.PRESENT
+        attendance_service.mark(session, enrollment, status, 120, facilitator)
+    return enrollment
+
+
+@pytest.mark.parametrize(("sessions", "pages"), [(10, 1), (20, 2)])
+def test_progress_report_page_count(tmp_path, make_user, make_enrollment, sessions, pages):
+    enrollment = long_enrollment(tmp_path, sessions, make_user, make_enrollment)
+    report = documents.progress_report(enrollment, enrollment.cohort.facilitators[0])
+    reader = PdfReader(BytesIO(report.pdf))
+    assert len(reader.pages) == pages
+    # No page holds only the signature: the last one carries the record's last sessions.
+    last = " ".join(reader.pages[-1].extract_text().split())
+    assert "I prepared this report" in last
+    final = max(enrollment.cohort.sessions, key=lambda s: s.scheduled_at)
+    assert f"{sessions} {format_date(final.scheduled_at, enrollment.cohort.timezone)}" in last
