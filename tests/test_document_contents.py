@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from pypdf import PdfReader
 
-from intervention.extensions import db
 from intervention.curriculum.sync import sync_curricula
+from intervention.extensions import db
 from intervention.models import AttendanceStatus, Cohort, Role, Session, utcnow
 from intervention.services import attendance as attendance_service
 from intervention.services import certificates as certificate_service
