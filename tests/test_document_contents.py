@@ -13,7 +13,7 @@ from pypdf import PdfReader
 
 from intervention.curriculum.sync import sync_curricula
 from intervention.extensions import db
-from intervention.models import AttendanceStatus, Cohort, Role, Session, utcnow
+from intervention.models import AttendanceStatus, Cohort, EnrollmentState, Role, Session, utcnow
 from intervention.services import attendance as attendance_service
 from intervention.services import certificates as certificate_service
 from intervention.services import completion, documents
@@ -232,3 +232,84 @@ def test_progress_report_page_count(tmp_path, make_user, make_enrollment, sessio
     assert "I prepared this report" in last
     final = max(enrollment.cohort.sessions, key=lambda s: s.scheduled_at)
     assert f"{sessions} {format_date(final.scheduled_at, enrollment.cohort.timezone)}" in last
+
+
+# --- what notices and termination reports say ------------------------------------------------
+
+
+def test_notices_and_termination_reports_state_contacts_and_recommendation(app, make_enrollment):
+    from intervention.services import enrollments as enrollment_service
+    from intervention.services import notices as notice_service
+
+    enrollment = make_enrollment(overrides={"max_gap_days": None})
+    facilitator = enrollment.cohort.facilitators[0]
+    sessions = sorted(enrollment.cohort.sessions, key=lambda s: s.scheduled_at)
+    for session in sessions[:2]:
+        attendance_service.mark(session, enrollment, AttendanceStatus.ABSENT, 0, facilitator)
+    db.session.commit()
+    client = app.test_client()
+    login(client, facilitator)
+    page = f"/cases/{enrollment.id}"
+    today = notice_service.court_today(enrollment)
+
+    # The case page records contact attempts and the recommendation.
+    for outcome in ("Two calls, no answer", "Voicemail left"):
+        response = post_form(
+            client,
+            f"{page}/contacts",
+            {"on": (today - timedelta(days=2)).isoformat(), "method": "phone", "outcome": outcome},
+            page=page,
+        )
+        assert response.status_code == 302
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    post_form(
+        client, f"{page}/contacts", {"on": tomorrow, "method": "phone", "outcome": "x"}, page=page
+    )
+    shown = text_of(client.get(page))
+    assert "cannot be in the future" in shown
+    assert "Two calls, no answer" in shown and "Voicemail left" in shown
+    response = post_form(
+        client,
+        f"{page}/recommendation",
+        {
+            "recommendation": "review_hearing",
+            "text": "He asked to move to the Tuesday group.",
+            "may_reenroll": "yes",
+        },
+        page=page,
+    )
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert len(notice_service.contacts_for(enrollment)) == 2
+    assert (enrollment.recommendation, enrollment.may_reenroll) == ("review_hearing", True)
+
+    [notice, *_] = notice_service.draft_for(enrollment, facilitator) or [
+        d for d in notice_service.notices_for(enrollment)
+    ]
+    documents.generate_notice(notice, facilitator)
+    _transition, report = enrollment_service.change_status(
+        enrollment, EnrollmentState.TERMINATED, facilitator, "Stopped coming."
+    )
+    contacted = format_date(today - timedelta(days=2))
+    for pdf in (notice.pdf, report.pdf):
+        text = pdf_text(pdf)
+        assert f"{contacted} Phone call Two calls, no answer" in text
+        assert "Voicemail left" in text
+        assert "Set a review hearing. He asked to move to the Tuesday group." in text
+        assert "May enroll again Yes" in text
+
+
+def test_a_recommendation_must_be_one_of_the_list(make_enrollment):
+    from intervention.services import ServiceError
+    from intervention.services import notices as notice_service
+
+    enrollment = make_enrollment()
+    facilitator = enrollment.cohort.facilitators[0]
+    with pytest.raises(ServiceError, match="Choose a recommendation"):
+        notice_service.set_recommendation(
+            enrollment, facilitator, recommendation="jail", text="", may_reenroll=None
+        )
+    with pytest.raises(ServiceError, match="what came of it"):
+        notice_service.record_contact(
+            enrollment, facilitator, on=utcnow().date(), method="phone", outcome="  "
+        )

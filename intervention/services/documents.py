@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from ..extensions import db
 from ..models import (
+    RECOMMENDATIONS,
     AttendanceStatus,
     CourtDocument,
     DocumentKind,
@@ -288,6 +289,8 @@ def _render(doc: CourtDocument, actor: User, generated_at: datetime) -> bytes:
         "generated_at": _when(generated_at, enrollment),
         **_summary(result, enrollment.state.is_open),
     }
+    if doc.kind is not DocumentKind.PROGRESS_REPORT:
+        context.update(_contacts_and_recommendation(enrollment))
     if doc.kind is DocumentKind.NONCOMPLIANCE_NOTICE:
         context.update(_notice_facts(doc, result))
     if doc.kind is DocumentKind.TERMINATION_REPORT:
@@ -445,6 +448,24 @@ def _session_day(session) -> str:
     from ..templating import format_date
 
     return format_date(session.scheduled_at, session.cohort.timezone)
+
+
+def _contacts_and_recommendation(enrollment: Enrollment) -> dict:
+    """What a notice or termination report tells the court beyond the record: how the
+    program tried to reach him, what it recommends, and whether he may enroll again."""
+    from ..templating import format_date
+    from .notices import contacts_for
+
+    reenroll = {True: _("Yes"), False: _("No")}.get(enrollment.may_reenroll, _("Not stated"))
+    return {
+        "contacts": [
+            {"date": format_date(c.on), "method": c.method_label, "outcome": c.outcome}
+            for c in contacts_for(enrollment)
+        ],
+        "recommendation": str(RECOMMENDATIONS[enrollment.recommendation or "none"]),
+        "recommendation_text": enrollment.recommendation_text,
+        "may_reenroll": reenroll,
+    }
 
 
 def _notice_facts(notice: CourtDocument, result: completion.Completion) -> dict:
