@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
@@ -79,10 +80,22 @@ class Completion:
     makeups_owed: list[int] = field(default_factory=list)  # session numbers
     unmarked: list[Session] = field(default_factory=list)  # held, counting, not marked yet
     days_without_attendance: int = 0
-    # The day the last requirement was met (his last credited session or his last accepted
-    # reflection, whichever is later), in the cohort's calendar; None until complete. This,
-    # never the day a certificate is issued, is the completion date a court is told.
-    completed_on: date | None = None
+    last_attended: date | None = None  # his last credited session, where he attended it
+    enrollment: Enrollment | None = field(default=None, repr=False)
+    required_prompts: frozenset[int] = frozenset()
+
+    @cached_property
+    def completed_on(self) -> date | None:
+        """The day the last requirement was met (his last credited session or his last
+        accepted reflection, whichever is later), in the cohort's calendar; None until
+        complete. This, never the day a certificate is issued, is the completion date a court
+        is told. Worked out when asked: dashboards that evaluate many cases never load the
+        reviews it needs."""
+        if not self.complete or self.enrollment is None:
+            return None
+        accepted = _last_accepted(self.enrollment, self.required_prompts)
+        met = [d for d in (self.last_attended, accepted) if d is not None]
+        return max(met) if met else None
 
     @property
     def hours_credited(self) -> float:
@@ -278,7 +291,6 @@ def evaluate(enrollment: Enrollment, today: date | None = None) -> Completion:
 
     prompts = [p for m in enrollment.cohort.version.modules for p in m.prompts if p.required]
     states = {r.prompt_id: r.state for r in enrollment.reflections}
-    accepted_on = _last_accepted(enrollment, {p.id for p in prompts})
     accepted = sum(1 for p in prompts if states.get(p.id) is ReflectionState.ACCEPTED)
     owed: dict[ReflectionState, list[int]] = {state: [] for state in REFLECTION_OWED}
     for p in prompts:
@@ -309,10 +321,6 @@ def evaluate(enrollment: Enrollment, today: date | None = None) -> Completion:
             )
         )
     complete = credited >= required and not unmet and not violations
-    completed_on = None
-    if complete:
-        met = [d for d in (last_attended, accepted_on) if d is not None]
-        completed_on = max(met) if met else None
     possible = complete or (enrollment.state.is_open and not blockers)
     if enrollment.state is EnrollmentState.COMPLETED:
         possible = True
@@ -374,7 +382,9 @@ def evaluate(enrollment: Enrollment, today: date | None = None) -> Completion:
         makeups_owed=makeups_owed,
         unmarked=[line.session for line in unmarked],
         days_without_attendance=gap_days,
-        completed_on=completed_on,
+        last_attended=last_attended,
+        enrollment=enrollment,
+        required_prompts=frozenset(p.id for p in prompts),
     )
 
 
