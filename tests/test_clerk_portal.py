@@ -428,12 +428,14 @@ def test_api_answers_where_a_case_stands(app, court_world):
             "sessions_required": result.sessions_required,
             "reflections_accepted": 0,
             "reflections_required": 4,
+            "completed_on": None,
         },
         "certificates": [
             {
                 "number": "AAC-2026-0012",
                 "status": "valid",
                 "issued_at": cert.issued_at.isoformat(),
+                "completed_on": cert.completion_day(cert.enrollment.court.timezone).isoformat(),
                 "sha256": cert.sha256,
                 "verify_url": "https://intervention.example/verify/7K3M-Q9TX-4HRP-2WDN",
             }

@@ -112,7 +112,7 @@ def test_progress_report_states_counts_and_never_reflection_text(case):
         "2 of 3",  # sessions credited of required
         "1 of 4",  # reflections accepted of required: the count only
         "1 more session to attend (2 of 3 credited).",
-        "Completion still possible: yes",
+        "Active — can still complete.",  # one statement, the state and what it means
         "Page 1 of 1",
     ]:
         assert expected in text, expected
@@ -145,8 +145,9 @@ def test_only_staff_make_court_documents(case, make_user):
 def test_progress_report_shows_absences_and_that_completion_is_impossible(absent_case):
     report = documents.progress_report(absent_case, absent_case.cohort.facilitators[0])
     text = pdf_text(report.pdf)
-    assert "Completion still possible: no" in text
-    assert "2 absences; the limit is 1." in text
+    # One plain statement: never "Active" beside "completion is no longer possible".
+    assert "Active — can no longer complete: 2 absences; the limit is 1." in text
+    assert "possible" not in text
     assert "Make-up owed." in text
 
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from intervention.extensions import db
 from intervention.models import AuditEvent, ReviewOutcome, Role
 from intervention.models.enrollments import EnrollmentState
-from intervention.services import ServiceError, retention
+from intervention.services import ServiceError, notices, retention
 from intervention.services import enrollments as enrollment_service
 from intervention.services import reflections as reflection_service
 
@@ -41,6 +41,12 @@ def test_closed_case_past_its_period_is_anonymised(make_enrollment, make_user, r
     man = enrollment.participant
     reflection, attempt = _reflect(enrollment, enrollment.cohort.facilitators[0])
     cert = stored_certificate(enrollment, admin, "RETN-TEST-CODE")
+    contact = notices.record_contact(
+        enrollment, admin, on=date(2023, 1, 5), method="phone", outcome="Spoke to his wife."
+    )
+    notices.set_recommendation(
+        enrollment, admin, recommendation="none", text="Moved to Ohio.", may_reenroll=False
+    )
     _close(enrollment, admin)
     man.calendar_token = "secret-calendar-token"
     db.session.flush()
@@ -59,6 +65,7 @@ def test_closed_case_past_its_period_is_anonymised(make_enrollment, make_user, r
     assert not man.active
     assert attempt.text == retention.REMOVED
     assert attempt.review.comment == retention.REMOVED
+    assert contact.outcome == enrollment.recommendation_text == retention.REMOVED
     assert enrollment.anonymized_at is not None
     # The court can still verify: number, status, hash and the case number survive.
     assert cert.number and cert.status.value == "valid" and cert.pdf

@@ -165,9 +165,11 @@ def test_the_public_page_shows_only_the_minimum(client, issued):
         "Name": "Daniel Carter",
         "Program": issued.version.program.title,
         "Completed": facts["Completed"],
+        "Issued": facts["Issued"],  # both: a late issue must not make him look late
         "Certificate": issued.number,
     }
     assert re.fullmatch(r"[A-Z][a-z]{2} \d{1,2}, \d{4}", facts["Completed"])
+    assert re.fullmatch(r"[A-Z][a-z]{2} \d{1,2}, \d{4}", facts["Issued"])
     enrollment = issued.enrollment
     for secret in (
         enrollment.case_number,

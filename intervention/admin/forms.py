@@ -128,6 +128,13 @@ class CourtForm(TimezoneMixin, BaseForm):
         default="",
         choices=[("", _l("Not set: no holiday warnings"))] + list(US_STATES.items()),
     )
+    # Certificates go into a public court file: titles only for a court that asks for them.
+    session_titles_on_documents = BooleanField(
+        _l(
+            "List session titles on this court's documents (otherwise number, date,"
+            " attendance and hours only)"
+        )
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -323,6 +323,7 @@ def new_court():
                 language=form.language.data,
                 # Left unset: the state its jurisdiction names, if it names one.
                 state=form.state.data or None,
+                session_titles_on_documents=form.session_titles_on_documents.data,
                 actor=current_user,
             )
             db.session.commit()
@@ -351,6 +352,7 @@ def edit_court(court_id: int):
                 notice_deadline_days=form.notice_deadline_days.data,
                 language=form.language.data,
                 state=form.state.data or "",
+                session_titles_on_documents=form.session_titles_on_documents.data,
                 actor=current_user,
             )
             db.session.commit()

@@ -31,6 +31,7 @@ MANIFEST_COLUMNS = (
     "date",
     "status",
     "sha256",
+    "completed_on",
 )
 CASE_COLUMNS = (
     "case_number",
@@ -45,6 +46,9 @@ CASE_COLUMNS = (
     "reflections_required",
     "certificate_number",
     "certificate_status",
+    # The day the last requirement was met, which is not the certificate's issue date.
+    "completed_on",
+    "certificate_issued_on",
 )
 
 
@@ -62,6 +66,7 @@ class ExportItem:
     moment: datetime  # issued or generated, in the court's time
     status: str
     sha256: str
+    completed_on: str = ""  # certificates: the day the last requirement was met
 
     def manifest_row(self) -> list:
         return [
@@ -73,6 +78,7 @@ class ExportItem:
             self.moment.date().isoformat(),
             self.status,
             self.sha256,
+            self.completed_on,
         ]
 
 
@@ -125,6 +131,7 @@ def export_items(court: Court, start: date, end: date) -> list[ExportItem]:
             moment=cert.issued_at.astimezone(tz),
             status=cert.status.value,
             sha256=cert.sha256,
+            completed_on=cert.completion_day(court.timezone).isoformat(),
         )
         for cert in certificates
     ]
@@ -230,6 +237,8 @@ def cases_csv(enrollments: Iterable[Enrollment]) -> bytes:
 def _case_row(enrollment: Enrollment) -> list:
     result = completion.evaluate(enrollment)
     cert = _latest_certificate(enrollment)
+    tz = enrollment.court.timezone
+    completed_on = cert.completion_day(tz) if cert else result.completed_on
     return [
         enrollment.case_number,
         enrollment.participant.full_name,
@@ -243,6 +252,8 @@ def _case_row(enrollment: Enrollment) -> list:
         result.reflections_required,
         cert.number if cert else "",
         cert.status.value if cert else "",
+        completed_on.isoformat() if completed_on else "",
+        cert.issued_at.astimezone(ZoneInfo(tz)).date().isoformat() if cert else "",
     ]
 
 

@@ -230,12 +230,14 @@ def api_case(case_number: str):
             "sessions_required": result.sessions_required,
             "reflections_accepted": result.reflections_accepted,
             "reflections_required": result.reflections_required,
+            "completed_on": result.completed_on.isoformat() if result.complete else None,
         },
         "certificates": [
             {
                 "number": cert.number,
                 "status": cert.status.value,
                 "issued_at": cert.issued_at.isoformat(),
+                "completed_on": cert.completion_day(enrollment.court.timezone).isoformat(),
                 "sha256": cert.sha256,
                 "verify_url": certificate_service.verify_url(cert.verification_code),
             }

@@ -26,7 +26,7 @@ from ..services import certificates as certificate_service
 from ..services import documents as document_service
 from ..services import enrollments as enrollment_service
 from ..services import notices as notice_service
-from .forms import ReissueForm, StatusForm
+from .forms import ContactForm, RecommendationForm, ReissueForm, StatusForm
 
 bp = Blueprint("documents", __name__)
 guard_blueprint(bp, Role.FACILITATOR, Role.ADMIN)
@@ -66,6 +66,14 @@ def case(enrollment_id: int):
         result=completion.evaluate(enrollment),
         status_form=_status_form(enrollment, formdata=None),
         reissue_form=ReissueForm(formdata=None),
+        contact_form=ContactForm(formdata=None),
+        recommendation_form=RecommendationForm(
+            formdata=None,
+            recommendation=enrollment.recommendation or "none",
+            text=enrollment.recommendation_text,
+            may_reenroll={True: "yes", False: "no"}.get(enrollment.may_reenroll, ""),
+        ),
+        contacts=notice_service.contacts_for(enrollment),
         button_form=EmptyForm(),
         documents=document_service.documents_for(enrollment),
         numbers=document_service.numbers_for(enrollment),
@@ -128,6 +136,54 @@ def progress_report(enrollment_id: int):
         "success",
     )
     return redirect(_back(enrollment, "documents"))
+
+
+@bp.route("/<int:enrollment_id>/contacts", methods=["POST"])
+def record_contact(enrollment_id: int):
+    enrollment = _case(enrollment_id)
+    form = ContactForm()
+    if not form.validate_on_submit():
+        _flash_errors(_("Contact attempt not recorded"), form)
+        return redirect(_back(enrollment, "contacts"))
+    try:
+        notice_service.record_contact(
+            enrollment,
+            current_user,
+            on=form.on.data,
+            method=form.method.data,
+            outcome=form.outcome.data,
+        )
+        db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(_("Contact attempt not recorded: %(problem)s", problem=exc), "error")
+        return redirect(_back(enrollment, "contacts"))
+    flash(_("Contact attempt recorded."), "success")
+    return redirect(_back(enrollment, "contacts"))
+
+
+@bp.route("/<int:enrollment_id>/recommendation", methods=["POST"])
+def set_recommendation(enrollment_id: int):
+    enrollment = _case(enrollment_id)
+    form = RecommendationForm()
+    if not form.validate_on_submit():
+        _flash_errors(_("Recommendation not saved"), form)
+        return redirect(_back(enrollment, "contacts"))
+    try:
+        notice_service.set_recommendation(
+            enrollment,
+            current_user,
+            recommendation=form.recommendation.data,
+            text=form.text.data,
+            may_reenroll=form.reenroll,
+        )
+        db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(_("Recommendation not saved: %(problem)s", problem=exc), "error")
+        return redirect(_back(enrollment, "contacts"))
+    flash(_("Recommendation saved; the next notice or termination report states it."), "success")
+    return redirect(_back(enrollment, "contacts"))
 
 
 @bp.route("/notices/<int:notice_id>/pdf", methods=["POST"])

@@ -10,6 +10,9 @@ from .courts import Court
 from .curriculum import CurriculumAsset, CurriculumVersion, Module, Program, ReflectionPrompt
 from .enrollments import (
     ALLOWED_TRANSITIONS,
+    CONTACT_METHODS,
+    RECOMMENDATIONS,
+    ContactAttempt,
     Enrollment,
     EnrollmentState,
     EnrollmentTransition,
@@ -28,6 +31,8 @@ __all__ = [
     "BrowserSession",
     "Certificate",
     "CertificateStatus",
+    "CONTACT_METHODS",
+    "ContactAttempt",
     "Cohort",
     "Court",
     "CourtDocument",
@@ -40,6 +45,7 @@ __all__ = [
     "Module",
     "Passkey",
     "Program",
+    "RECOMMENDATIONS",
     "RecoveryCode",
     "ReferralType",
     "Reflection",

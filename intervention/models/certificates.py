@@ -47,6 +47,10 @@ class Certificate(db.Model):
     version_id: Mapped[int] = mapped_column(sa.ForeignKey("curriculum_versions.id"))
     issued_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The day the last requirement was met, from the completion engine when first issued and
+    # carried over by a re-issue: what the court is told, never the day of issue. Null only
+    # for certificates issued before it was recorded (see completion_day).
+    completed_on: Mapped[date | None]
     # The certificate itself: downloads serve these bytes, never a fresh render.
     pdf: Mapped[bytes] = deferred(mapped_column(sa.LargeBinary))
     sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
@@ -92,6 +96,20 @@ class Certificate(db.Model):
             and enrollment.valid_certificate is None
             and self.followed_by is None
         )
+
+    def completion_day(self, tz: str) -> date:
+        """The completion date to state; for certificates issued before the engine recorded
+        it, the day the case moved to completed (as before), else the day of issue."""
+        if self.completed_on is not None:
+            return self.completed_on
+        from zoneinfo import ZoneInfo
+
+        from .enrollments import EnrollmentState
+
+        done = [
+            t.at for t in self.enrollment.transitions if t.to_state is EnrollmentState.COMPLETED
+        ]
+        return (min(done) if done else self.issued_at).astimezone(ZoneInfo(tz)).date()
 
     @property
     def followed_by(self) -> Certificate | None:

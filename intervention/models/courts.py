@@ -23,6 +23,11 @@ class Court(db.Model):
     # Two-letter US state (ISO 3166-2 subdivision, e.g. "WA") whose public holidays sessions
     # are checked against; "" when not set, and then nothing is checked.
     state: Mapped[str] = mapped_column(sa.String(2), default="", server_default="")
+    # A certificate goes into a public court file: sessions are listed by number, date,
+    # attendance and hours, and by their module titles only when the court asks for them.
+    session_titles_on_documents: Mapped[bool] = mapped_column(
+        default=False, server_default=sa.false()
+    )
 
     def __repr__(self) -> str:
         return f"<Court {self.name}>"

@@ -105,6 +105,11 @@ class Enrollment(db.Model):
     legal_hold: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     legal_hold_reason: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     anonymized_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What the program recommends to the court, printed on its notices and termination
+    # report: one of RECOMMENDATIONS, optional words, and whether he may enroll again.
+    recommendation: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
+    recommendation_text: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    may_reenroll: Mapped[bool | None]
 
     __table_args__ = (
         # One open enrollment per court case: a second referral of the same docket is refused.
@@ -166,3 +171,41 @@ class EnrollmentTransition(db.Model):
 
     enrollment: Mapped[Enrollment] = relationship(back_populates="transitions")
     actor: Mapped[User] = relationship()
+
+
+# What a notice or termination report may recommend to the court.
+RECOMMENDATIONS = {
+    "reenroll_next_cohort": _l("Re-enroll him in the next cohort"),
+    "review_hearing": _l("Set a review hearing"),
+    "none": _l("No recommendation"),
+}
+
+# How the program tried to reach him: kept as the value, shown in the reader's language.
+CONTACT_METHODS = {
+    "phone": _l("Phone call"),
+    "text": _l("Text message"),
+    "email": _l("Email"),
+    "letter": _l("Letter"),
+    "in_person": _l("In person"),
+}
+
+
+class ContactAttempt(db.Model):
+    """One attempt to reach him about his case ("two calls, no answer"), recorded by staff and
+    printed on the notices and termination report generated afterwards. Append-only."""
+
+    __tablename__ = "contact_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(sa.ForeignKey("enrollments.id"), index=True)
+    on: Mapped[date]
+    method: Mapped[str] = mapped_column(sa.String(20))
+    outcome: Mapped[str] = mapped_column(sa.String(200))
+    recorded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    recorded_by: Mapped[User] = relationship()
+
+    @property
+    def method_label(self) -> str:
+        return str(CONTACT_METHODS.get(self.method, self.method))

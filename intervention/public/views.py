@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from .. import signing
 from ..extensions import db, limiter
-from ..models import Certificate, EnrollmentState
+from ..models import Certificate
 from ..services import audit
 from ..services import calendar as calendar_service
 from ..services import certificates as certificate_service
@@ -116,6 +116,7 @@ def _show(cert: Certificate | None, method: str, signature: signing.SignatureChe
         completed_on=_completion_date(cert) if cert else None,
         signature=signature,
         signed_at=_signing_time(signature, cert),
+        issued_on=format_date(cert.issued_at, cert.enrollment.court.timezone) if cert else None,
     )
     audit.record(
         "certificate.verify",
@@ -151,12 +152,9 @@ def _signature_outcome(signature: signing.SignatureCheck) -> str:
 
 
 def _completion_date(cert: Certificate) -> str:
-    """The day the case was completed, as the court's calendar has it: when it moved to
-    completed, which a corrected re-issue does not change; else the day of issue."""
-    enrollment = cert.enrollment
-    completed = [t.at for t in enrollment.transitions if t.to_state is EnrollmentState.COMPLETED]
-    moment = min(completed) if completed else cert.issued_at
-    return format_date(moment, enrollment.court.timezone)
+    """The day the last requirement was met, as stored when the certificate was issued: not
+    the day of issue, which a late issue or a correction moves."""
+    return format_date(cert.completion_day(cert.enrollment.court.timezone))
 
 
 @bp.app_errorhandler(429)

@@ -6,6 +6,8 @@ import hashlib
 import json
 import re
 import secrets
+from datetime import date
+from zoneinfo import ZoneInfo
 
 import segno
 from flask import current_app
@@ -178,7 +180,6 @@ def issue_after_revocation(revoked: Certificate, actor: User, reason: str) -> Ce
         actor,
         result,
         issued_at,
-        completed_at=_completed_at(revoked),
         follows_revoked=revoked,
         follows_revoked_reason=reason,
     )
@@ -232,9 +233,9 @@ def reissue(old: Certificate, actor: User, reason: str) -> Certificate:
     result = _check_complete(enrollment)
 
     issued_at = utcnow()
-    cert = _store_with_next_number(
-        enrollment, actor, result, issued_at, completed_at=_completed_at(old), replaces=old
-    )
+    # The engine's completion date, from the records: a correction that leaves them as they
+    # were keeps the date the first certificate stated.
+    cert = _store_with_next_number(enrollment, actor, result, issued_at, replaces=old)
     old.status = CertificateStatus.SUPERSEDED
     old.status_reason = reason
     old.status_changed_at = issued_at
@@ -264,19 +265,12 @@ def _complete(enrollment: Enrollment, cert: Certificate, actor: User) -> None:
         )
 
 
-def _completed_at(cert: Certificate):
-    """When the case was completed: a corrected certificate keeps the original's date."""
-    done = [t.at for t in cert.enrollment.transitions if t.to_state is EnrollmentState.COMPLETED]
-    return done[0] if done else cert.issued_at
-
-
 def _store_with_next_number(
     enrollment,
     actor,
     result,
     issued_at,
     *,
-    completed_at=None,
     replaces=None,
     follows_revoked=None,
     follows_revoked_reason="",
@@ -284,6 +278,7 @@ def _store_with_next_number(
     """Numbers are sequential per program and year; when another issue takes the same
     number first (the unique constraint says so), take the next one and render again."""
     version = enrollment.cohort.version
+    completed_on = result.completed_on or _local_day(issued_at, enrollment.court.timezone)
     for _try in range(5):
         number = _next_number(enrollment, issued_at.year)
         code = new_verification_code()
@@ -294,7 +289,7 @@ def _store_with_next_number(
             actor,
             issued_at,
             result,
-            completed_at=completed_at,
+            completed_on=completed_on,
             replaces=replaces.number if replaces is not None else None,
         )
         # Built from ids, not relationships, so nothing reaches the session before the
@@ -306,6 +301,7 @@ def _store_with_next_number(
             version_id=version.id,
             issued_by_id=actor.id,
             issued_at=issued_at,
+            completed_on=completed_on,
             pdf=pdf,
             sha256=hashlib.sha256(pdf).hexdigest(),
             follows_revoked_id=follows_revoked.id if follows_revoked is not None else None,
@@ -331,7 +327,7 @@ def render_certificate(
     issued_at,
     result: completion.Completion,
     *,
-    completed_at=None,
+    completed_on: date | None = None,
     replaces: str | None = None,
 ) -> bytes:
     """The certificate's PDF in its court's language, whoever issues it."""
@@ -343,13 +339,13 @@ def render_certificate(
             issued_by,
             issued_at,
             result,
-            completed_at=completed_at,
+            completed_on=completed_on or _local_day(issued_at, enrollment.court.timezone),
             replaces=replaces,
         )
 
 
 def _render_certificate(
-    number, code, enrollment, issued_by, issued_at, result, *, completed_at, replaces
+    number, code, enrollment, issued_by, issued_at, result, *, completed_on, replaces
 ) -> bytes:
     from ..pdf import render_pdf
     from ..templating import format_date, format_datetime
@@ -371,7 +367,7 @@ def _render_certificate(
         issued_at,
         result,
         attended,
-        completed_at=completed_at or issued_at,
+        completed_on=completed_on,
         replaces=replaces,
         verify_url=url,
     )
@@ -388,15 +384,16 @@ def _render_certificate(
             }
         ],
         program_title=version.program.title,
-        curriculum_version=version.label,
-        curriculum_hash=version.short_hash,
+        **curriculum_metadata(version),
+        show_titles=enrollment.court.session_titles_on_documents,
         participant_name=enrollment.participant.full_name,
         court_name=enrollment.court.name,
         court_jurisdiction=enrollment.court.jurisdiction,
         case_number=enrollment.case_number,
         referral_type=enrollment.referral_type.label,
         referral_date=format_date(enrollment.referral_date),
-        completion_date=format_date(completed_at or issued_at, tz),
+        completion_date=format_date(completed_on),
+        issue_date=format_date(issued_at, tz),
         sessions=[
             {
                 "number": line.session.number,
@@ -429,7 +426,7 @@ FACTS_SCHEMA_ID = "https://intervention.example/schemas/certificate-facts/1"
 
 
 def certificate_facts(
-    number, enrollment, director, issued_at, result, attended, *, completed_at, replaces, verify_url
+    number, enrollment, director, issued_at, result, attended, *, completed_on, replaces, verify_url
 ) -> dict:
     """The facts the certificate states, in ISO formats and the program's own words: no
     reflection text and no session titles, as on the page."""
@@ -452,13 +449,14 @@ def certificate_facts(
         "participant": {"name": enrollment.participant.full_name},
         "dates": {
             "referred": enrollment.referral_date.isoformat(),
-            "completed": _local_day(completed_at, tz),
-            "issued": _local_day(issued_at, tz),
+            # The day the last requirement was met, not the day of issue.
+            "completed": completed_on.isoformat(),
+            "issued": _local_day(issued_at, tz).isoformat(),
         },
         "sessions": [
             {
                 "number": line.session.number,
-                "date": _local_day(line.session.scheduled_at, tz),
+                "date": _local_day(line.session.scheduled_at, tz).isoformat(),
                 "attendance": line.status.value if line.status else None,
                 "hours": round(line.minutes / 60, 2),
             }
@@ -471,11 +469,24 @@ def certificate_facts(
     }
 
 
-def _local_day(moment, tz: str) -> str:
-    """The calendar day at the court, as YYYY-MM-DD."""
-    from zoneinfo import ZoneInfo
+def curriculum_metadata(version) -> dict:
+    """The curriculum version and its full fingerprint for a court document's metadata
+    (Keywords and Subject): an auditor can tell which course text he took without it
+    printing on a page that goes into a public court file."""
+    return {
+        "metadata_keywords": (
+            f"curriculum-version:{version.label}; curriculum-sha256:{version.content_hash}"
+        ),
+        "metadata_subject": _(
+            "%(program)s, curriculum version %(version)s",
+            program=version.program.title,
+            version=version.label,
+        ),
+    }
 
-    return moment.astimezone(ZoneInfo(tz)).date().isoformat()
+
+def _local_day(moment, tz: str) -> date:
+    return moment.astimezone(ZoneInfo(tz)).date()
 
 
 # What the verification page shows of a certificate, in the same query as the certificate.

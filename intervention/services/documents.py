@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from .. import signing
 from ..extensions import db
 from ..models import (
+    RECOMMENDATIONS,
     AttendanceStatus,
     CourtDocument,
     DocumentKind,
@@ -23,7 +24,7 @@ from ..models import (
     User,
     utcnow,
 )
-from . import ServiceError, audit, completion
+from . import ServiceError, audit, certificates, completion
 
 # The prefix of each kind's document number: PR-<case>-<n>, NC-<case>-<n>, TR-<case>-<n>.
 PREFIX = {
@@ -291,6 +292,8 @@ def _render(doc: CourtDocument, actor: User, generated_at: datetime) -> bytes:
         "generated_at": _when(generated_at, enrollment),
         **_summary(result, enrollment.state.is_open),
     }
+    if doc.kind is not DocumentKind.PROGRESS_REPORT:
+        context.update(_contacts_and_recommendation(enrollment))
     if doc.kind is DocumentKind.NONCOMPLIANCE_NOTICE:
         context.update(_notice_facts(doc, result))
     if doc.kind is DocumentKind.TERMINATION_REPORT:
@@ -334,8 +337,8 @@ def _case_facts(enrollment: Enrollment, result: completion.Completion) -> dict:
     version = enrollment.cohort.version
     return {
         "program_title": version.program.title,
-        "curriculum_version": version.label,
-        "curriculum_hash": version.short_hash,
+        **certificates.curriculum_metadata(version),
+        "show_titles": enrollment.court.session_titles_on_documents,
         "participant_name": enrollment.participant.full_name,
         "court_name": enrollment.court.name,
         "court_jurisdiction": enrollment.court.jurisdiction,
@@ -344,8 +347,9 @@ def _case_facts(enrollment: Enrollment, result: completion.Completion) -> dict:
         "referral_date": _day(enrollment.referral_date, enrollment),
         "starts_on": _day(enrollment.starts_on, enrollment),
         "deadline": _day(enrollment.completion_deadline, enrollment) or _("None set"),
-        "status": enrollment.state.label,
-        "status_statement": _status_statement(enrollment, result),
+        # One plain statement: the state and whether he can still complete, never "Active"
+        # beside a sentence saying completion is no longer possible.
+        "status": _status_statement(enrollment, result),
         "cohort_name": enrollment.cohort.name,
     }
 
@@ -355,8 +359,11 @@ def _status_statement(enrollment: Enrollment, result: completion.Completion) -> 
     if state is EnrollmentState.COMPLETED:
         cert = enrollment.valid_certificate
         if cert is not None:
+            # The day the last requirement was met, then the certificate's own date.
             return _(
-                "Completed. Certificate of completion %(number)s was issued %(date)s.",
+                "Completed %(completed)s. Certificate of completion %(number)s was issued"
+                " %(date)s.",
+                completed=_day(cert.completion_day(enrollment.court.timezone), enrollment),
                 number=cert.number,
                 date=_day(cert.issued_at, enrollment),
             )
@@ -367,10 +374,18 @@ def _status_statement(enrollment: Enrollment, result: completion.Completion) -> 
             return f"{state.label}."
         return _("%(status)s on %(date)s.", status=state.label, date=_day(since, enrollment))
     if result.complete:
-        return _("Every requirement is met; the certificate of completion is not yet issued.")
+        return _(
+            "%(status)s — every requirement is met; the certificate of completion is not yet"
+            " issued.",
+            status=state.label,
+        )
     if result.possible:
-        return _("In progress. Completion is still possible.")
-    return _("In progress, but completion is no longer possible.")
+        return _("%(status)s — can still complete.", status=state.label)
+    return _(
+        "%(status)s — can no longer complete: %(reasons)s",
+        status=state.label,
+        reasons=" ".join(result.blockers),
+    )
 
 
 def _summary(result: completion.Completion, open_case: bool) -> dict:
@@ -437,6 +452,24 @@ def _session_day(session) -> str:
     from ..templating import format_date
 
     return format_date(session.scheduled_at, session.cohort.timezone)
+
+
+def _contacts_and_recommendation(enrollment: Enrollment) -> dict:
+    """What a notice or termination report tells the court beyond the record: how the
+    program tried to reach him, what it recommends, and whether he may enroll again."""
+    from ..templating import format_date
+    from .notices import contacts_for
+
+    reenroll = {True: _("Yes"), False: _("No")}.get(enrollment.may_reenroll, _("Not stated"))
+    return {
+        "contacts": [
+            {"date": format_date(c.on), "method": c.method_label, "outcome": c.outcome}
+            for c in contacts_for(enrollment)
+        ],
+        "recommendation": str(RECOMMENDATIONS[enrollment.recommendation or "none"]),
+        "recommendation_text": enrollment.recommendation_text,
+        "may_reenroll": reenroll,
+    }
 
 
 def _notice_facts(notice: CourtDocument, result: completion.Completion) -> dict:

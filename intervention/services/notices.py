@@ -12,6 +12,9 @@ from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import (
+    CONTACT_METHODS,
+    RECOMMENDATIONS,
+    ContactAttempt,
     CourtDocument,
     DocumentKind,
     Enrollment,
@@ -192,3 +195,60 @@ def mark_sent(notice: CourtDocument, sent_on: date, method: str, actor: User) ->
         overdue=sent_on > notice.due_on if notice.due_on else False,
     )
     return notice
+
+
+def record_contact(
+    enrollment: Enrollment, actor: User, *, on: date, method: str, outcome: str
+) -> ContactAttempt:
+    """An attempt to reach him, for the notices and termination report generated after it."""
+    outcome = " ".join((outcome or "").split())
+    if method not in CONTACT_METHODS:
+        raise ServiceError(_("Choose how you tried to reach him."))
+    if not outcome:
+        raise ServiceError(_("Say what came of it, e.g. \u201cno answer\u201d."))
+    if on > court_today(enrollment):
+        raise ServiceError(_("The date of a contact attempt cannot be in the future."))
+    attempt = ContactAttempt(
+        enrollment_id=enrollment.id, on=on, method=method, outcome=outcome, recorded_by=actor
+    )
+    db.session.add(attempt)
+    db.session.flush()
+    # Ids and the method only: the outcome is free text about a person.
+    audit.record("contact.record", actor, enrollment, contact_id=attempt.id, method=method)
+    return attempt
+
+
+def contacts_for(enrollment: Enrollment) -> list[ContactAttempt]:
+    return list(
+        db.session.scalars(
+            select(ContactAttempt)
+            .where(ContactAttempt.enrollment_id == enrollment.id)
+            .order_by(ContactAttempt.on, ContactAttempt.id)
+        )
+    )
+
+
+def set_recommendation(
+    enrollment: Enrollment,
+    actor: User,
+    *,
+    recommendation: str,
+    text: str,
+    may_reenroll: bool | None,
+) -> Enrollment:
+    """What the program recommends to the court; printed on the next notice or termination
+    report (documents already generated keep what they said)."""
+    if recommendation not in RECOMMENDATIONS:
+        raise ServiceError(_("Choose a recommendation."))
+    enrollment.recommendation = recommendation
+    enrollment.recommendation_text = (text or "").strip()
+    enrollment.may_reenroll = may_reenroll
+    db.session.flush()
+    audit.record(
+        "case.recommendation",
+        actor,
+        enrollment,
+        recommendation=recommendation,
+        may_reenroll=may_reenroll,
+    )
+    return enrollment

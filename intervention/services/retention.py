@@ -13,7 +13,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Enrollment, User, utcnow
 from ..models.attendance import Attendance, AttendanceChange
-from ..models.enrollments import EnrollmentState
+from ..models.enrollments import ContactAttempt, EnrollmentState
 from . import ServiceError, audit
 
 REMOVED = "[removed after the retention period]"
@@ -80,6 +80,13 @@ def _scrub_case_texts(enrollment: Enrollment) -> None:
             change.reason = ""
     for transition in enrollment.transitions:
         transition.reason = REMOVED
+    # Contact outcomes and the recommendation's words are free text about him too.
+    for contact in db.session.scalars(
+        select(ContactAttempt).where(ContactAttempt.enrollment_id == enrollment.id)
+    ):
+        contact.outcome = REMOVED
+    if enrollment.recommendation_text:
+        enrollment.recommendation_text = REMOVED
 
 
 def _anonymise_person(user: User) -> None:

@@ -248,6 +248,7 @@ def create_court(
     actor: User,
     language: str = DEFAULT_LANGUAGE,
     state: str | None = None,
+    session_titles_on_documents: bool = False,
 ) -> Court:
     """A court that refers men; `language` is the language of the documents sent to it and
     `state` the state whose holidays its men's sessions avoid (None: the one its jurisdiction
@@ -263,6 +264,7 @@ def create_court(
         notice_deadline_days=notice_deadline_days,
         language=language,
         state=state,
+        session_titles_on_documents=session_titles_on_documents,
     )
     db.session.add(court)
     _flush_court(name)
@@ -276,6 +278,7 @@ def create_court(
         notice_deadline_days=notice_deadline_days,
         language=language,
         state=state,
+        session_titles_on_documents=session_titles_on_documents,
     )
     return court
 
@@ -290,6 +293,7 @@ def update_court(
     actor: User,
     language: str | None = None,
     state: str | None = None,
+    session_titles_on_documents: bool | None = None,
 ) -> Court:
     """Change a court's details; `language` or `state` None keeps the one it has. Documents
     already issued keep the language they were issued in: stored PDFs never change."""
@@ -297,6 +301,8 @@ def update_court(
     language = language or court.language
     state = court.state if state is None else state
     _check_court(name, timezone, notice_deadline_days, language, court, state)
+    if session_titles_on_documents is None:
+        session_titles_on_documents = court.session_titles_on_documents
     wanted = {
         "state": state,
         "name": name,
@@ -304,6 +310,7 @@ def update_court(
         "timezone": timezone,
         "notice_deadline_days": notice_deadline_days,
         "language": language,
+        "session_titles_on_documents": bool(session_titles_on_documents),
     }
     changes = {k: [getattr(court, k), v] for k, v in wanted.items() if getattr(court, k) != v}
     if not changes:
