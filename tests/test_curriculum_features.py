@@ -724,9 +724,12 @@ def test_a_cohort_stays_on_its_version_until_moved(
 
     cert = certificate_service.issue(enrollment, facilitator)
     db.session.commit()
-    text = " ".join(page.extract_text() for page in PdfReader(BytesIO(cert.pdf)).pages)
-    assert "Curriculum version 2026.1" in " ".join(text.split())
-    assert "2026.2" not in text
+    reader = PdfReader(BytesIO(cert.pdf))
+    text = " ".join(page.extract_text() for page in reader.pages)
+    # The version taken is named in the document's metadata, not on the page (issue 14:
+    # the page goes into a public court file).
+    assert "curriculum-version:2026.1" in reader.metadata["/Keywords"]
+    assert "2026.2" not in text and "2026.2" not in reader.metadata["/Keywords"]
     answers = {r.prompt.key: r.latest_attempt.text for r in enrollment.reflections}
 
     director = app.test_client()
