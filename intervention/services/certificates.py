@@ -114,14 +114,7 @@ def issue(enrollment: Enrollment, actor: User) -> Certificate:
     issued_at = utcnow()
     cert = _store_with_next_number(enrollment, actor, result, issued_at)
     _complete(enrollment, cert, actor)
-    audit.record(
-        "certificate.issue",
-        actor,
-        cert,
-        number=cert.number,
-        sha256=cert.sha256,
-        enrollment_id=cert.enrollment_id,
-    )
+    _record_issue(cert, actor)
     return cert
 
 
@@ -184,16 +177,7 @@ def issue_after_revocation(revoked: Certificate, actor: User, reason: str) -> Ce
         follows_revoked_reason=reason,
     )
     _complete(enrollment, cert, actor)
-    audit.record(
-        "certificate.issue",
-        actor,
-        cert,
-        number=cert.number,
-        sha256=cert.sha256,
-        enrollment_id=cert.enrollment_id,
-        after_revocation_of=revoked.number,
-        reason=reason,
-    )
+    _record_issue(cert, actor, after_revocation_of=revoked.number, reason=reason)
     return cert
 
 
@@ -242,6 +226,16 @@ def reissue(old: Certificate, actor: User, reason: str) -> Certificate:
     old.superseded_by_id = cert.id
     db.session.flush()
     _complete(enrollment, cert, actor)
+    _record_issue(cert, actor, replaces=old.number, reason=reason)
+    audit.record(
+        "certificate.supersede", actor, old, number=old.number, by=cert.number, reason=reason
+    )
+    return cert
+
+
+def _record_issue(cert: Certificate, actor: User, **extra) -> None:
+    """The sealed issue event every certificate has, first, re-issued or issued after a
+    revocation: its number, case and the stored PDF's hash, which integrity() checks."""
     audit.record(
         "certificate.issue",
         actor,
@@ -249,13 +243,8 @@ def reissue(old: Certificate, actor: User, reason: str) -> Certificate:
         number=cert.number,
         sha256=cert.sha256,
         enrollment_id=cert.enrollment_id,
-        replaces=old.number,
-        reason=reason,
+        **extra,
     )
-    audit.record(
-        "certificate.supersede", actor, old, number=old.number, by=cert.number, reason=reason
-    )
-    return cert
 
 
 def _complete(enrollment: Enrollment, cert: Certificate, actor: User) -> None:
