@@ -174,3 +174,23 @@ def test_login_lists_demo_accounts_only_in_demo_mode(app, client, monkeypatch):
     assert DEMO_PASSWORD in page
     for email in DEMO_ACCOUNTS:
         assert f"<code>{email}</code>" in page
+
+
+def test_demo_documents_come_from_a_realistic_provider_about_identified_men(demo):
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    from intervention.models import Enrollment, Provider
+
+    provider = db.session.scalar(sa.select(Provider))
+    assert provider.legal_name and provider.license_number and provider.director_name
+    assert provider.logo_type == "image/svg+xml"
+    cases = db.session.scalars(sa.select(Enrollment)).all()
+    assert all(e.date_of_birth and e.court_person_number for e in cases)
+    [cert] = db.session.scalars(sa.select(Certificate)).all()
+    pages = PdfReader(BytesIO(cert.pdf)).pages
+    text = " ".join(pages[0].extract_text().split())
+    assert provider.legal_name in text and "Date of birth" in text and "Copies to:" in text
+    # The letterhead does not push a ten-session certificate onto a second page.
+    assert len(pages) == 1

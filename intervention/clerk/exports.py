@@ -45,6 +45,10 @@ CASE_COLUMNS = (
     "reflections_required",
     "certificate_number",
     "certificate_status",
+    # Who he is beyond his name, for matching the court's own record; appended so that
+    # importers reading the earlier columns by position keep working.
+    "date_of_birth",
+    "court_person_number",
 )
 
 
@@ -243,6 +247,8 @@ def _case_row(enrollment: Enrollment) -> list:
         result.reflections_required,
         cert.number if cert else "",
         cert.status.value if cert else "",
+        enrollment.date_of_birth.isoformat() if enrollment.date_of_birth else "",
+        enrollment.court_person_number,
     ]
 
 

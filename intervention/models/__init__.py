@@ -15,6 +15,7 @@ from .enrollments import (
     EnrollmentTransition,
     ReferralType,
 )
+from .provider import Provider
 from .reflections import Reflection, ReflectionAttempt, ReflectionState, Review, ReviewOutcome
 from .second_factor import Passkey, RecoveryCode
 from .users import Role, User
@@ -40,6 +41,7 @@ __all__ = [
     "Module",
     "Passkey",
     "Program",
+    "Provider",
     "RecoveryCode",
     "ReferralType",
     "Reflection",

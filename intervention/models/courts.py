@@ -20,6 +20,9 @@ class Court(db.Model):
     notice_deadline_days: Mapped[int] = mapped_column(default=7)
     # The language of the documents the program sends this court ("en", "es").
     language: Mapped[str] = mapped_column(sa.String(8), default="en", server_default="en")
+    # Whether enrollment needs his date of birth: the court identifies him by it, unless the
+    # court says its own person number is enough.
+    requires_date_of_birth: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
 
     def __repr__(self) -> str:
         return f"<Court {self.name}>"

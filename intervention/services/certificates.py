@@ -361,6 +361,8 @@ def _render_certificate(
         if line.credited and (line.counts or line.status is AttendanceStatus.MADE_UP)
     ]
     url = verify_url(code)
+    from .provider import document_parties
+
     return render_pdf(
         "pdf/certificate.html",
         title=_("Certificate of completion %(number)s", number=number),
@@ -396,6 +398,7 @@ def _render_certificate(
         verify_url=url,
         qr_svg=segno.make(url, error="m").svg_inline(scale=3),
         replaces=replaces,
+        **document_parties(enrollment, version.program.title),
     )
 
 

@@ -23,6 +23,7 @@ from ..models import (
     utcnow,
 )
 from . import ServiceError, audit, completion
+from .provider import document_parties
 
 # The prefix of each kind's document number: PR-<case>-<n>, NC-<case>-<n>, TR-<case>-<n>.
 PREFIX = {
@@ -343,6 +344,7 @@ def _case_facts(enrollment: Enrollment, result: completion.Completion) -> dict:
         "status": enrollment.state.label,
         "status_statement": _status_statement(enrollment, result),
         "cohort_name": enrollment.cohort.name,
+        **document_parties(enrollment, version.program.title),
     }
 
 

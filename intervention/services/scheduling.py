@@ -140,6 +140,7 @@ def create_court(
     notice_deadline_days: int,
     actor: User,
     language: str = DEFAULT_LANGUAGE,
+    requires_date_of_birth: bool = True,
 ) -> Court:
     """A court that refers men; `language` is the language of the documents sent to it."""
     name, jurisdiction = clean_name(name), clean_name(jurisdiction)
@@ -150,6 +151,7 @@ def create_court(
         timezone=timezone,
         notice_deadline_days=notice_deadline_days,
         language=language,
+        requires_date_of_birth=requires_date_of_birth,
     )
     db.session.add(court)
     _flush_court(name)
@@ -162,6 +164,7 @@ def create_court(
         timezone=timezone,
         notice_deadline_days=notice_deadline_days,
         language=language,
+        requires_date_of_birth=requires_date_of_birth,
     )
     return court
 
@@ -175,6 +178,7 @@ def update_court(
     notice_deadline_days: int,
     actor: User,
     language: str | None = None,
+    requires_date_of_birth: bool | None = None,
 ) -> Court:
     """Change a court's details; `language` None keeps its documents' language. Documents
     already issued keep the language they were issued in: stored PDFs never change."""
@@ -187,6 +191,9 @@ def update_court(
         "timezone": timezone,
         "notice_deadline_days": notice_deadline_days,
         "language": language,
+        "requires_date_of_birth": court.requires_date_of_birth
+        if requires_date_of_birth is None
+        else requires_date_of_birth,
     }
     changes = {k: [getattr(court, k), v] for k, v in wanted.items() if getattr(court, k) != v}
     if not changes:
