@@ -24,7 +24,16 @@ from .models import (
     User,
     utcnow,
 )
-from .services import attendance, certificates, enrollments, notices, reflections, scheduling
+from .services import (
+    attendance,
+    certificates,
+    documents,
+    enrollments,
+    notices,
+    reflections,
+    scheduling,
+)
+from .services import provider as provider_service
 
 DEMO_PASSWORD = "demo-password"
 # Demo staff accounts come with an authenticator app enrolled, all with this key (in the
@@ -97,7 +106,42 @@ def _cohort(name: str, version, facilitator: User, start: date, court: Court) ->
     return cohort
 
 
+# The agency the demo program is: a realistic letterhead, so its documents look like a court's.
+DEMO_PROVIDER = {
+    "legal_name": "Northwest Accountability Programs",
+    "address": "1420 Fourth Avenue, Suite 300\nSeattle, WA 98101",
+    "phone": "(206) 555-0142",
+    "email": "court-reports@nwap.example",
+    "license_number": "WA-DSHS-IP-2291",
+    "director_name": "Dana Whitfield",
+    "director_title": "Program Director",
+}
+DEMO_LOGO = b"""<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64" width="64" height="64">
+<title>Northwest Accountability Programs</title>
+<rect width="64" height="64" rx="8" fill="#1f2a36"/>
+<path d="M12 46 L26 18 L34 34 L40 24 L52 46 Z" fill="#e8eef3"/>
+<path d="M12 50 H52" stroke="#9fb4c7" stroke-width="3"/>
+</svg>"""
+# The referral's parties by court: whom each court's documents address and copy.
+DEMO_PARTIES = {
+    "King County District Court": {
+        "court_department": "Seattle Courthouse, Judge E. Moreno",
+        "prosecutor": "King County Prosecuting Attorney's Office, DPA L. Chen",
+        "defense_attorney": "King County Department of Public Defense, M. Okafor",
+        "probation_officer": "King County Probation, PO D. Hale",
+    },
+    "Seattle Municipal Court": {
+        "court_department": "Courtroom 1003, Judge S. Patel",
+        "prosecutor": "Seattle City Attorney's Office, ACA R. Singh",
+        "defense_attorney": "Northwest Defenders Division, T. Alvarez",
+        "probation_officer": "",
+    },
+}
+
+
 def _enroll(participant, cohort, court, case_number, referral_type, staff) -> Enrollment:
+    # A date of birth and booking number per case, fixed so the demo reads the same each time.
+    seed = sum(case_number.encode())
     enrollment = Enrollment(
         participant=participant,
         cohort=cohort,
@@ -107,6 +151,9 @@ def _enroll(participant, cohort, court, case_number, referral_type, staff) -> En
         referral_date=cohort.start_date - timedelta(days=12),
         completion_deadline=cohort.start_date + timedelta(days=120),
         starts_on=cohort.start_date,
+        date_of_birth=date(1962 + seed % 35, 1 + seed % 12, 1 + seed % 28),
+        court_person_number=f"BK-{seed * 7919 % 10_000_000:07d}",
+        **DEMO_PARTIES.get(court.name, {}),
     )
     db.session.add(enrollment)
     db.session.flush()
@@ -164,6 +211,8 @@ def seed() -> str:
     )
     db.session.add_all([king, muni])
     admin = _user("admin@demo.test", "Dana Whitfield", Role.ADMIN)
+    db.session.flush()
+    provider_service.save(actor=admin, logo=DEMO_LOGO, **DEMO_PROVIDER)
     facilitator = _user("facilitator@demo.test", "Marcus Hale", Role.FACILITATOR)
     _user("clerk@demo.test", "Rosa Delgado", Role.CLERK, court=king)
     _user("clerk.municipal@demo.test", "Alan Brooks", Role.CLERK, court=muni)
@@ -242,7 +291,6 @@ def seed() -> str:
                     "Honest and specific. Thank you.",
                     facilitator,
                 )
-    certificates.issue(done_case, facilitator)
 
     first, second = modules[0], modules[min(1, len(modules) - 1)]
     for prompt in first.prompts:
@@ -265,10 +313,15 @@ def seed() -> str:
     cohorts = 2 + _spanish_cohort(king, facilitator, admin, today)
     db.session.flush()
     _backdate_answers()
+    # Issued once his answers carry their real dates, so the certificate says the day he
+    # finished (his last review, in the summer), not the day the demo was seeded.
+    certificates.issue(done_case, facilitator)
     # What the roster would have done as attendance was taken: draft notices for breaches.
     for enrollment in db.session.scalars(select(Enrollment)):
         if enrollment.state.is_open:
             notices.draft_for(enrollment, facilitator)
+    # The prosecutor asked how the man partway through is doing: a signed progress report.
+    documents.progress_report(mid_case, facilitator)
     return (
         f"Demo data added: 2 courts, {cohorts} cohorts, "
         f"{db.session.scalar(select(func.count(Enrollment.id)))} cases, "

@@ -69,6 +69,8 @@ def render_pdf(
         author=author,
         lang=current_language(),
         page_counter=_page_counter(),
+        # The footer names the sender on every page, as a letterhead's continuation sheets do.
+        footer_sender=_css_string(context["sender"]["name"]) if "sender" in context else "",
         **context,
     )
     static = Path(current_app.static_folder).resolve()
@@ -97,3 +99,15 @@ def _page_counter() -> str:
     text = _("Page %(page)s of %(pages)s", page="\0", pages="\1")
     quoted = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return quoted.replace("\0", '" counter(page) "').replace("\1", '" counter(pages) "')
+
+
+def _css_string(text: str) -> str:
+    """`text` as a quoted CSS string; control characters and "<" escaped, so that a name
+    can neither end the string nor the <style> element it sits in."""
+    out = []
+    for char in text:
+        if char in '\\"<>' or ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\{ord(char):x} ")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'

@@ -313,14 +313,18 @@ class Signatory:
 
 def director(actor) -> Signatory:
     """The program director, who attests every court document, not the facilitator who
-    pressed the button. The one place that says who that is: until the provider record names
-    the director, the issuing admin, else the longest-standing active admin account (the
-    program director's role), else the actor."""
+    pressed the button. The one place that says who that is: the director the provider record
+    names; until the director fills that in, the issuing admin, else the longest-standing
+    active admin account (the program director's role), else the actor."""
     from sqlalchemy import select
 
     from .extensions import db
     from .models import Role, User
+    from .services import provider
 
+    record = provider.current()
+    if record is not None and record.director_name:
+        return Signatory(name=record.director_name, title=record.director_title or Role.ADMIN.label)
     person = actor
     if actor.role is not Role.ADMIN:
         person = (

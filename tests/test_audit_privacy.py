@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -100,6 +100,7 @@ def test_no_event_of_a_whole_journey_holds_a_participants_name_email_or_case_num
         overrides={"max_absences": 0},
         note=f"Order of Oct 2: {name}, {case}, twelve weeks.",
         actor=admin,
+        date_of_birth=date(1984, 3, 9),
     )
     first, second = ours.sessions[0], ours.sessions[1]
     attendance.mark(first, quinn, S.ABSENT, 0, facilitator, note=f"{name} did not call")

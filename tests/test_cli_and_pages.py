@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -78,7 +79,14 @@ def test_demo_has_a_valid_certificate_for_the_finished_man(client, demo):
     assert cert.enrollment.participant is done
     assert cert.status is CertificateStatus.VALID
     assert cert.sha256 == hashlib.sha256(cert.pdf).hexdigest()
-    assert completion.evaluate(cert.enrollment).complete
+    result = completion.evaluate(cert.enrollment)
+    assert result.complete
+    # He finished in the summer (his last answer was reviewed days after the last session),
+    # and the certificate says so, not the day the demo was seeded.
+    last_session = cert.enrollment.cohort.sessions[-1].scheduled_at.date()
+    assert last_session < cert.completed_on <= last_session + timedelta(days=4)
+    assert cert.completed_on == result.completed_on
+    assert cert.completed_on < cert.issued_at.date()
 
     page = text_of(client.get(f"/verify/{cert.verification_code}"))
     assert "This certificate is valid" in page
@@ -174,3 +182,23 @@ def test_login_lists_demo_accounts_only_in_demo_mode(app, client, monkeypatch):
     assert DEMO_PASSWORD in page
     for email in DEMO_ACCOUNTS:
         assert f"<code>{email}</code>" in page
+
+
+def test_demo_documents_come_from_a_realistic_provider_about_identified_men(demo):
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    from intervention.models import Enrollment, Provider
+
+    provider = db.session.scalar(sa.select(Provider))
+    assert provider.legal_name and provider.license_number and provider.director_name
+    assert provider.logo_type == "image/svg+xml"
+    cases = db.session.scalars(sa.select(Enrollment)).all()
+    assert all(e.date_of_birth and e.court_person_number for e in cases)
+    [cert] = db.session.scalars(sa.select(Certificate)).all()
+    pages = PdfReader(BytesIO(cert.pdf)).pages
+    text = " ".join(pages[0].extract_text().split())
+    assert provider.legal_name in text and "Date of birth" in text and "Copies to:" in text
+    # The letterhead does not push a ten-session certificate onto a second page.
+    assert len(pages) == 1

@@ -65,6 +65,7 @@ def enroll(admin, participant, cohort, court, case_number="KC-26-100001", **over
         "overrides": {},
         "note": "",
         "actor": admin,
+        "date_of_birth": date(1984, 3, 9),  # required by default since issue 14
     }
     values.update(overrides)
     return enrollment_service.enroll(**values)
@@ -268,6 +269,8 @@ def enrollment_form(cohort, court, **values):
         "max_consecutive_absences": "",
         "max_gap_days": "",
         "note": "",
+        # Required by default since issue 14: courts identify him by it.
+        "date_of_birth": "1984-03-09",
     }
     data.update(values)
     return data

@@ -4,7 +4,7 @@ CVE-2021-42574). Forms and the services that set names remove them (issue 13).""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -93,6 +93,7 @@ def test_services_that_set_names_remove_them(make_user, program, make_court):
         overrides={},
         note="",
         actor=admin,
+        date_of_birth=date(1984, 3, 9),  # required by default since issue 14
     )
     assert case.case_number == "KC-26-100001"
 

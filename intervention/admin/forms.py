@@ -4,6 +4,7 @@ from urllib.parse import urlsplit
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileAllowed, FileField
 from wtforms import (
     BooleanField,
     DateField,
@@ -135,6 +136,7 @@ class CourtForm(TimezoneMixin, BaseForm):
             " attendance and hours only)"
         )
     )
+    requires_date_of_birth = BooleanField(_l("Enrollment needs his date of birth"), default=True)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -253,7 +255,18 @@ class EnrollForm(BaseForm):
     max_consecutive_absences = _override(_l("Maximum absences in a row"), 0)
     max_gap_days = _override(_l("Maximum days without attendance"), 1)
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
+    # Who he is beyond his name; the service says when his court needs the date of birth.
+    date_of_birth = DateField(_l("Date of birth"), validators=[Optional()])
+    court_person_number = StringField(
+        _l("Court person or booking number"), [Length(max=80)], filters=[clean_name]
+    )
+    # The referral's parties, whom the court documents address and copy.
+    court_department = StringField(_l("Department or judge"), [Length(max=200)])
+    prosecutor = StringField(_l("Prosecutor or city attorney"), [Length(max=200)])
+    defense_attorney = StringField(_l("Defense attorney"), [Length(max=200)])
+    probation_officer = StringField(_l("Probation officer"), [Length(max=200)])
 
+    PARTIES = ("court_department", "prosecutor", "defense_attorney", "probation_officer")
     OVERRIDES = ("sessions_required", "max_absences", "max_consecutive_absences", "max_gap_days")
 
     def validate_participant_id(self, field):
@@ -280,8 +293,26 @@ class EnrollForm(BaseForm):
             raise ValidationError(_("The deadline must be after the referral date."))
 
     @property
+    def parties(self) -> dict:
+        return {k: self[k].data or "" for k in self.PARTIES}
+
+    @property
     def overrides(self) -> dict:
         return {k: self[k].data for k in self.OVERRIDES if self[k].data is not None}
+
+
+class ReferralDetailsForm(BaseForm):
+    """Corrections to who he is and to whom his court documents go."""
+
+    date_of_birth = EnrollForm.date_of_birth
+    court_person_number = EnrollForm.court_person_number
+    court_department = EnrollForm.court_department
+    prosecutor = EnrollForm.prosecutor
+    defense_attorney = EnrollForm.defense_attorney
+    probation_officer = EnrollForm.probation_officer
+
+    PARTIES = EnrollForm.PARTIES
+    parties = EnrollForm.parties
 
 
 class EnrollmentSearchForm(BaseForm):
@@ -296,3 +327,31 @@ class EnrollmentSearchForm(BaseForm):
         choices=[("", _l("Any status")), *[(s.value, label) for s, label in STATE_LABELS.items()]],
         validators=[Optional()],
     )
+
+
+class ProviderForm(BaseForm):
+    """The program as an agency: the letterhead of every court document."""
+
+    legal_name = StringField(
+        _l("Legal name"),
+        validators=[DataRequired(message=_l("Give the program's legal name.")), Length(max=200)],
+        filters=[clean_name],
+    )
+    address = TextAreaField(_l("Address"), validators=[Length(max=500)])
+    phone = StringField(_l("Phone"), validators=[Length(max=40)])
+    email = StringField(_l("Email"), validators=[Length(max=254)])
+    license_number = StringField(_l("State certification or license number"), [Length(max=80)])
+    director_name = StringField(_l("Director's name"), [Length(max=200)], filters=[clean_name])
+    director_title = StringField(_l("Director's title"), [Length(max=200)], filters=[clean_name])
+    logo = FileField(
+        _l("Logo (PNG or SVG)"),
+        validators=[
+            Optional(),
+            FileAllowed(["png", "svg"], _l("Upload the logo as a PNG or SVG image.")),
+        ],
+    )
+    remove_logo = BooleanField(_l("Remove the logo"))
+
+    def validate_email(self, field):
+        if field.data and not EMAIL_RE.match(field.data):
+            raise ValidationError(_("Give a valid email address, like name@example.com."))

@@ -22,6 +22,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
+from werkzeug.datastructures import FileStorage
 
 from ..access import get_or_404, guard_blueprint
 from ..auth import invitations
@@ -47,6 +48,7 @@ from ..services import ServiceError, audit, curriculum, scheduling, stats
 from ..services import certificates as certificate_service
 from ..services import enrollments as enrollment_service
 from ..services import notices as notice_service
+from ..services import provider as provider_service
 from ..services import reflections as reflection_service
 from ..services.audit import PAGE_CHECK_EVENTS, verify_chain
 from ..services.enrollments import OPEN_STATES
@@ -60,6 +62,8 @@ from .forms import (
     EnrollmentSearchForm,
     IssueAgainForm,
     MoveVersionForm,
+    ProviderForm,
+    ReferralDetailsForm,
     RescheduleForm,
     ReviewerForm,
     RevokeForm,
@@ -123,6 +127,7 @@ def home():
             .order_by(Certificate.issued_at.desc())
             .limit(OVERVIEW_ROWS)
         ).all(),
+        provider_missing=provider_service.current() is None,
         overdue_notices=overdue[:OVERVIEW_ROWS],
         overdue_count=len(overdue),
         open_notices=notice_service.open_count(),
@@ -282,6 +287,35 @@ def cohort(cohort_id: int):
     )
 
 
+# --- the provider (letterhead) --------------------------------------------------------------
+
+
+@bp.route("/provider", methods=["GET", "POST"])
+def provider():
+    record = provider_service.current()
+    form = ProviderForm(obj=record)
+    error = None
+    if form.validate_on_submit():
+        # Without an upload the field holds the stored logo (read from the record): keep it.
+        upload = form.logo.data if isinstance(form.logo.data, FileStorage) else None
+        if upload is not None and not upload.filename:
+            upload = None  # a browser sends an empty file part when none was chosen
+        try:
+            provider_service.save(
+                actor=current_user,
+                logo=upload.read() if upload else None,
+                remove_logo=form.remove_logo.data,
+                **{name: getattr(form, name).data for name in provider_service.FIELDS},
+            )
+            db.session.commit()
+            flash(_("The program's letterhead is saved."), "success")
+            return redirect(url_for(".provider"))
+        except ServiceError as exc:
+            db.session.rollback()
+            error = str(exc)
+    return _form_page("admin/provider_form.html", form=form, provider=record, error=error)
+
+
 # --- courts -------------------------------------------------------------------------------------
 
 
@@ -324,6 +358,7 @@ def new_court():
                 # Left unset: the state its jurisdiction names, if it names one.
                 state=form.state.data or None,
                 session_titles_on_documents=form.session_titles_on_documents.data,
+                requires_date_of_birth=form.requires_date_of_birth.data,
                 actor=current_user,
             )
             db.session.commit()
@@ -353,6 +388,7 @@ def edit_court(court_id: int):
                 language=form.language.data,
                 state=form.state.data or "",
                 session_titles_on_documents=form.session_titles_on_documents.data,
+                requires_date_of_birth=form.requires_date_of_birth.data,
                 actor=current_user,
             )
             db.session.commit()
@@ -702,6 +738,9 @@ def new_enrollment():
                 overrides=form.overrides,
                 note=form.note.data or "",
                 actor=current_user,
+                date_of_birth=form.date_of_birth.data,
+                court_person_number=form.court_person_number.data or "",
+                parties=form.parties,
             )
             token = _invite(participant) if invited else None
             db.session.commit()
@@ -722,6 +761,29 @@ def new_enrollment():
                 return _show_invitation(participant, token)
             return redirect(url_for("facilitator.enrollment", enrollment_id=enrollment.id))
     return _form_page("admin/enrollment_form.html", form=form, error=error, find=find)
+
+
+@bp.route("/enrollments/<int:enrollment_id>/referral", methods=["GET", "POST"])
+def edit_referral(enrollment_id: int):
+    enrollment = get_or_404(Enrollment, enrollment_id)
+    form = ReferralDetailsForm(obj=enrollment)
+    error = None
+    if form.validate_on_submit():
+        try:
+            enrollment_service.update_referral_details(
+                enrollment,
+                date_of_birth=form.date_of_birth.data,
+                court_person_number=form.court_person_number.data or "",
+                parties=form.parties,
+                actor=current_user,
+            )
+            db.session.commit()
+            flash(_("Case %(case)s saved.", case=enrollment.case_number), "success")
+            return redirect(url_for("facilitator.enrollment", enrollment_id=enrollment.id))
+        except ServiceError as exc:
+            db.session.rollback()
+            error = str(exc)
+    return _form_page("admin/referral_form.html", form=form, enrollment=enrollment, error=error)
 
 
 def _row_id(text: str) -> int:

@@ -49,6 +49,10 @@ CASE_COLUMNS = (
     # The day the last requirement was met, which is not the certificate's issue date.
     "completed_on",
     "certificate_issued_on",
+    # Who he is beyond his name, for matching the court's own record; appended so that
+    # importers reading the earlier columns by position keep working.
+    "date_of_birth",
+    "court_person_number",
 )
 
 
@@ -254,6 +258,8 @@ def _case_row(enrollment: Enrollment) -> list:
         cert.status.value if cert else "",
         completed_on.isoformat() if completed_on else "",
         cert.issued_at.astimezone(ZoneInfo(tz)).date().isoformat() if cert else "",
+        enrollment.date_of_birth.isoformat() if enrollment.date_of_birth else "",
+        enrollment.court_person_number,
     ]
 
 

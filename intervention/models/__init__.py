@@ -18,6 +18,7 @@ from .enrollments import (
     EnrollmentTransition,
     ReferralType,
 )
+from .provider import Provider
 from .reflections import Reflection, ReflectionAttempt, ReflectionState, Review, ReviewOutcome
 from .second_factor import Passkey, RecoveryCode
 from .users import Role, User
@@ -46,6 +47,7 @@ __all__ = [
     "Passkey",
     "Program",
     "RECOMMENDATIONS",
+    "Provider",
     "RecoveryCode",
     "ReferralType",
     "Reflection",

@@ -28,6 +28,9 @@ class Court(db.Model):
     session_titles_on_documents: Mapped[bool] = mapped_column(
         default=False, server_default=sa.false()
     )
+    # Whether enrollment needs his date of birth: the court identifies him by it, unless the
+    # court says its own person number is enough.
+    requires_date_of_birth: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
 
     def __repr__(self) -> str:
         return f"<Court {self.name}>"

@@ -110,6 +110,15 @@ class Enrollment(db.Model):
     recommendation: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
     recommendation_text: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     may_reenroll: Mapped[bool | None]
+    # Who he is beyond his name, for the court's file: never shown on /verify.
+    date_of_birth: Mapped[date | None]
+    # The court's person or booking number, when it has one.
+    court_person_number: Mapped[str] = mapped_column(sa.String(80), default="", server_default="")
+    # The referral's parties, as the court documents address them (names and offices).
+    court_department: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    prosecutor: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    defense_attorney: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    probation_officer: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
 
     __table_args__ = (
         # One open enrollment per court case: a second referral of the same docket is refused.

@@ -31,6 +31,8 @@ from ..models import (
     utcnow,
 )
 from . import ServiceError, audit, completion, enrollments
+from .provider import current as current_provider
+from .provider import document_parties
 
 # Crockford's base32: no I, L, O or U, so a code read aloud cannot be misheard as another.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -405,6 +407,7 @@ def _render_certificate(
         verify_url=url,
         qr_svg=segno.make(url, error="m").svg_inline(scale=3),
         replaces=replaces,
+        **document_parties(enrollment, version.program.title),
     )
 
 
@@ -435,7 +438,13 @@ def certificate_facts(
         },
         "case_number": enrollment.case_number,
         "referral_type": enrollment.referral_type.value,
-        "participant": {"name": enrollment.participant.full_name},
+        "participant": {
+            "name": enrollment.participant.full_name,
+            "date_of_birth": enrollment.date_of_birth.isoformat()
+            if enrollment.date_of_birth
+            else None,
+            "court_person_number": enrollment.court_person_number or None,
+        },
         "dates": {
             "referred": enrollment.referral_date.isoformat(),
             # The day the last requirement was met, not the day of issue.
@@ -455,7 +464,15 @@ def certificate_facts(
         "total_hours": round(result.minutes_credited / 60, 2),
         "reflections_accepted": result.reflections_accepted,
         "issuer": {"name": director.name, "title": director.title},
+        "provider": _provider_facts(enrollment.cohort.version.program.title),
     }
+
+
+def _provider_facts(program_title: str) -> dict:
+    record = current_provider()
+    if record is None:
+        return {"name": program_title, "license_number": None}
+    return {"name": record.legal_name, "license_number": record.license_number or None}
 
 
 def curriculum_metadata(version) -> dict:

@@ -25,6 +25,7 @@ from ..models import (
     utcnow,
 )
 from . import ServiceError, audit, certificates, completion
+from .provider import document_parties
 
 # The prefix of each kind's document number: PR-<case>-<n>, NC-<case>-<n>, TR-<case>-<n>.
 PREFIX = {
@@ -351,6 +352,7 @@ def _case_facts(enrollment: Enrollment, result: completion.Completion) -> dict:
         # beside a sentence saying completion is no longer possible.
         "status": _status_statement(enrollment, result),
         "cohort_name": enrollment.cohort.name,
+        **document_parties(enrollment, version.program.title),
     }
 
 

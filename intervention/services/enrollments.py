@@ -197,6 +197,33 @@ def _check_overrides(overrides: dict) -> dict:
     return stored
 
 
+# The referral's parties kept on the enrollment, as free text (a name and office each).
+PARTIES = ("court_department", "prosecutor", "defense_attorney", "probation_officer")
+PARTY_MAX = 200
+OLDEST_BIRTH_YEAR = 1900
+
+
+def _check_parties(parties: dict[str, str]) -> dict[str, str]:
+    unknown = set(parties) - set(PARTIES)
+    if unknown:
+        raise TypeError(f"unknown referral parties: {sorted(unknown)}")
+    cleaned = {key: clean_name(parties.get(key) or "") for key in PARTIES}
+    if any(len(value) > PARTY_MAX for value in cleaned.values()):
+        raise ServiceError(_("Keep each name and office under %(num)d characters.", num=PARTY_MAX))
+    return cleaned
+
+
+def _check_date_of_birth(court: Court, date_of_birth: date | None, referral_date: date) -> None:
+    if date_of_birth is None:
+        if court.requires_date_of_birth:
+            raise ServiceError(
+                _("Give his date of birth: %(court)s identifies him by it.", court=court.name)
+            )
+        return
+    if date_of_birth.year < OLDEST_BIRTH_YEAR or date_of_birth >= referral_date:
+        raise ServiceError(_("Give a date of birth before the referral date."))
+
+
 def enroll(
     *,
     participant: User,
@@ -210,11 +237,21 @@ def enroll(
     overrides: dict,
     note: str,
     actor: User,
+    date_of_birth: date | None = None,
+    court_person_number: str = "",
+    parties: dict[str, str] | None = None,
 ) -> Enrollment:
-    """Record a court's referral and enroll the man in a cohort: referred, then active."""
+    """Record a court's referral and enroll the man in a cohort: referred, then active.
+
+    `date_of_birth` is required unless his court says otherwise; `parties` holds the
+    referral's court department or judge, prosecutor, defense attorney and probation officer
+    (PARTIES), whom the court documents address."""
     case_number = clean_name(case_number)  # shown to courts beside his name: same risk
     if not case_number:
         raise ServiceError(_("Give the case or docket number."))
+    court_person_number = clean_name(court_person_number or "")
+    parties = _check_parties(parties or {})
+    _check_date_of_birth(court, date_of_birth, referral_date)
     if participant.role is not Role.PARTICIPANT:
         raise ServiceError(_("%(name)s is not a participant account.", name=participant.full_name))
     if completion_deadline is not None and completion_deadline <= referral_date:
@@ -259,6 +296,9 @@ def enroll(
         starts_on=starts_on,
         overrides=stored_overrides,
         state=EnrollmentState.REFERRED,
+        date_of_birth=date_of_birth,
+        court_person_number=court_person_number,
+        **parties,
     )
     try:
         # A savepoint, so losing a race to a concurrent enrollment of the same case (the
@@ -294,5 +334,35 @@ def enroll(
         completion_deadline=completion_deadline.isoformat() if completion_deadline else None,
         starts_on=starts_on.isoformat(),
         overrides=stored_overrides,
+        # Whether they were given, never the values: the audit log holds no one's identity.
+        date_of_birth_given=date_of_birth is not None,
+        court_person_number_given=bool(court_person_number),
+        parties_given=sorted(k for k, v in parties.items() if v),
     )
     return transition(enrollment, EnrollmentState.ACTIVE, actor, f"Enrolled by {actor.full_name}.")
+
+
+def update_referral_details(
+    enrollment: Enrollment,
+    *,
+    date_of_birth: date | None,
+    court_person_number: str,
+    parties: dict[str, str],
+    actor: User,
+) -> Enrollment:
+    """Correct who he is and to whom his documents go. Documents already issued keep what
+    they said (stored PDFs never change); the next ones use the corrected values."""
+    court_person_number = clean_name(court_person_number or "")
+    parties = _check_parties(parties)
+    _check_date_of_birth(enrollment.court, date_of_birth, enrollment.referral_date)
+    wanted = {"date_of_birth": date_of_birth, "court_person_number": court_person_number}
+    wanted.update(parties)
+    changed = sorted(k for k, v in wanted.items() if getattr(enrollment, k) != v)
+    if not changed:
+        return enrollment
+    for key in changed:
+        setattr(enrollment, key, wanted[key])
+    db.session.flush()
+    # Which fields changed, never their values: the audit log holds no one's identity.
+    audit.record("enrollment.referral_update", actor, enrollment, fields=changed)
+    return enrollment

@@ -249,6 +249,7 @@ def create_court(
     language: str = DEFAULT_LANGUAGE,
     state: str | None = None,
     session_titles_on_documents: bool = False,
+    requires_date_of_birth: bool = True,
 ) -> Court:
     """A court that refers men; `language` is the language of the documents sent to it and
     `state` the state whose holidays its men's sessions avoid (None: the one its jurisdiction
@@ -265,6 +266,7 @@ def create_court(
         language=language,
         state=state,
         session_titles_on_documents=session_titles_on_documents,
+        requires_date_of_birth=requires_date_of_birth,
     )
     db.session.add(court)
     _flush_court(name)
@@ -279,6 +281,7 @@ def create_court(
         language=language,
         state=state,
         session_titles_on_documents=session_titles_on_documents,
+        requires_date_of_birth=requires_date_of_birth,
     )
     return court
 
@@ -294,6 +297,7 @@ def update_court(
     language: str | None = None,
     state: str | None = None,
     session_titles_on_documents: bool | None = None,
+    requires_date_of_birth: bool | None = None,
 ) -> Court:
     """Change a court's details; `language` or `state` None keeps the one it has. Documents
     already issued keep the language they were issued in: stored PDFs never change."""
@@ -311,6 +315,9 @@ def update_court(
         "notice_deadline_days": notice_deadline_days,
         "language": language,
         "session_titles_on_documents": bool(session_titles_on_documents),
+        "requires_date_of_birth": court.requires_date_of_birth
+        if requires_date_of_birth is None
+        else requires_date_of_birth,
     }
     changes = {k: [getattr(court, k), v] for k, v in wanted.items() if getattr(court, k) != v}
     if not changes:
