@@ -9,6 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from flask_babel import force_locale
 from pypdf import PdfReader
 
 from intervention.curriculum.sync import sync_curricula
@@ -191,7 +192,7 @@ def long_course(folder: Path, sessions: int):
     return result.version
 
 
-def long_enrollment(folder, sessions, make_user, make_enrollment):
+def long_enrollment(folder, sessions, make_user, make_enrollment, absent=(3, 7)):
     from zoneinfo import ZoneInfo as Zone
 
     version = long_course(folder, sessions)
@@ -216,7 +217,7 @@ def long_enrollment(folder, sessions, make_user, make_enrollment):
     enrollment = make_enrollment(cohort=cohort)
     facilitator = cohort.facilitators[0]
     for session in cohort.sessions:
-        status = AttendanceStatus.ABSENT if session.number in (3, 7) else AttendanceStatus.PRESENT
+        status = AttendanceStatus.ABSENT if session.number in absent else AttendanceStatus.PRESENT
         attendance_service.mark(session, enrollment, status, 120, facilitator)
     return enrollment
 
@@ -232,6 +233,70 @@ def test_progress_report_page_count(tmp_path, make_user, make_enrollment, sessio
     assert "I prepared this report" in last
     final = max(enrollment.cohort.sessions, key=lambda s: s.scheduled_at)
     assert f"{sessions} {format_date(final.scheduled_at, enrollment.cohort.timezone)}" in last
+
+
+def with_full_letterhead(enrollment, make_user) -> None:
+    """Everything a real court document carries above its record: the provider's two-line
+    letterhead and logo, his identifiers, and a recipient with three copies."""
+    from datetime import date
+
+    from intervention.services import provider
+
+    provider.save(
+        actor=make_user(Role.ADMIN),
+        legal_name="Northwest Accountability Programs",
+        address="1420 Fourth Avenue, Suite 300\nSeattle, WA 98101",
+        phone="(206) 555-0142",
+        email="court-reports@nwap.example",
+        license_number="WA-DSHS-IP-2291",
+        director_name="Dana Whitfield",
+        director_title="Program Director",
+    )
+    enrollment.date_of_birth = date(1973, 6, 26)
+    enrollment.court_person_number = "BK-5076079"
+    enrollment.court_department = "Seattle Courthouse, Judge E. Moreno"
+    enrollment.prosecutor = "King County Prosecuting Attorney's Office, DPA L. Chen"
+    enrollment.defense_attorney = "King County Department of Public Defense, M. Okafor"
+    enrollment.probation_officer = "King County Probation, PO D. Hale"
+    db.session.flush()
+
+
+@pytest.mark.parametrize(
+    ("sessions", "pages", "language"), [(10, 1, "en"), (10, 1, "es"), (20, 2, "en")]
+)
+def test_certificate_page_count_with_letterhead_and_parties(
+    tmp_path, make_user, make_enrollment, sessions, pages, language
+):
+    enrollment = long_enrollment(tmp_path, sessions, make_user, make_enrollment, absent=())
+    with_full_letterhead(enrollment, make_user)
+    enrollment.court.language = language  # Spanish runs longer
+    cert = certificate_service.issue(enrollment, enrollment.cohort.facilitators[0])
+    reader = PdfReader(BytesIO(cert.pdf))
+    assert len(reader.pages) == pages
+    text = pdf_text(cert.pdf)
+    # Laid out once: the attestation and the verification box are not repeated across pages.
+    attest, code = ("I attest that", "Verification code")
+    if language == "es":
+        attest, code = ("Hago constar que", "Código de verificación")
+    assert text.count(attest) == 1, text
+    assert text.count(code) == 1
+    # No page holds only the attestation: the last page carries the record's last session.
+    last = " ".join(reader.pages[-1].extract_text().split())
+    assert attest in last and "Dana Whitfield, Program Director" in last
+    final = max(enrollment.cohort.sessions, key=lambda s: s.scheduled_at)
+    with force_locale(language):
+        day = format_date(final.scheduled_at, enrollment.cohort.timezone)
+    assert f"{sessions} {day}" in last
+
+
+@pytest.mark.parametrize("sessions", [10, 20])
+def test_progress_report_with_letterhead_and_parties_keeps_its_page_count(
+    tmp_path, make_user, make_enrollment, sessions
+):
+    enrollment = long_enrollment(tmp_path, sessions, make_user, make_enrollment)
+    with_full_letterhead(enrollment, make_user)
+    report = documents.progress_report(enrollment, enrollment.cohort.facilitators[0])
+    assert len(PdfReader(BytesIO(report.pdf)).pages) == (1 if sessions == 10 else 2)
 
 
 # --- what notices and termination reports say ------------------------------------------------
