@@ -419,6 +419,8 @@ def test_api_answers_where_a_case_stands(app, court_world):
     assert body == {
         "case_number": "KC-26-104417",
         "participant": "Daniel Carter",
+        "date_of_birth": None,
+        "court_person_number": None,
         "status": "active",
         "completion": {
             "complete": result.complete,

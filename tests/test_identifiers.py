@@ -141,12 +141,17 @@ def test_his_courts_clerks_see_them_and_no_one_else_does(app, identified, make_u
     assert [(r["date_of_birth"], r["court_person_number"]) for r in rows] == [
         ("1984-03-09", PERSON)
     ]
+    api = ours.get("/court/api/cases/KC-26-770001").get_json()
+    assert (api["date_of_birth"], api["court_person_number"]) == ("1984-03-09", PERSON)
 
     theirs = app.test_client()
     login(theirs, stranger)
     assert theirs.get(f"/court/cases/{identified.id}").status_code == 404
     listing = text_of(theirs.get("/court/cases.csv"))
     assert PERSON not in listing and "1984-03-09" not in listing
+    answer = theirs.get("/court/api/cases/KC-26-770001")
+    assert answer.status_code == 404
+    assert PERSON not in answer.get_data(as_text=True)
 
 
 def test_verify_never_shows_them(client, identified):

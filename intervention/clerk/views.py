@@ -221,6 +221,9 @@ def api_case(case_number: str):
     return {
         "case_number": enrollment.case_number,
         "participant": enrollment.participant.full_name,
+        # Who he is beyond his name, for matching the court's own record (never on /verify).
+        "date_of_birth": enrollment.date_of_birth.isoformat() if enrollment.date_of_birth else None,
+        "court_person_number": enrollment.court_person_number or None,
         "status": enrollment.state.value,
         "completion": {
             "complete": result.complete,
