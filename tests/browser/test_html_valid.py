@@ -73,6 +73,9 @@ def collect_pages(new_context, base: str, folder: Path) -> None:
 
     page = new_context(ADMIN).new_page()
     save(page, base + "/admin/", folder, "admin-dashboard")
+    save(page, base + "/admin/provider", folder, "provider")  # letterhead and logo
+    save(page, base + "/admin/courts/new", folder, "court-form")
+    save(page, base + "/admin/enrollments/new", folder, "enrollment-form")
     save(page, base + "/account", folder, "account")  # with the list of his sessions
     save(page, base + "/account/passkeys", folder, "passkeys")
     save(page, base + "/account/two-step", folder, "authenticator-app")

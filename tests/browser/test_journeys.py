@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import shutil
+import subprocess
 from urllib.parse import urljoin, urlsplit
 
 from playwright.sync_api import Page, expect
@@ -202,4 +204,72 @@ def test_the_address_under_the_qr_code_shows_the_certificate_as_valid(live_serve
     expect(page.locator("main h1")).to_have_text("This certificate is valid")
     assert urlsplit(page.url).path.startswith("/verify/")
     audit.check(page, "verify link (QR)")
+    audit.assert_clean()
+
+
+def pdf_words(data: bytes) -> str:
+    return " ".join(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(data)).pages)
+
+
+def assert_pdfsig_valid(data: bytes, tmp_path, name: str) -> None:
+    """poppler's pdfsig, as a clerk's own PDF tools would check it (make system-deps installs
+    it; the signing tests fail under CI without it)."""
+    if shutil.which("pdfsig") is None:
+        return
+    path = tmp_path / name
+    path.write_bytes(data)
+    out = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True).stdout
+    assert "Signature Validation: Signature is Valid." in out, out
+    assert "Total document signed" in out, out
+
+
+def test_clerk_downloads_court_documents_a_court_files_as_they_are(
+    live_server, new_context, tmp_path
+):
+    """Issue 14's finish line: from the demo, a certificate and a progress report that show the
+    provider's letterhead, his date of birth, the day he really finished, the director's
+    attestation and a valid digital signature."""
+    audit = AxeAudit()
+    page = new_context(CLERK, DESKTOP, accept_downloads=True).new_page()
+    page.goto(live_server + f"/court/?q={DONE_CASE}")
+    page.get_by_role("link", name=DONE_CASE).click()
+    expect(page.locator("main")).to_contain_text("Date of birth")
+    audit.check(page, "case with identifiers")
+    certificate, _ = download_certificate(page)
+    text = pdf_words(certificate)
+    assert "Northwest Accountability Programs" in text  # the provider's letterhead
+    assert "State certification No." in text
+    assert "Date of birth" in text and "Court person No." in text
+    assert "Copies to:" in text
+    completed = re.search(r"Completed (\w{3} \d{1,2}, \d{4}) · Issued (\w{3} \d{1,2}, \d{4})", text)
+    assert completed, text
+    assert completed.group(1) != completed.group(2)  # he finished in the summer, not today
+    assert "Dana Whitfield, Program Director" in text  # the director attests, not the facilitator
+    assert len(PdfReader(io.BytesIO(certificate)).pages) == 1
+    assert_pdfsig_valid(certificate, tmp_path, "certificate.pdf")
+
+    # The server checks the signature too, and says who signed.
+    path = tmp_path / "upload.pdf"
+    path.write_bytes(certificate)
+    page.goto(live_server + "/verify")
+    page.locator("#pdf").set_input_files(path)
+    page.get_by_role("button", name="Verify").click()
+    expect(page.locator(".signature-check")).to_contain_text(
+        "The digital signature is valid and was made with the program's key."
+    )
+    audit.check(page, "verify result (signature)")
+
+    # The case partway through has a progress report the prosecutor asked for.
+    page.goto(live_server + "/court/?q=KC-26-118204")
+    page.get_by_role("link", name="KC-26-118204").click()
+    link = page.get_by_role("link", name=re.compile("^Progress report")).first
+    with page.expect_download() as download_info:
+        link.click()
+    report = open(download_info.value.path(), "rb").read()
+    text = pdf_words(report)
+    assert "Northwest Accountability Programs" in text and "Date of birth" in text
+    assert "To: King County Prosecuting Attorney" in text  # pre-filing: to the prosecutor
+    assert "Dana Whitfield, Program Director" in text
+    assert len(PdfReader(io.BytesIO(report)).pages) == 1
+    assert_pdfsig_valid(report, tmp_path, "progress-report.pdf")
     audit.assert_clean()
