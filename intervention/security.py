@@ -36,7 +36,8 @@ def register(app: Flask) -> None:
 
 def add_security_headers(response: Response) -> Response:
     headers = response.headers
-    headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    # A view serving an uploaded file (the letterhead logo) sets a stricter policy and keeps it.
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Permissions-Policy"] = PERMISSIONS_POLICY
     # Views that set a stricter policy (verification codes in the URL) keep it.

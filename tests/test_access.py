@@ -21,6 +21,7 @@ from intervention.models import (
     utcnow,
 )
 from intervention.services import calendar as calendar_service
+from intervention.services import provider as provider_service
 from intervention.services import reflections as reflection_service
 
 from .conftest import csrf_token, login
@@ -104,6 +105,7 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "admin.cohort": frozenset({A}),
     "admin.courts": frozenset({A}),
     "admin.provider": frozenset({A}),
+    "admin.provider_logo": frozenset({A}),
     "admin.new_court": frozenset({A}),
     "admin.edit_court": frozenset({A}),
     "admin.cohorts": frozenset({A}),
@@ -239,6 +241,7 @@ class World:
             "admin.cohort": ("GET", f"/admin/cohorts/{self.cohort.id}"),
             "admin.courts": ("GET", "/admin/courts"),
             "admin.provider": ("GET", "/admin/provider"),
+            "admin.provider_logo": ("GET", "/admin/provider/logo"),
             "admin.new_court": ("GET", "/admin/courts/new"),
             "admin.edit_court": ("GET", f"/admin/courts/{self.enrollment.court_id}/edit"),
             "admin.cohorts": ("GET", "/admin/cohorts"),
@@ -296,6 +299,17 @@ def world(make_user, make_court, make_enrollment) -> World:
     )
     db.session.add(report)
     calendar_service.ensure_token(enrollment.participant)
+    provider_service.save(
+        actor=admin,
+        legal_name="Access Test Programs",
+        address="1 Main Street",
+        phone="",
+        email="",
+        license_number="",
+        director_name="",
+        director_title="",
+        logo=b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 4"><rect width="4" height="4"/></svg>',
+    )
     db.session.commit()
     return World(
         enrollment=enrollment,

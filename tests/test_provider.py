@@ -173,6 +173,13 @@ def test_director_keeps_the_record_and_the_change_is_audited(client, make_user):
     assert "no letterhead yet" not in text_of(client.get("/admin/"))
     page = text_of(client.get("/admin/provider"))
     assert "WA-DV-2291" in page
+    # The page shows the logo the documents carry: the cleaned drawing, fenced in on its own.
+    assert 'src="/admin/provider/logo"' in page and "Now on the letterhead" in page
+    logo = client.get("/admin/provider/logo")
+    assert logo.status_code == 200 and logo.content_type == "image/svg+xml"
+    assert logo.data == record.logo and b"script" not in logo.data.lower()
+    assert logo.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert logo.headers["X-Content-Type-Options"] == "nosniff"
 
     post_form(client, "/admin/provider", {**AGENCY, "phone": "(206) 555-0199"})
     [update] = events("provider.update")

@@ -8,6 +8,7 @@ from datetime import time
 from babel import dates, numbers
 from flask import (
     Blueprint,
+    Response,
     abort,
     flash,
     make_response,
@@ -314,6 +315,20 @@ def provider():
             db.session.rollback()
             error = str(exc)
     return _form_page("admin/provider_form.html", form=form, provider=record, error=error)
+
+
+@bp.route("/provider/logo")
+def provider_logo():
+    """The stored (sanitised) logo, for the letterhead page's preview."""
+    record = provider_service.current()
+    if record is None or not record.logo:
+        abort(404)
+    response = Response(record.logo, content_type=record.logo_type)
+    # Shown only as an <img>; opened on its own, an SVG may still run nothing or fetch nothing.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
 
 
 # --- courts -------------------------------------------------------------------------------------
