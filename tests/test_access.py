@@ -308,7 +308,8 @@ def world(make_user, make_court, make_enrollment) -> World:
         license_number="",
         director_name="",
         director_title="",
-        logo=b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 4"><rect width="4" height="4"/></svg>',
+        logo=b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 4">'
+        b'<rect width="4" height="4"/></svg>',
     )
     db.session.commit()
     return World(
