@@ -4,6 +4,7 @@ text kept from clerks and from other men, and CSRF on every form that changes so
 from __future__ import annotations
 
 import hashlib
+import shutil
 from dataclasses import dataclass
 
 import pytest
@@ -531,8 +532,33 @@ def test_a_participant_never_sees_another_mans_reflection(app, world, make_user,
     assert SECRET in text_of(mine.get(f"/me/reflections/{world.prompt_id}"))
 
 
-def test_participant_cannot_open_a_prompt_of_another_program_version(app, world):
+def test_participant_cannot_open_a_prompt_of_another_program_version(app, world, tmp_path):
+    """A real prompt of the same program's newer version (his cohort keeps its own): not his."""
+    from intervention.curriculum.sync import sync_curricula
+
+    from .conftest import FIXTURE_CURRICULA
+
+    folder = tmp_path / "curricula"
+    shutil.copytree(FIXTURE_CURRICULA, folder)
+    module = folder / "accountability-and-change" / "modules" / "01-why-you-are-here.md"
+    module.write_text(module.read_text() + "\nA paragraph only the newer version has.\n")
+    [result] = sync_curricula(folder)
+    assert result.created
+    newer = result.version
+    ours = world.cohort.version
+    assert newer.id != ours.id and newer.program_id == ours.program_id
+    other = newer.modules[0].prompts[0]
+    own = next(p for p in ours.modules[0].prompts if p.key == other.key)
+    db.session.commit()
+
     client = signed_in(app, world.participant)
+    assert client.get(f"/me/reflections/{own.id}").status_code == 200  # the same prompt, his
+    assert client.get(f"/me/reflections/{other.id}").status_code == 404
+    token = csrf_token(client, f"/me/reflections/{own.id}")
+    posted = client.post(
+        f"/me/reflections/{other.id}", data={"csrf_token": token, "text": "x", "revision": "0"}
+    )
+    assert posted.status_code == 404
     assert client.get("/me/reflections/999999").status_code == 404
     assert client.get("/me/modules/99").status_code == 404
 

@@ -88,8 +88,17 @@ def edit_a_field(chain):
     return chain[2].id, "edited"
 
 
-def edit_the_details(chain):
+def edit_the_actor(chain):
     _raw("UPDATE audit_events SET actor_id = NULL WHERE id = :id", id=chain[3].id)
+    return chain[3].id, "edited"
+
+
+def edit_the_details(chain):
+    """A rewritten reason (a revocation's, an attendance change's) lives in `details`."""
+    event = db.session.get(AuditEvent, chain[3].id)
+    event.details = {**event.details, "reason": "rewritten after the fact"}
+    db.session.flush()
+    db.session.expire_all()
     return chain[3].id, "edited"
 
 
@@ -146,6 +155,7 @@ _FIELDS = ("at", "actor_id", "action", "object_type", "object_id", "ip_address",
 
 TAMPERINGS = [
     edit_a_field,
+    edit_the_actor,
     edit_the_details,
     delete_one_in_the_middle,
     insert_one_in_the_middle,

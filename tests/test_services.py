@@ -186,6 +186,24 @@ class TestCompletion:
         assert result.sessions_required == 2
         assert result.complete, result.unmet
 
+    def test_one_session_short_of_a_court_order_beyond_his_cohort_is_not_complete(
+        self, make_enrollment
+    ):
+        # The court ordered four sessions; his cohort holds three, and he attended all three
+        # with every reflection accepted. One short is not complete: nothing to issue.
+        enrollment = make_enrollment(overrides={**NO_GAP_RULE, "sessions_required": 4})
+        facilitator = enrollment.cohort.facilitators[0]
+        for number in (1, 2, 3):
+            mark(enrollment, number, AttendanceStatus.PRESENT)
+        accept_all_required(enrollment, facilitator)
+        result = completion.evaluate(enrollment)
+        assert (result.sessions_credited, result.sessions_required) == (3, 4)
+        assert not result.complete
+        assert not result.possible
+        assert result.completed_on is None
+        with pytest.raises(ServiceError):
+            certificate_service.issue(enrollment, facilitator)
+
     def test_a_held_session_not_yet_marked_leaves_completion_possible(
         self, make_cohort, make_enrollment
     ):
