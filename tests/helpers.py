@@ -99,3 +99,25 @@ def stored_certificate(enrollment: Enrollment, issued_by: User, code: str) -> Ce
     # Its sealed issue event, as the service writes it: /verify confirms nothing without one.
     audit.record("certificate.issue", issued_by, cert, number=cert.number, sha256=cert.sha256)
     return cert
+
+
+SMALL_SVG_LOGO = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 4"><rect width="4" height="4"/></svg>'
+)
+
+
+def save_provider(admin: User):
+    """The program's letterhead with a logo, as a director keeps it at /admin/provider."""
+    from intervention.services import provider
+
+    return provider.save(
+        actor=admin,
+        legal_name="Test Accountability Programs",
+        address="1 Main Street\nSeattle, WA 98101",
+        phone="(206) 555-0100",
+        email="reports@test.example",
+        license_number="WA-TEST-1",
+        director_name="Dana Director",
+        director_title="Program Director",
+        logo=SMALL_SVG_LOGO,
+    )

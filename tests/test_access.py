@@ -22,11 +22,10 @@ from intervention.models import (
     utcnow,
 )
 from intervention.services import calendar as calendar_service
-from intervention.services import provider as provider_service
 from intervention.services import reflections as reflection_service
 
 from .conftest import csrf_token, login
-from .helpers import answer, prompts_by_key, stored_certificate, text_of
+from .helpers import answer, prompts_by_key, save_provider, stored_certificate, text_of
 
 P, F, C, A = Role.PARTICIPANT, Role.FACILITATOR, Role.CLERK, Role.ADMIN
 SIGNED_IN = frozenset(Role)
@@ -300,18 +299,7 @@ def world(make_user, make_court, make_enrollment) -> World:
     )
     db.session.add(report)
     calendar_service.ensure_token(enrollment.participant)
-    provider_service.save(
-        actor=admin,
-        legal_name="Access Test Programs",
-        address="1 Main Street",
-        phone="",
-        email="",
-        license_number="",
-        director_name="",
-        director_title="",
-        logo=b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 4">'
-        b'<rect width="4" height="4"/></svg>',
-    )
+    save_provider(admin)
     db.session.commit()
     return World(
         enrollment=enrollment,

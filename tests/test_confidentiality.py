@@ -36,7 +36,14 @@ from intervention.services import documents as document_service
 from intervention.services import reflections as reflection_service
 
 from .conftest import csrf_token, login
-from .helpers import REQUIRED_PROMPTS, answer, mark_all, prompts_by_key, stored_certificate
+from .helpers import (
+    REQUIRED_PROMPTS,
+    answer,
+    mark_all,
+    prompts_by_key,
+    save_provider,
+    stored_certificate,
+)
 from .test_access import ACCESS, FORM_DATA, SIGNING_OUT, World
 
 ANSWER = "Qvxanswersecret"  # only in his answers and drafts
@@ -67,6 +74,7 @@ def build_world(kind: str, make_user, make_court, make_enrollment) -> World:
     enrollment = make_enrollment(court=court)
     facilitator = enrollment.cohort.facilitators[0]
     admin = make_user(Role.ADMIN)
+    save_provider(admin)  # documents carry the letterhead; its logo is a route to walk
     review = reflection_service.review
 
     returned = submit(enrollment, "what-happened", 80)
