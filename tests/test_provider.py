@@ -210,13 +210,16 @@ def test_an_svg_logo_keeps_only_its_drawing():
     [
         b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
         b'<svg xmlns="http://www.w3.org/2000/svg"><text>&x;</text></svg>',
+        # A DTD far into the file, after a long comment, is refused as well.
+        b"<!--" + b"x" * 8000 + b'-->\n<!DOCTYPE svg SYSTEM "file:///etc/passwd">'
+        b'<svg xmlns="http://www.w3.org/2000/svg"/>',
         b"<html><body>not a logo</body></html>",
         b"GIF89a not a png",
         b"\x89PNG\r\n\x1a\n truncated",
         png(20_000, 20_000),
         b"<svg" + b" " * (300 * 1024) + b"/>",
     ],
-    ids=["entity", "html", "gif", "truncated-png", "huge-png", "too-many-bytes"],
+    ids=["entity", "late-doctype", "html", "gif", "truncated-png", "huge-png", "too-many-bytes"],
 )
 def test_a_logo_that_is_not_a_clean_png_or_svg_is_refused(client, make_user, data):
     with pytest.raises(ServiceError):
