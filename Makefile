@@ -63,7 +63,7 @@ apt_ensure() { \
 endef
 
 .DEFAULT_GOAL := help
-.PHONY: help run test install system-deps browser-deps html-checker bench-deps bench lint format clean
+.PHONY: help run test install system-deps browser-deps html-checker bench-deps bench mutation lint format clean
 
 help:
 	@echo "make run           install, migrate, load curricula, add demo data, serve http://$(HOST):$(PORT)"
@@ -74,6 +74,7 @@ help:
 	@echo "make html-checker  install the Nu HTML checker (vnu-jar, needs java and npm) in $(VNU_DIR)"
 	@echo "make bench         fresh data set of BENCH_SCALE=$(BENCH_SCALE) participants, then bench/*.py"
 	@echo "make bench-deps    check (or install) Debian's wrk for the load benchmark"
+	@echo "make mutation      mutation testing of the rule modules (mutmut; long; MUTANTS narrows it)"
 	@echo "make lint          ruff check, ruff format --check, bandit (medium and high)"
 	@echo "make clean         remove $(VENV) and caches (keeps instance/, your local database)"
 	@echo "Variables: PORT=$(PORT) HOST=$(HOST) DEBUG=$(DEBUG) PYTHON=$(PYTHON)"
@@ -160,6 +161,16 @@ bench: install bench-deps
 		--manifest $(BENCH_DIR)/manifest-$(BENCH_SCALE).json --out $(BENCH_DIR)/load-$(BENCH_SCALE).json
 	$(BIN)/python bench/certificate_generation.py
 	$(BIN)/python bench/module_render.py
+
+# Mutation testing of the rules a court relies on (pyproject's [tool.mutmut], docs/testing.md):
+# not part of `make test` or CI, it takes long. Results are kept in mutants/ and a rerun only
+# tests what changed. MUTANTS narrows it: make mutation MUTANTS='intervention.access*'
+MUTANTS ?=
+MUTATION_CHILDREN ?= 2
+mutation: install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "mutmut==3.8.1"
+	$(BIN)/mutmut run --max-children $(MUTATION_CHILDREN) $(MUTANTS)
+	$(BIN)/python bench/mutation_report.py
 
 lint: install
 	$(BIN)/ruff check .
