@@ -55,7 +55,8 @@ def main() -> int:
     equivalent = equivalent_mutants()
     failing = []
     survivors = []
-    print(f"{'module':42} {'mutants':>7} {'killed':>7} {'survived':>8} {'no tests':>8} {'killed %':>8}")
+    header = ("module", "mutants", "killed", "survived", "no tests", "killed %")
+    print(f"{header[0]:42} " + " ".join(f"{h:>8}" for h in header[1:]))
     for module, codes in by_module.items():
         checked = {k: v for k, v in codes.items() if v is not None}
         killed = sum(1 for v in checked.values() if v in KILLED)
@@ -66,7 +67,7 @@ def main() -> int:
         unchecked = total - len(checked)
         note = f"  ({unchecked} not run yet)" if unchecked else ""
         print(
-            f"{module:42} {total:7d} {killed:7d} {len(survived):8d} {no_tests:8d} "
+            f"{module:42} {total:8d} {killed:8d} {len(survived):8d} {no_tests:8d} "
             f"{share:8.1%}{note}"
         )
         survivors += [(name, name in equivalent) for name in survived]
