@@ -728,3 +728,22 @@ def test_forms_without_csrf_token_are_refused(app, world):
     assert world.enrollment.attendance == []
     assert "Dana" not in text_of(fac.get("/facilitator/"))  # still signed in: no sign-out
     assert fac.get("/facilitator/").status_code == 200
+
+
+# --- the ownership rules themselves, for every role ------------------------------------------------
+
+
+def test_who_may_see_a_case_status_and_attendance(world, make_user, make_court):
+    """access.can_see_case, as DESIGN.md states it: the director every case, a facilitator his
+    cohorts' cases, a clerk his court's, a participant his own; anyone else none."""
+    from intervention.access import can_see_case
+
+    case = world.enrollment
+    allowed = [world.admin, world.facilitator, world.clerk, world.participant]
+    refused = [
+        make_user(F, name="Fran Elsewhere"),
+        make_user(C, court=make_court()),
+        make_user(P),
+    ]
+    assert [can_see_case(user, case) for user in allowed] == [True] * len(allowed)
+    assert [can_see_case(user, case) for user in refused] == [False] * len(refused)

@@ -254,10 +254,15 @@ def test_reissue_supersedes_the_old_certificate(issued, make_user):
     assert enrollment.case_number in text
     assert certificate_service.format_code(new.verification_code) in text
 
+    # The log says who corrected what, and why, on both certificates.
     [issue_new] = [e for e in events("certificate.issue") if e.object_id == new.id]
+    assert issue_new.actor_id == admin.id
     assert issue_new.details["replaces"] == old.number
+    assert issue_new.details["reason"] == "Middle initial was missing."
     [supersede] = events("certificate.supersede")
+    assert supersede.actor_id == admin.id
     assert (supersede.object_id, supersede.details["by"]) == (old.id, new.number)
+    assert supersede.details["number"] == old.number
     assert supersede.details["reason"] == "Middle initial was missing."
 
 
@@ -269,8 +274,9 @@ def test_reissue_keeps_the_completion_date(issued, make_user):
 
 def test_reissue_is_refused_without_reason_twice_or_by_others(issued, make_user):
     facilitator = issued.enrollment.cohort.facilitators[0]
-    with pytest.raises(ServiceError, match="Give the reason"):
-        certificate_service.reissue(issued, facilitator, " ")
+    for blank in (" ", "", None):
+        with pytest.raises(ServiceError, match="Give the reason"):
+            certificate_service.reissue(issued, facilitator, blank)
     for user in (make_user(Role.PARTICIPANT), make_user(Role.CLERK, court=issued.enrollment.court)):
         with pytest.raises(ServiceError, match="Only a facilitator or the program director"):
             certificate_service.reissue(issued, user, "Typo.")
@@ -278,7 +284,13 @@ def test_reissue_is_refused_without_reason_twice_or_by_others(issued, make_user)
     # A second click on the old one: it is no longer valid.
     with pytest.raises(ServiceError, match="is superseded; only a valid certificate"):
         certificate_service.reissue(issued, facilitator, "Typo.")
-    certificate_service.revoke(new, make_user(Role.ADMIN), "Issued in error.")
+    director = make_user(Role.ADMIN)
+    certificate_service.revoke(new, director, "Issued in error.")
+    [revoked] = [e for e in events("certificate.revoke") if e.object_id == new.id]
+    assert revoked.actor_id == director.id
+    assert revoked.details == {"number": new.number, "reason": "Issued in error."}
+    with pytest.raises(ServiceError, match=f"Certificate {new.number} is already revoked"):
+        certificate_service.revoke(new, director, "Twice.")
     with pytest.raises(ServiceError, match="is revoked"):
         certificate_service.reissue(new, facilitator, "Typo.")
     assert len(issued.enrollment.certificates) == 2

@@ -204,6 +204,48 @@ class TestCompletion:
         with pytest.raises(ServiceError):
             certificate_service.issue(enrollment, facilitator)
 
+    @pytest.mark.parametrize(
+        ("weeks_in", "days_left", "expected"),
+        [
+            (2, 0, "The completion deadline is {day}, today; 1 session still to be credited."),
+            (1, 3, "The completion deadline is {day}, in 3 days; 2 sessions still to be credited."),
+        ],
+    )
+    def test_a_near_deadline_is_a_risk_that_says_the_day_and_what_is_owed(
+        self, make_cohort, make_enrollment, weeks_in, days_left, expected
+    ):
+        from intervention.templating import format_date
+
+        start = today() - timedelta(days=7 * weeks_in - 1)  # the next session is tomorrow
+        enrollment = make_enrollment(cohort=make_cohort(start=start), overrides=NO_GAP_RULE)
+        enrollment.completion_deadline = today() + timedelta(days=days_left)
+        for number in range(1, weeks_in + 1):
+            mark(enrollment, number, AttendanceStatus.PRESENT)
+        result = completion.evaluate(enrollment)
+        day = format_date(enrollment.completion_deadline)
+        assert result.risk == [expected.format(day=day)]
+
+    def test_what_can_only_be_made_up_elsewhere_names_the_choice(self, make_enrollment):
+        # Two of three sessions required, no make-up rule: absent from 1 and 2, present at 3.
+        # Nothing is left in his cohort; one more, either of the two he missed, elsewhere.
+        enrollment = make_enrollment(
+            overrides={
+                **NO_GAP_RULE,
+                "sessions_required": 2,
+                "makeups_required": False,
+                "max_absences": 3,
+                "max_consecutive_absences": 3,
+            }
+        )
+        mark(enrollment, 1, AttendanceStatus.ABSENT)
+        mark(enrollment, 2, AttendanceStatus.ABSENT)
+        mark(enrollment, 3, AttendanceStatus.PRESENT)
+        result = completion.evaluate(enrollment)
+        assert result.possible and not result.complete
+        assert result.unmet[0] == (
+            "1 more session to make up in another group: any of sessions 1 and 2."
+        )
+
     def test_a_held_session_not_yet_marked_leaves_completion_possible(
         self, make_cohort, make_enrollment
     ):
