@@ -730,7 +730,7 @@ def test_forms_without_csrf_token_are_refused(app, world):
     assert fac.get("/facilitator/").status_code == 200
 
 
-# --- the ownership rules themselves, for every role ------------------------------------------------
+# --- the ownership rules themselves, for every role -----------------------------------------------
 
 
 def test_who_may_see_a_case_status_and_attendance(world, make_user, make_court):
