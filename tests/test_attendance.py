@@ -681,6 +681,60 @@ def test_make_up_refusals_say_why(two_cohorts, make_cohort):
         makeup(james, make_cohort(start=today() - timedelta(weeks=3)), 2)
 
 
+def test_every_make_up_refusal_names_the_man_the_session_and_the_day(
+    two_cohorts, make_cohort, make_user
+):
+    """The words a facilitator reads when a make-up is refused, whole: who, which session of
+    which cohort, and when."""
+    from intervention.templating import format_datetime
+
+    ours, theirs, james = two_cohorts
+    name = james.participant.full_name
+    refusal = attendance_service.makeup_refusal
+    assert refusal(ours.sessions[1], james) == (
+        f"{name} is in this cohort; mark him on the roster instead."
+    )
+    future = make_cohort(start=today() + timedelta(days=3))
+    starts = format_datetime(future.sessions[1].scheduled_at, future.timezone)
+    assert refusal(future.sessions[1], james) == (
+        f"Session 2 of {future.name} has not happened yet (it starts {starts}); "
+        "record the make-up once he has attended it."
+    )
+    cancelled = theirs.sessions[1]
+    cancel(cancelled, "Snow closure")
+    assert refusal(cancelled, james) == f"Session 2 of {theirs.name} was cancelled."
+    later = make_cohort(start=today() - timedelta(weeks=3))
+    assert refusal(later.sessions[1], james) is None  # he may make it up here
+    attendance_service.record_makeup(later.sessions[1], james, director(), 100)
+    assert refusal(later.sessions[1], james) == (
+        f"{name} already has credit for session 2 "
+        f"(made up, {format_date(local_date(ours.sessions[1]))})."
+    )
+    enrollments.transition(james, EnrollmentState.WITHDRAWN, make_user(Role.ADMIN), "Moved.")
+    assert refusal(later.sessions[0], james) == f"{name}'s case is withdrawn; it is closed."
+
+
+def test_make_up_refusals_about_his_own_dates(make_cohort, make_enrollment, make_user):
+    # His cohort started six days ago (his sessions 2 and 3 are ahead); the other cohort held
+    # sessions 1 and 2 before his case started and session 3 yesterday.
+    ours = make_cohort(start=today() - timedelta(days=6))
+    theirs = make_cohort(start=today() - timedelta(days=15))
+    james = make_enrollment(
+        cohort=ours,
+        participant=make_user(name="James Carter"),
+        starts_on=today() - timedelta(days=6),
+        overrides=NO_GAP_RULE,
+    )
+    refusal = attendance_service.makeup_refusal
+    own = format_date(local_date(ours.sessions[2]))
+    assert refusal(theirs.sessions[2], james) == (
+        f"James Carter's own session 3 is on {own}; "
+        "a make-up is for a session he has already missed."
+    )
+    before = format_date(local_date(theirs.sessions[0]))
+    assert refusal(theirs.sessions[0], james) == f"James Carter was not enrolled yet on {before}."
+
+
 def test_only_men_who_missed_the_module_are_offered(two_cohorts, make_enrollment, make_user):
     ours, theirs, james = two_cohorts
     kept = make_enrollment(cohort=ours, participant=make_user(name="Kept Going"))
