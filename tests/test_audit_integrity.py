@@ -187,10 +187,12 @@ def chain(make_user):
 @pytest.mark.parametrize("tamper", TAMPERINGS, ids=lambda f: f.__name__)
 def test_every_way_of_cutting_or_rewriting_the_chain_is_found(chain, runner, tamper):
     named, phrase = tamper(chain)
-    ok, broken, _count = audit.verify_chain()
-    assert not ok
+    ok, broken, count = audit.verify_chain()
+    assert ok is False
     if named is not None:
         assert broken is not None and broken.id == named
+        # The walk stopped at the broken one: the events up to it were checked, no more.
+        assert count == sum(1 for event in _events() if event.id <= named)
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1, result.output
     assert phrase in result.output
@@ -385,7 +387,11 @@ def test_no_checkpoint_at_all_is_reported(chain):
     for path in checkpoints.folder().glob("*.jsonl"):
         path.unlink()
     report = audit.verify_chain()
-    assert not report.ok and "No signed checkpoint" in report.problem
+    assert report.ok is False
+    assert report.problem == (
+        f"No signed checkpoint was found in {checkpoints.folder()}, so a cut cannot be ruled "
+        "out. Run `flask --app intervention audit checkpoint`."
+    )
 
 
 def test_a_rewrite_with_the_audit_key_is_still_caught_by_the_checkpoint(chain):
