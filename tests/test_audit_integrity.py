@@ -479,6 +479,7 @@ def test_events_from_before_the_key_are_sealed_once_by_rekey(chain, director, ru
     db.session.commit()
     assert not audit.verify_chain().ok
     total = len(_events())
+    head_before = _events()[-1].hash
 
     result = runner.invoke(args=["audit", "rekey"])
     assert result.exit_code == 0, result.output
@@ -489,6 +490,7 @@ def test_events_from_before_the_key_are_sealed_once_by_rekey(chain, director, ru
     rekey = _events()[-1]
     assert rekey.action == "audit.rekey"
     assert rekey.details["unkeyed"] == total - 1 and rekey.details["unkeyed_head"] == old_head
+    assert rekey.details["events"] == total and rekey.details["old_head"] == head_before
     assert checkpoints.newest().head == rekey.hash
 
     again = runner.invoke(args=["audit", "rekey"])
@@ -502,6 +504,26 @@ def test_rekey_refuses_a_chain_that_was_broken_before_it(chain, runner):
     assert result.exit_code == 1
     assert f"Not re-keyed: Event #{chain[2].id}: Its contents no longer match" in result.output
     assert not audit.verify_chain().ok
+
+
+def test_rekey_by_the_director_names_her_and_says_what_it_sealed(chain, director):
+    _unkey_every_event()
+    before = _events()
+    done = audit.rekey(director)
+    assert (done.events, done.unkeyed, done.old_head) == (len(before), len(before), before[-1].hash)
+    event = _events()[-1]
+    assert (event.action, event.actor_id) == ("audit.rekey", director.id)
+
+
+def test_rekey_refuses_a_chain_with_an_event_deleted_before_it(chain, runner):
+    _unkey_every_event()
+    _raw("DELETE FROM audit_events WHERE id = :id", id=chain[1].id)
+    result = runner.invoke(args=["audit", "rekey"])
+    assert result.exit_code == 1
+    assert (
+        f"Not re-keyed: Event #{chain[2].id}: It does not follow the event before it: an "
+        "event before it was deleted, or one was inserted." in " ".join(result.output.split())
+    )
 
 
 def test_rekey_refuses_a_forged_unkeyed_event_after_keyed_ones(chain, runner):
