@@ -649,6 +649,31 @@ def test_a_make_up_links_both_marks_and_credits_the_missed_session(two_cohorts):
     assert actions[-2:] == ["attendance.makeup", "attendance.change"]
 
 
+def test_a_make_up_keeps_the_note_written_with_it(two_cohorts):
+    _ours, theirs, james = two_cohorts
+    attended = attendance_service.record_makeup(
+        theirs.sessions[1], james, director(), 110, note="Came straight from work."
+    )
+    assert attended.note == "Came straight from work."
+    assert attended.linked_attendance.note == "No call"  # his own mark keeps its note
+
+
+def test_men_of_the_sessions_own_cohort_or_another_program_are_not_offered(
+    two_cohorts, make_enrollment, make_user, tmp_path
+):
+    from .test_document_contents import long_enrollment
+
+    ours, theirs, james = two_cohorts
+    own = make_enrollment(cohort=theirs, participant=make_user(name="Own Cohort"))
+    mark(own, 2, S.ABSENT)  # he missed it in this very cohort: the roster, not a make-up
+    elsewhere = long_enrollment(tmp_path, 3, make_user, make_enrollment, absent=(2,))
+    offered = attendance_service.makeup_candidates(theirs.sessions[1], director())
+    names = [c.enrollment.participant.full_name for c in offered]
+    assert "James Carter" in names
+    assert "Own Cohort" not in names
+    assert elsewhere.participant.full_name not in names
+
+
 def test_a_make_up_is_not_counted_twice(two_cohorts):
     _ours, theirs, james = two_cohorts
     makeup(james, theirs, 2, minutes=115)

@@ -263,6 +263,14 @@ def test_a_csv_row_holds_every_column_of_the_event(director, make_user):
     ]
 
 
+def test_a_system_event_without_actor_or_object_has_empty_cells(director):
+    audit.record("test.system", None, None, on="2026-03-01")
+    lines = "".join(audit.csv_lines(audit.events_query(audit.LogFilter(action="test.system"))))
+    [_header, row] = list(csv.reader(io.StringIO(lines.lstrip("\ufeff"))))
+    assert (row[2], row[4], row[5]) == ("", "", "")
+    assert row[7] == '{"on": "2026-03-01"}'
+
+
 def test_the_details_are_shown_sorted_and_indented(director):
     event = audit.record("test.details", director, None, zeta="Zoë", alpha=1)
     assert audit.details_json(event) == '{\n  "alpha": 1,\n  "zeta": "Zoë"\n}'
