@@ -604,3 +604,27 @@ def test_a_restore_sets_the_later_checkpoints_aside_and_anchors_the_restored_log
     kept = list((instance / "audit-checkpoints" / "archived").glob("*-restore/*.jsonl"))
     assert kept
     assert "Audit chain intact" in _flask("audit", "verify", instance=instance).stdout
+
+
+def test_register_hooks_checkpoints_to_every_session_once(app):
+    from sqlalchemy import event as sa_event
+    from sqlalchemy.orm import Session as OrmSession
+
+    hooks = {
+        "before_commit": audit._before_commit,
+        "after_commit": audit._after_commit,
+        "after_rollback": audit._after_rollback,
+        "after_soft_rollback": audit._after_soft_rollback,
+    }
+    try:
+        for name, listener in hooks.items():
+            sa_event.remove(OrmSession, name, listener)
+        assert not any(sa_event.contains(OrmSession, n, f) for n, f in hooks.items())
+        audit.register(app)
+        audit.register(app)  # a second app in the same process adds nothing
+        for name, listener in hooks.items():
+            assert sa_event.contains(OrmSession, name, listener), name
+            sa_event.remove(OrmSession, name, listener)  # once: a second would raise
+            assert not sa_event.contains(OrmSession, name, listener), name
+    finally:
+        audit.register(app)
