@@ -628,3 +628,12 @@ def test_register_hooks_checkpoints_to_every_session_once(app):
             assert not sa_event.contains(OrmSession, name, listener), name
     finally:
         audit.register(app)
+
+
+def test_an_unreadable_checkpoint_folder_is_named_with_the_reason(chain):
+    (checkpoints.folder() / "9999-12-31.jsonl").mkdir()  # the newest "file" cannot be read
+    report = audit.verify_chain()
+    assert report.ok is False
+    assert report.problem == (
+        f"The checkpoint folder {checkpoints.folder()} cannot be read: Is a directory."
+    )
