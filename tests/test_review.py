@@ -297,6 +297,9 @@ def test_rubric_scores_are_optional_validated_stored_and_shown(app, case):
     page = text_of(client.get(url))
     assert "<dt>Honesty</dt><dd>Open and specific</dd>" in page
     assert "Understanding of harm" not in page  # not scored, not shown
+    # The lowest level is a score too, and a stored score off the scale is not shown.
+    review.rubric_scores = {"honesty": 0, "harm": 3}
+    assert reflection_service.rubric_lines(review) == [("Honesty", "Avoids the question")]
 
     [event] = db.session.scalars(
         sa.select(AuditEvent).where(AuditEvent.action == "reflection.review")
