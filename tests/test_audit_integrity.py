@@ -637,3 +637,32 @@ def test_an_unreadable_checkpoint_folder_is_named_with_the_reason(chain):
     assert report.problem == (
         f"The checkpoint folder {checkpoints.folder()} cannot be read: Is a directory."
     )
+
+
+def test_the_daily_check_reads_every_certificate_across_batches(make_enrollment, make_user):
+    """More certificates than one batch (100): each is checked once, in order, and those with
+    a sealed issue event hold while one without is flagged."""
+    enrollment = make_enrollment()
+    admin = make_user(Role.ADMIN)
+    made = []
+    for n in range(205):
+        pdf = f"%PDF-1.7 stand-in {n}".encode()
+        cert = Certificate(
+            enrollment=enrollment,
+            number=f"BATCH-2026-{n:04d}",
+            verification_code=f"BATCHCODE{n:07d}",
+            version=enrollment.cohort.version,
+            issued_by=admin,
+            pdf=pdf,
+            sha256=hashlib.sha256(pdf).hexdigest(),
+            status=CertificateStatus.SUPERSEDED,
+        )
+        db.session.add(cert)
+        db.session.flush()
+        if n != 150:  # one was slipped in without its sealed issue event
+            audit.record("certificate.issue", admin, cert, number=cert.number, sha256=cert.sha256)
+        made.append(cert.id)
+    db.session.commit()
+    seen = [(cert.id, result.intact) for cert, result in certificate_service.check_all()]
+    assert [cert_id for cert_id, _ in seen] == made
+    assert [cert_id for cert_id, intact in seen if not intact] == [made[150]]
