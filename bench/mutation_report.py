@@ -1,7 +1,8 @@
 """Mutation score per rule module, from mutmut's results in mutants/ (`make mutation`).
 
 Prints one row per module: mutants, killed (a test failed, or the run timed out: the change
-was noticed), survived, no tests, and the share killed; then the surviving mutants by name,
+was noticed), survived, equivalent (survivors docs/testing.md shows change nothing), no
+tests, and the share killed of the mutants that are not equivalent; then the survivors by name,
 marking those docs/testing.md lists as equivalent (changes that change nothing). Exits 1 when a
 module is under the target share, so `make mutation` fails like a test run would.
 
@@ -31,7 +32,15 @@ def equivalent_mutants() -> set[str]:
     """Mutant names docs/testing.md lists as equivalent: `name` at the start of a list item."""
     if not TESTING_DOC.exists():
         return set()
-    return set(re.findall(r"^- `([\w.]+__mutmut_\d+)`", TESTING_DOC.read_text(), re.M))
+    text = TESTING_DOC.read_text()
+    names = set()
+    for line in re.findall(r"^- `([^`]+__mutmut_\d+)`(.*)$", text, re.M):
+        first, rest = line
+        names.add(first)
+        # "`a__mutmut_35`, and `_36`": further numbers of the same function.
+        stem = first.rsplit("_", 1)[0]
+        names |= {stem + "_" + n for n in re.findall(r"`_(\d+)`", rest)}
+    return names
 
 
 def results() -> dict[str, dict[str, int | None]]:
@@ -55,7 +64,7 @@ def main() -> int:
     equivalent = equivalent_mutants()
     failing = []
     survivors = []
-    header = ("module", "mutants", "killed", "survived", "no tests", "killed %")
+    header = ("module", "mutants", "killed", "survived", "equiv.", "no tests", "killed %")
     print(f"{header[0]:42} " + " ".join(f"{h:>8}" for h in header[1:]))
     for module, codes in by_module.items():
         checked = {k: v for k, v in codes.items() if v is not None}
@@ -63,11 +72,13 @@ def main() -> int:
         survived = [k for k, v in checked.items() if v in SURVIVED]
         no_tests = sum(1 for v in checked.values() if v in NO_TESTS)
         total = len(codes)
-        share = killed / total if total else 1.0
+        # Equivalent mutants (docs/testing.md) change nothing: no test can kill them.
+        same = sum(1 for name in survived if name in equivalent)
+        share = killed / (total - same) if total > same else 1.0
         unchecked = total - len(checked)
         note = f"  ({unchecked} not run yet)" if unchecked else ""
         print(
-            f"{module:42} {total:8d} {killed:8d} {len(survived):8d} {no_tests:8d} "
+            f"{module:42} {total:8d} {killed:8d} {len(survived):8d} {same:8d} {no_tests:8d} "
             f"{share:8.1%}{note}"
         )
         survivors += [(name, name in equivalent) for name in survived]
