@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from intervention.extensions import db
 from intervention.models import AuditEvent, Certificate, CertificateStatus, Role
-from intervention.services import audit, audit_keys, checkpoints
+from intervention.services import ServiceError, audit, audit_keys, checkpoints
 from intervention.services import certificates as certificate_service
 from intervention.services import documents as document_service
 
@@ -666,3 +666,28 @@ def test_the_daily_check_reads_every_certificate_across_batches(make_enrollment,
     seen = [(cert.id, result.intact) for cert, result in certificate_service.check_all()]
     assert [cert_id for cert_id, _ in seen] == made
     assert [cert_id for cert_id, intact in seen if not intact] == [made[150]]
+
+
+@pytest.mark.parametrize("cut", ["deleted", "replaced"])
+def test_rekey_refuses_a_log_cut_since_its_checkpoint_word_for_word(chain, cut):
+    _unkey_every_event()
+    anchor = audit.checkpoint()  # vouches for the unkeyed log as it stands
+    last = _events()[-1]
+    if cut == "deleted":
+        _raw("DELETE FROM audit_events WHERE id = :id", id=last.id)
+        expected = (
+            f"The log was cut: the newest checkpoint ({anchor.at}) vouches for "
+            f"{anchor.count} events and only {anchor.count - 1} remain. Events were deleted "
+            "from the end, or all of them."
+        )
+    else:  # the last event rewritten and re-hashed as an unkeyed one, so the chain holds
+        _raw("UPDATE audit_events SET action = 'test.innocent' WHERE id = :id", id=last.id)
+        row = _events()[-1]
+        _raw("UPDATE audit_events SET hash = :h WHERE id = :id", h=attacker_hash(row), id=row.id)
+        expected = (
+            f"The log was cut or rewritten: the last event the newest checkpoint "
+            f"({anchor.at}, {anchor.count} events) vouches for is gone."
+        )
+    with pytest.raises(ServiceError) as refused:
+        audit.rekey()
+    assert str(refused.value) == expected
