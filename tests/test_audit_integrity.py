@@ -691,3 +691,14 @@ def test_rekey_refuses_a_log_cut_since_its_checkpoint_word_for_word(chain, cut):
     with pytest.raises(ServiceError) as refused:
         audit.rekey()
     assert str(refused.value) == expected
+
+
+def test_rekey_reseals_a_log_longer_than_one_batch(chain, director, monkeypatch):
+    monkeypatch.setattr(audit, "WALK_BATCH", 2)  # the log here is a few batches long
+    _unkey_every_event()
+    audit.rekey(director)
+    db.session.commit()
+    audit.reanchor("test")
+    db.session.commit()
+    report = audit.verify_chain()
+    assert report.ok, report.problem

@@ -638,3 +638,23 @@ def test_only_staff_who_review_see_the_queue_pages_of_a_cohort(app, case, make_u
     )
     assert response.status_code == 404
     assert reviews_of(attempt) == []
+
+
+def test_reviewed_answers_are_listed_newest_review_first_each_once(make_user, make_enrollment):
+    dana = make_user(Role.FACILITATOR, name="Dana Whitfield")
+    first = make_enrollment(participant=make_user(Role.PARTICIPANT, name="Early Reviewed"))
+    cohort = first.cohort
+    cohort.facilitators = [dana]
+    second = make_enrollment(
+        cohort=cohort, participant=make_user(Role.PARTICIPANT, name="Late Reviewed")
+    )
+    early = submitted(first, "what-happened", "Qzearly", hours_ago=5)
+    late = submitted(second, "what-happened", "Qzlate", hours_ago=30)  # submitted earlier
+    for attempt, hours_ago in ((early, 4), (late, 1)):
+        review = reflection_service.review(attempt, ReviewOutcome.ACCEPTED, "", dana)
+        review.created_at = utcnow() - timedelta(hours=hours_ago)
+    db.session.flush()
+    listed = db.session.scalars(
+        reflection_service.queue([cohort.id], ReflectionState.ACCEPTED)
+    ).all()
+    assert listed == [late, early]
