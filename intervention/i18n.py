@@ -1,4 +1,5 @@
-"""The interface languages: which one a request is served in, and formatting in it.
+"""The interface languages: which one a request is served in, and dates, times and numbers
+formatted in it (the only formatters: pages, documents and services all use these).
 
 A signed-in person's own choice wins (User.locale), then the `lang` cookie a visitor set with
 the language picker, then the browser's Accept-Language, then English. Court documents do not
@@ -15,9 +16,11 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from datetime import date, datetime, time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from babel import Locale, UnknownLocaleError
+from babel import Locale, UnknownLocaleError, dates, numbers
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, has_app_context, has_request_context, request
@@ -168,6 +171,47 @@ def prepare_catalogs(source: Path, writable: Path) -> tuple[Path, list[str]]:
                     _name(code),
                 )
     return folder, [code for code in codes if _loads(folder, code)]
+
+
+def _local(value: datetime, tz: str | None) -> datetime:
+    return value.astimezone(ZoneInfo(tz)) if tz else value
+
+
+def _plain(text: str) -> str:
+    """CLDR puts narrow no-break spaces in times ("6:42\u202fPM"); pages, PDFs and searches
+    are simpler with ordinary ones."""
+    return text.replace("\u202f", " ").replace("\xa0", " ")
+
+
+def format_date(value: date | datetime | None, tz: str | None = None) -> str:
+    """ "Nov 3, 2026" / "3 nov 2026": the medium date of the current language, in `tz`."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = _local(value, tz)
+    return _plain(dates.format_date(value, "medium", locale=current_language()))
+
+
+def format_datetime(value: datetime | None, tz: str | None = None) -> str:
+    """ "Nov 3, 2026, 6:42 PM PST" / "3 nov 2026, 18:42 PST", in `tz`."""
+    if value is None:
+        return ""
+    local = _local(value, tz)
+    clock = dates.format_time(local, "short", tzinfo=local.tzinfo, locale=current_language())
+    return f"{format_date(local)}, {_plain(clock)} {local:%Z}".rstrip()
+
+
+def format_number(value: float) -> str:
+    """Hours and other one-decimal figures: "5.6" / "5,6"."""
+    return numbers.format_decimal(value, "#,##0.0", locale=current_language())
+
+
+def format_clock(value: time | datetime, tz: str | None = None) -> str:
+    """A time of day without a date, "6:30 PM" / "18:30": a wall-clock time, or the time of
+    an instant in `tz`."""
+    if isinstance(value, datetime):
+        value = _local(value, tz)
+    return _plain(dates.format_time(value, "short", locale=current_language()))
 
 
 def register(app: Flask) -> None:

@@ -15,7 +15,7 @@ from intervention.models import (
     User,
 )
 from intervention.services import attendance as attendance_service
-from intervention.services import audit
+from intervention.services import audit, completion_text
 from intervention.services import reflections as reflection_service
 
 from .conftest import csrf_token
@@ -27,6 +27,11 @@ REQUIRED_PROMPTS = {
     "what-i-was-looking-for": 60,
 }
 OPTIONAL_PROMPTS = {"what-i-want-from-this", "behind-the-mask"}
+
+
+def violated(result) -> dict[str, str]:
+    """The rules a completion result says are broken, each with its reason in words."""
+    return {b.rule.value: completion_text.breach_reason(b) for b in result.breaches}
 
 
 def answer(marker: str, words: int) -> str:

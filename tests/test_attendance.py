@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from intervention.extensions import db
+from intervention.i18n import format_date
 from intervention.models import (
     Attendance,
     AttendanceStatus,
@@ -22,11 +23,10 @@ from intervention.models import (
 )
 from intervention.services import ServiceError, completion, enrollments
 from intervention.services import attendance as attendance_service
-from intervention.services.attendance import local_date
-from intervention.templating import format_date
+from intervention.services import completion_text as words
 
 from .conftest import login
-from .helpers import post_form, text_of
+from .helpers import post_form, text_of, violated
 
 S = AttendanceStatus
 NO_GAP_RULE = {"max_gap_days": None}  # the fixture sessions were weeks ago
@@ -56,7 +56,7 @@ def makeup(enrollment, other_cohort, number: int, minutes: int | None = None):
 
 
 def day_of(enrollment, number: int):
-    return local_date(enrollment.cohort.sessions[number - 1])
+    return enrollment.cohort.sessions[number - 1].local_date
 
 
 def signed_in(app, user):
@@ -92,7 +92,7 @@ def test_every_status_counts_as_the_policy_says(
     assert result.lines[0].credited is bool(credited)
     assert result.minutes_credited == (minutes if credited else 0)
     if owed:
-        assert "1 missed session to make up: session 1." in result.unmet
+        assert "1 missed session to make up: session 1." in words.unmet(result)
 
 
 def test_made_up_credits_the_session_but_keeps_the_absence(make_cohort, make_enrollment):
@@ -120,7 +120,7 @@ def test_late_counts_as_attended_when_the_policy_says_so(make_enrollment):
     result = completion.evaluate(enrollment)
     assert result.sessions_credited == 2
     assert result.minutes_credited == 185
-    assert result.absences == 0 and result.violations == []
+    assert result.absences == 0 and words.violations(result) == []
 
 
 def test_late_is_a_missed_session_when_the_court_says_lateness_does_not_count(make_enrollment):
@@ -131,8 +131,8 @@ def test_late_is_a_missed_session_when_the_court_says_lateness_does_not_count(ma
     assert result.sessions_credited == 0
     assert result.absences == 2
     assert result.makeups_owed == [1, 2]
-    assert "2 missed sessions to make up: sessions 1 and 2." in result.unmet
-    assert result.violations == [
+    assert "2 missed sessions to make up: sessions 1 and 2." in words.unmet(result)
+    assert words.violations(result) == [
         "2 absences; the limit is 1.",
         "2 absences in a row; the limit is 1.",
     ]
@@ -147,10 +147,10 @@ def test_absences_in_a_row_break_the_consecutive_rule(make_enrollment):
     mark(enrollment, 2, S.LEFT_EARLY, 30)
     result = completion.evaluate(enrollment)
     assert [b.rule for b in result.breaches] == ["max_consecutive_absences"]
-    assert result.violations == ["2 absences in a row; the limit is 1."]
+    assert words.violations(result) == ["2 absences in a row; the limit is 1."]
     assert result.breaches[0].since == day_of(enrollment, 2)
     assert not result.possible
-    assert result.blockers == ["2 absences in a row; the limit is 1."]
+    assert words.blockers(result) == ["2 absences in a row; the limit is 1."]
 
 
 def test_attending_between_absences_ends_the_run(make_enrollment):
@@ -159,7 +159,7 @@ def test_attending_between_absences_ends_the_run(make_enrollment):
     mark(enrollment, 2, S.PRESENT)
     mark(enrollment, 3, S.ABSENT)
     result = completion.evaluate(enrollment)
-    assert result.violations == []
+    assert words.violations(result) == []
     assert result.absences == 2
 
 
@@ -170,7 +170,7 @@ def test_an_excused_session_neither_ends_nor_extends_a_run(make_enrollment):
     mark(enrollment, 3, S.ABSENT)
     result = completion.evaluate(enrollment)
     assert result.absences == 2
-    assert result.violations == ["2 absences in a row; the limit is 1."]
+    assert words.violations(result) == ["2 absences in a row; the limit is 1."]
 
 
 # --- at risk ------------------------------------------------------------------------------------
@@ -182,7 +182,7 @@ def test_one_more_absence_would_break_the_limits(make_cohort, make_enrollment):
     mark(enrollment, 1, S.ABSENT)
     result = completion.evaluate(enrollment)
     assert result.possible and result.at_risk
-    assert result.risk == [
+    assert words.risks(result) == [
         "1 absence so far; one more breaks the limit of 1.",
         "1 absence in a row; one more in a row breaks the limit of 1.",
     ]
@@ -192,7 +192,7 @@ def test_a_man_with_no_absences_is_not_at_risk(make_cohort, make_enrollment):
     enrollment = make_enrollment(cohort=make_cohort(start=today() - timedelta(days=1)))
     mark(enrollment, 1, S.PRESENT)
     result = completion.evaluate(enrollment)
-    assert not result.at_risk and result.risk == []
+    assert not result.at_risk and words.risks(result) == []
 
 
 def test_a_deadline_within_two_weeks_with_sessions_owed_is_a_risk(make_cohort, make_enrollment):
@@ -202,7 +202,7 @@ def test_a_deadline_within_two_weeks_with_sessions_owed_is_a_risk(make_cohort, m
     assert not completion.evaluate(enrollment, today=today()).at_risk
     enrollment.completion_deadline = today() + timedelta(days=10)
     result = completion.evaluate(enrollment, today=today())
-    assert result.risk == [
+    assert words.risks(result) == [
         f"The completion deadline is {format_date(enrollment.completion_deadline)}, "
         "in 10 days; 2 sessions still to be credited."
     ]
@@ -218,7 +218,7 @@ def test_an_unmarked_held_session_does_not_make_a_gap(make_enrollment):
     # Sessions 2 and 3 were held but nobody marked them: he may have been there.
     assert [s.number for s in result.unmarked] == [2, 3]
     assert [line.unmarked for line in result.lines] == [False, True, True]
-    assert "max_gap_days" not in result.violated
+    assert "max_gap_days" not in violated(result)
     assert result.days_without_attendance == 7  # up to the first unmarked session
     assert result.possible
 
@@ -230,15 +230,17 @@ def test_marked_sessions_without_attendance_let_the_gap_run(make_enrollment):
     mark(enrollment, 3, S.ABSENT)
     first = day_of(enrollment, 1)
     at_limit = completion.evaluate(enrollment, today=first + timedelta(days=21))
-    assert at_limit.violations == []
-    assert at_limit.risk[-1] == (
+    assert words.violations(at_limit) == []
+    assert words.risks(at_limit)[-1] == (
         "21 days without attendance; the limit of 21 days is reached on "
         f"{format_date(first + timedelta(days=22))}."
     )
     early = completion.evaluate(enrollment, today=first + timedelta(days=13))
-    assert not any("without attendance" in r for r in early.risk)  # 8 days away from the limit
+    assert not any(
+        "without attendance" in r for r in words.risks(early)
+    )  # 8 days away from the limit
     late = completion.evaluate(enrollment, today=first + timedelta(days=22))
-    assert late.violated == {"max_gap_days": "22 days without attendance; the limit is 21."}
+    assert violated(late) == {"max_gap_days": "22 days without attendance; the limit is 21."}
     assert late.breaches[0].since == first + timedelta(days=22)
     assert not late.possible
 
@@ -250,8 +252,8 @@ def test_a_make_up_restarts_the_gap_from_the_day_he_attended_it(make_cohort, mak
     mark(enrollment, 2, S.ABSENT)
     mark(enrollment, 3, S.ABSENT)
     makeup(enrollment, later, 3)
-    result = completion.evaluate(enrollment, today=local_date(later.sessions[2]) + timedelta(1))
-    assert "max_gap_days" not in result.violated
+    result = completion.evaluate(enrollment, today=later.sessions[2].local_date + timedelta(1))
+    assert "max_gap_days" not in violated(result)
     assert result.days_without_attendance == 1
 
 
@@ -276,17 +278,17 @@ def test_sessions_before_he_started_never_count_against_him(make_cohort, make_en
     result = completion.evaluate(enrollment, today=day_of(early, 3) + timedelta(days=1))
     assert [line.counts for line in result.lines] == [False, True, True]
     assert result.absences == 0 and result.unmarked == []
-    assert result.violations == []
+    assert words.violations(result) == []
     # He still owes the module he was not there for: only a make-up elsewhere can credit it.
     assert result.possible
-    assert "1 more session to make up in another group: session 1." in result.unmet
+    assert "1 more session to make up in another group: session 1." in words.unmet(result)
 
 
 def test_a_session_before_he_started_can_be_made_up(make_cohort, make_enrollment):
     cohort = make_cohort()
     next_cycle = make_cohort(start=today() - timedelta(weeks=3))
     enrollment = make_enrollment(
-        cohort=cohort, starts_on=local_date(cohort.sessions[1]), overrides=NO_GAP_RULE
+        cohort=cohort, starts_on=cohort.sessions[1].local_date, overrides=NO_GAP_RULE
     )
     mark(enrollment, 2, S.PRESENT)
     mark(enrollment, 3, S.PRESENT)
@@ -295,7 +297,7 @@ def test_a_session_before_he_started_can_be_made_up(make_cohort, make_enrollment
     assert result.sessions_credited == 3
     assert result.lines[0].status is S.MADE_UP and not result.lines[0].counts
     assert result.absences == 0
-    assert not any("session" in item and "make up" in item for item in result.unmet)
+    assert not any("session" in item and "make up" in item for item in words.unmet(result))
 
 
 # --- cancelled sessions ---------------------------------------------------------------------
@@ -317,7 +319,7 @@ def test_a_cancelled_session_is_ignored_and_not_owed(make_enrollment):
     assert result.sessions_required == 2  # the program held two of its three sessions
     assert result.sessions_credited == 2
     assert result.absences == 0 and result.unmarked == []
-    assert not any("session" in item and "attend" in item for item in result.unmet)
+    assert not any("session" in item and "attend" in item for item in words.unmet(result))
 
 
 def test_a_cancelled_session_cannot_be_marked(make_enrollment):
@@ -338,7 +340,7 @@ def test_a_cancellation_lowers_a_court_order_for_more_sessions_only_by_one(make_
     result = completion.evaluate(enrollment)
     assert result.sessions_required == 3
     assert not result.possible
-    assert result.blockers == ["Only 2 sessions can count for this case; 3 are required."]
+    assert words.blockers(result) == ["Only 2 sessions can count for this case; 3 are required."]
 
 
 # --- deadline ---------------------------------------------------------------------------------
@@ -348,7 +350,7 @@ def test_a_passed_deadline_with_work_left_is_a_violation(make_enrollment):
     enrollment = make_enrollment(overrides=NO_GAP_RULE)
     enrollment.completion_deadline = today() - timedelta(days=1)
     result = completion.evaluate(enrollment)
-    assert result.violated == {
+    assert violated(result) == {
         "completion_deadline": (
             f"The completion deadline ({format_date(enrollment.completion_deadline)}) has passed."
         )
@@ -363,7 +365,7 @@ def test_a_passed_deadline_after_finishing_everything_is_no_violation(make_enrol
     complete_case(enrollment)
     enrollment.completion_deadline = today() - timedelta(days=1)
     result = completion.evaluate(enrollment)
-    assert result.complete and result.violations == []
+    assert result.complete and words.violations(result) == []
 
 
 # --- refusals ---------------------------------------------------------------------------------
@@ -557,7 +559,7 @@ def test_a_mark_cannot_be_cleared_from_the_roster(app, roster):
 
 def test_a_man_not_yet_enrolled_on_that_date_is_named_and_refused(app, roster, make_enrollment):
     cohort, _men = roster
-    late_joiner = make_enrollment(cohort=cohort, starts_on=local_date(cohort.sessions[1]))
+    late_joiner = make_enrollment(cohort=cohort, starts_on=cohort.sessions[1].local_date)
     db.session.commit()
     client = signed_in(app, cohort.facilitators[0])
     url = f"/facilitator/sessions/{cohort.sessions[0].id}/attendance"
@@ -571,7 +573,7 @@ def test_a_man_not_yet_enrolled_on_that_date_is_named_and_refused(app, roster, m
     assert response.status_code == 422
     assert (
         f"{late_joiner.participant.full_name} was not enrolled yet on "
-        f"{format_date(local_date(cohort.sessions[0]))}" in text_of(response)
+        f"{format_date(cohort.sessions[0].local_date)}" in text_of(response)
     )
     db.session.expire_all()
     assert late_joiner.attendance == []
@@ -641,7 +643,7 @@ def test_a_make_up_links_both_marks_and_credits_the_missed_session(two_cohorts):
     assert missed.note == "No call"
     assert [(c.from_status, c.to_status, c.reason) for c in missed.history] == [
         (None, S.ABSENT, ""),
-        (S.ABSENT, S.MADE_UP, f"Made up at {theirs.name} on {format_date(local_date(there))}"),
+        (S.ABSENT, S.MADE_UP, f"Made up at {theirs.name} on {format_date(there.local_date)}"),
     ]
     assert [(c.from_status, c.to_status) for c in attended.history] == [(None, S.PRESENT)]
     assert there.status is SessionStatus.HELD
@@ -684,7 +686,7 @@ def test_a_make_up_is_not_counted_twice(two_cohorts):
     assert result.sessions_credited == 3
     assert result.minutes_credited == 120 + 115 + 120
     assert result.makeups_owed == []
-    assert "make up" not in " ".join(result.unmet)
+    assert "make up" not in " ".join(words.unmet(result))
 
 
 def test_make_up_refusals_say_why(two_cohorts, make_cohort):
@@ -694,7 +696,7 @@ def test_make_up_refusals_say_why(two_cohorts, make_cohort):
         makeup(james, theirs, 1)
     assert str(refused.value) == (
         f"{name} already has credit for session 1 "
-        f"(present, {format_date(local_date(ours.sessions[0]))})."
+        f"(present, {format_date(ours.sessions[0].local_date)})."
     )
     future = make_cohort(start=today() + timedelta(days=3))
     with pytest.raises(ServiceError, match=r"has not happened yet \(it starts .*\); record the"):
@@ -711,7 +713,7 @@ def test_every_make_up_refusal_names_the_man_the_session_and_the_day(
 ):
     """The words a facilitator reads when a make-up is refused, whole: who, which session of
     which cohort, and when."""
-    from intervention.templating import format_datetime
+    from intervention.i18n import format_datetime
 
     ours, theirs, james = two_cohorts
     name = james.participant.full_name
@@ -733,7 +735,7 @@ def test_every_make_up_refusal_names_the_man_the_session_and_the_day(
     attendance_service.record_makeup(later.sessions[1], james, director(), 100)
     assert refusal(later.sessions[1], james) == (
         f"{name} already has credit for session 2 "
-        f"(made up, {format_date(local_date(ours.sessions[1]))})."
+        f"(made up, {format_date(ours.sessions[1].local_date)})."
     )
     enrollments.transition(james, EnrollmentState.WITHDRAWN, make_user(Role.ADMIN), "Moved.")
     assert refusal(later.sessions[0], james) == f"{name}'s case is withdrawn; it is closed."
@@ -751,12 +753,12 @@ def test_make_up_refusals_about_his_own_dates(make_cohort, make_enrollment, make
         overrides=NO_GAP_RULE,
     )
     refusal = attendance_service.makeup_refusal
-    own = format_date(local_date(ours.sessions[2]))
+    own = format_date(ours.sessions[2].local_date)
     assert refusal(theirs.sessions[2], james) == (
         f"James Carter's own session 3 is on {own}; "
         "a make-up is for a session he has already missed."
     )
-    before = format_date(local_date(theirs.sessions[0]))
+    before = format_date(theirs.sessions[0].local_date)
     assert refusal(theirs.sessions[0], james) == f"James Carter was not enrolled yet on {before}."
 
 
@@ -809,7 +811,7 @@ def test_recording_a_make_up_in_the_browser_shows_the_link_both_ways(app, two_co
     assert f'Made up at <a href="/facilitator/sessions/{there.id}/attendance">' in record
     assert "; first marked absent." in record
     assert "Make-ups attended in other cohorts" in record
-    assert f"Made up at {theirs.name} on {format_date(local_date(there))}" in record
+    assert f"Made up at {theirs.name} on {format_date(there.local_date)}" in record
 
     # A second make-up of the same module is refused with the reason.
     response = post_form(

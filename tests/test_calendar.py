@@ -11,11 +11,11 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from intervention.extensions import db
+from intervention.i18n import format_datetime
 from intervention.models import AuditEvent, EnrollmentState, Role, SessionStatus
 from intervention.services import calendar as calendar_service
 from intervention.services import enrollments as enrollment_service
 from intervention.services import scheduling
-from intervention.templating import format_datetime
 
 from .conftest import csrf_token, login
 from .helpers import text_of

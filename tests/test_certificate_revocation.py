@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from intervention.extensions import db
+from intervention.i18n import format_date
 from intervention.models import (
     AuditEvent,
     Certificate,
@@ -21,7 +22,6 @@ from intervention.models import (
 )
 from intervention.services import ServiceError
 from intervention.services import certificates as certificate_service
-from intervention.templating import format_date
 
 from .conftest import csrf_token, login
 from .helpers import complete_case, post_form, text_of

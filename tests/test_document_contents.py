@@ -14,12 +14,11 @@ from pypdf import PdfReader
 
 from intervention.curriculum.sync import sync_curricula
 from intervention.extensions import db
+from intervention.i18n import format_date
 from intervention.models import AttendanceStatus, Cohort, EnrollmentState, Role, Session, utcnow
 from intervention.services import attendance as attendance_service
 from intervention.services import certificates as certificate_service
 from intervention.services import completion, documents
-from intervention.services.attendance import local_date
-from intervention.templating import format_date
 
 from .conftest import login
 from .helpers import complete_case, post_form, text_of
@@ -45,7 +44,7 @@ def test_a_late_certificate_states_the_day_the_last_requirement_was_met(make_enr
     # certificate is issued only today.
     accepted_at = last.scheduled_at + timedelta(days=2)
     backdate_reviews(enrollment, accepted_at)
-    finished = local_date(last) + timedelta(days=2)
+    finished = last.local_date + timedelta(days=2)
 
     assert completion.evaluate(enrollment).completed_on == finished
     cert = certificate_service.issue(enrollment, facilitator)
@@ -65,7 +64,7 @@ def test_the_last_credited_session_sets_the_date_when_reflections_came_first(mak
     first = min(enrollment.cohort.sessions, key=lambda s: s.scheduled_at)
     backdate_reviews(enrollment, first.scheduled_at)
     last = max(enrollment.cohort.sessions, key=lambda s: s.scheduled_at)
-    assert completion.evaluate(enrollment).completed_on == local_date(last)
+    assert completion.evaluate(enrollment).completed_on == last.local_date
 
 
 def test_an_incomplete_case_has_no_completion_date(make_enrollment):
@@ -80,8 +79,8 @@ def test_a_reissue_keeps_the_true_completion_date(make_enrollment, make_user):
     backdate_reviews(enrollment, last.scheduled_at + timedelta(hours=3))
     old = certificate_service.issue(enrollment, facilitator)
     new = certificate_service.reissue(old, facilitator, "Middle initial was missing.")
-    assert new.completed_on == old.completed_on == local_date(last)
-    assert f"Completed {format_date(local_date(last))}" in pdf_text(new.pdf)
+    assert new.completed_on == old.completed_on == last.local_date
+    assert f"Completed {format_date(last.local_date)}" in pdf_text(new.pdf)
 
 
 def test_the_verify_page_and_the_court_exports_state_the_true_date(client, make_enrollment):
@@ -93,7 +92,7 @@ def test_the_verify_page_and_the_court_exports_state_the_true_date(client, make_
     backdate_reviews(enrollment, last.scheduled_at + timedelta(hours=3))
     cert = certificate_service.issue(enrollment, facilitator)
     db.session.commit()
-    finished = local_date(last)
+    finished = last.local_date
 
     page = client.get(f"/verify/{cert.verification_code}").get_data(as_text=True)
     assert f"<dt>Completed</dt><dd>{format_date(finished)}</dd>" in page

@@ -219,7 +219,7 @@ def test_notice_pdf_states_the_rule_the_facts_and_the_due_date(absent_case):
     ]:
         assert expected in text, expected
     for session in absent_case.cohort.sessions[:2]:
-        day = attendance_service.local_date(session)
+        day = session.local_date
         assert f"{day:%b} {day.day}, {day:%Y}" in text
 
 

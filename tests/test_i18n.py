@@ -13,8 +13,7 @@ from flask_babel import refresh
 
 from intervention.config import ROOT
 from intervention.extensions import db
-from intervention.i18n import TRANSLATIONS
-from intervention.templating import format_date, format_datetime
+from intervention.i18n import TRANSLATIONS, format_date, format_datetime
 
 from .conftest import login
 from .helpers import text_of
@@ -104,7 +103,7 @@ def test_dates_follow_the_language_and_the_timezone(app):
 def test_numbers_and_times_of_day_follow_the_language(app):
     from datetime import time
 
-    from intervention.templating import format_clock, format_number
+    from intervention.i18n import format_clock, format_number
 
     with app.test_request_context(headers={"Accept-Language": "en"}):
         refresh()

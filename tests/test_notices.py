@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from intervention.extensions import db
+from intervention.i18n import format_date
 from intervention.models import (
     AttendanceStatus,
     AuditEvent,
@@ -19,8 +20,6 @@ from intervention.models import (
 )
 from intervention.services import ServiceError, enrollments, notices
 from intervention.services import attendance as attendance_service
-from intervention.services.attendance import local_date
-from intervention.templating import format_date
 
 from .conftest import login
 from .helpers import post_form, text_of
@@ -100,7 +99,7 @@ def test_a_new_gap_after_a_sent_gap_notice_drafts_a_new_one(make_cohort, make_en
     mark(enrollment, 1, S.PRESENT)
     mark(enrollment, 2, S.ABSENT)
     mark(enrollment, 3, S.ABSENT)
-    first_day = local_date(enrollment.cohort.sessions[0])
+    first_day = enrollment.cohort.sessions[0].local_date
     [gap] = notices.draft_for(enrollment, today=first_day + timedelta(days=22))
     assert gap.rule == "max_gap_days"
     gap.sent_at, gap.sent_method = datetime.now(UTC), "Mail"
@@ -109,7 +108,7 @@ def test_a_new_gap_after_a_sent_gap_notice_drafts_a_new_one(make_cohort, make_en
     own = enrollment.cohort.facilitators[0]  # runs the later cohort too, so may record it
     later = make_cohort(start=today() - timedelta(weeks=5), facilitator=own)
     attendance_service.record_makeup(later.sessions[1], enrollment, own)
-    back = local_date(later.sessions[1])
+    back = later.sessions[1].local_date
     assert notices.draft_for(enrollment, today=back + timedelta(days=10)) == []
     [again] = notices.draft_for(enrollment, today=back + timedelta(days=22))
     assert again.rule == "max_gap_days" and again.id != gap.id

@@ -10,11 +10,11 @@ import pytest
 from flask_babel import force_locale
 
 from intervention.extensions import db
+from intervention.i18n import format_datetime
 from intervention.models import AttendanceStatus, ReviewOutcome
 from intervention.services import attendance as attendance_service
 from intervention.services import completion
 from intervention.services import reflections as reflection_service
-from intervention.templating import format_datetime
 
 from .conftest import csrf_token, login
 from .helpers import answer, prompts_by_key, text_of

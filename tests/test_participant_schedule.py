@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from intervention.extensions import db
+from intervention.i18n import format_datetime
 from intervention.models import AttendanceStatus, Role
 from intervention.services import attendance as attendance_service
-from intervention.templating import format_datetime
 
 from .conftest import login
 from .helpers import text_of

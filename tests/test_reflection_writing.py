@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
 from intervention.extensions import db
+from intervention.i18n import format_datetime
 from intervention.models import (
     CurriculumVersion,
     Module,
@@ -26,7 +27,6 @@ from intervention.models import (
     utcnow,
 )
 from intervention.services import reflections as reflection_service
-from intervention.templating import format_datetime
 
 from .conftest import csrf_token, login
 from .helpers import answer, prompts_by_key, text_of

@@ -14,7 +14,6 @@ from intervention.extensions import db
 from intervention.models import AttendanceStatus, AuditEvent, EnrollmentState, Role
 from intervention.services import attendance as attendance_service
 from intervention.services import enrollments, rosters
-from intervention.services.attendance import local_date
 from intervention.services.rosters import RosterImportError
 
 from .conftest import login
@@ -104,7 +103,7 @@ def test_the_cohort_export_has_one_row_per_man_and_session(app, cohort_of_three)
         "recorded_at",
     ]
     assert len(rows) == 1 + 3 * 3
-    day1 = local_date(cohort.sessions[0]).isoformat()
+    day1 = cohort.sessions[0].local_date.isoformat()
     first = rows[1]
     assert first[:8] == [
         "KC-26-000001",
@@ -301,7 +300,7 @@ def test_every_bad_line_is_reported_by_number_and_nothing_is_applied(
     session = cohort.sessions[0]
     outsider = make_enrollment(case_number="KC-26-999999")
     late_joiner = make_enrollment(
-        cohort=cohort, case_number="KC-26-000004", starts_on=local_date(cohort.sessions[1])
+        cohort=cohort, case_number="KC-26-000004", starts_on=cohort.sessions[1].local_date
     )
     mark(ben, 1, S.ABSENT)
     facilitator = cohort.facilitators[0]
@@ -324,7 +323,7 @@ def test_every_bad_line_is_reported_by_number_and_nothing_is_applied(
         "line 3: Ben Birch is marked absent (0 min); give a reason for the change.",
         f"line 4: case KC-26-999999 is not in {cohort.name}.",
         f"line 5: {late_joiner.participant.full_name} (KC-26-000004) was not enrolled yet on "
-        f"{local_date(session).isoformat()}.",
+        f"{session.local_date.isoformat()}.",
         "line 6: status 'sleeping' is not one of present, late, left_early, excused, absent.",
         "line 7: case KC-26-000003 is already on line 6.",
         "line 7: minutes must be between 0 and 120.",

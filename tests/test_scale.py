@@ -28,6 +28,7 @@ from intervention.models import (
 )
 from intervention.scale import PASSWORD, ScaleRefused, generate
 from intervention.services import audit, certificates, completion
+from intervention.services import completion_text as words
 from intervention.services.curriculum import is_open
 
 from .conftest import login
@@ -104,11 +105,11 @@ def test_states_agree_with_the_completion_engine(scale):
         result = completion.evaluate(enrollment)
         if enrollment in finished and enrollment.state is not EnrollmentState.TERMINATED:
             # Completed, or awaiting the certificate: the engine agrees he is done.
-            assert result.complete, (enrollment.id, result.unmet)
+            assert result.complete, (enrollment.id, words.unmet(result))
         elif enrollment.state is EnrollmentState.TERMINATED:
-            assert result.violations
+            assert words.violations(result)
         else:
-            assert result.possible and not result.complete, (enrollment.id, result.unmet)
+            assert result.possible and not result.complete, (enrollment.id, words.unmet(result))
     issued = db.session.scalars(sa.select(Certificate)).all()
     assert {c.enrollment.state for c in issued} == {EnrollmentState.COMPLETED}
     assert all(c.pdf.startswith(b"%PDF") for c in issued)

@@ -23,8 +23,8 @@ from intervention.models import (
 from intervention.services import ServiceError, audit, completion, enrollments
 from intervention.services import attendance as attendance_service
 from intervention.services import certificates as certificate_service
+from intervention.services import completion_text as words
 from intervention.services import reflections as reflection_service
-from intervention.services.attendance import local_date
 
 from .helpers import (
     accept_all_required,
@@ -60,7 +60,7 @@ class TestCompletion:
         assert result.sessions_required == 3
         assert result.sessions_credited == 0
         assert result.reflections_required == 4  # optional prompts are not owed
-        assert result.unmet == [
+        assert words.unmet(result) == [
             "3 more sessions to attend (0 of 3 credited).",
             "4 reflections to write and submit: sessions 1, 2 and 3.",
         ]
@@ -74,7 +74,7 @@ class TestCompletion:
         returned = reflection_service.reflection_for(enrollment, prompts["my-excuses"])
         attempt = reflection_service.submit(returned, answer("R", 100), 0, enrollment.participant)
         reflection_service.review(attempt, ReviewOutcome.RETURNED, "Say more.", facilitator)
-        unmet = " ".join(completion.evaluate(enrollment).unmet)
+        unmet = " ".join(words.unmet(completion.evaluate(enrollment)))
         assert "1 reflection to revise and submit again: session 3." in unmet
         assert "2 reflections to write and submit: sessions 2 and 3." in unmet
         assert "1 reflection waiting for review: session 1." in unmet
@@ -86,7 +86,7 @@ class TestCompletion:
         complete_case(enrollment)
         result = completion.evaluate(enrollment)
         assert result.complete and result.possible
-        assert result.unmet == [] and result.violations == []
+        assert words.unmet(result) == [] and words.violations(result) == []
         assert (result.sessions_credited, result.reflections_accepted) == (3, 4)
         assert result.minutes_credited == 360
         assert result.hours_credited == 6.0
@@ -107,8 +107,8 @@ class TestCompletion:
         assert not result.lines[0].credited
         # Not attending means it is missed: an absence he must make up.
         assert result.absences == 1
-        assert "2 more sessions to attend (0 of 3 credited)." in result.unmet
-        assert "1 missed session to make up: session 1." in result.unmet
+        assert "2 more sessions to attend (0 of 3 credited)." in words.unmet(result)
+        assert "1 missed session to make up: session 1." in words.unmet(result)
 
     def test_one_absence_is_allowed_but_must_be_made_up(self, make_enrollment):
         enrollment = make_enrollment(overrides=NO_GAP_RULE)
@@ -117,9 +117,9 @@ class TestCompletion:
         mark(enrollment, 3, AttendanceStatus.PRESENT)
         result = completion.evaluate(enrollment)
         assert result.absences == 1
-        assert result.violations == []
+        assert words.violations(result) == []
         assert result.possible  # a make-up is still open to him
-        assert "1 missed session to make up: session 1." in result.unmet
+        assert "1 missed session to make up: session 1." in words.unmet(result)
         assert not result.complete
 
     def test_two_absences_in_a_row_break_the_policy(self, make_enrollment):
@@ -128,13 +128,13 @@ class TestCompletion:
         mark(enrollment, 2, AttendanceStatus.LEFT_EARLY, 30)  # leaving early is an absence
         result = completion.evaluate(enrollment)
         assert result.absences == 2
-        assert result.violations == [
+        assert words.violations(result) == [
             "2 absences; the limit is 1.",
             "2 absences in a row; the limit is 1.",
         ]
         assert not result.possible
         assert not result.complete
-        assert "2 absences in a row; the limit is 1." in result.unmet
+        assert "2 absences in a row; the limit is 1." in words.unmet(result)
 
     def test_two_absences_apart_break_only_the_total(self, make_enrollment):
         enrollment = make_enrollment(overrides={**NO_GAP_RULE, "max_absences": 1})
@@ -142,7 +142,7 @@ class TestCompletion:
         mark(enrollment, 2, AttendanceStatus.PRESENT)
         mark(enrollment, 3, AttendanceStatus.ABSENT)
         result = completion.evaluate(enrollment)
-        assert result.violations == ["2 absences; the limit is 1."]
+        assert words.violations(result) == ["2 absences; the limit is 1."]
         assert not result.possible
 
     def test_a_long_gap_without_attendance_is_a_violation(self, make_enrollment):
@@ -151,10 +151,10 @@ class TestCompletion:
         # Marked, held sessions without attendance (excused: not absences) let the gap run on.
         mark(enrollment, 2, AttendanceStatus.EXCUSED, 0)
         mark(enrollment, 3, AttendanceStatus.EXCUSED, 0)
-        session_day = local_date(enrollment.cohort.sessions[0])
+        session_day = enrollment.cohort.sessions[0].local_date
         assert completion.evaluate(enrollment, today=session_day + timedelta(days=21)).possible
         late = completion.evaluate(enrollment, today=session_day + timedelta(days=22))
-        assert late.violations == ["22 days without attendance; the limit is 21."]
+        assert words.violations(late) == ["22 days without attendance; the limit is 21."]
         assert not late.possible
 
     def test_sessions_before_he_started_never_count(self, make_enrollment):
@@ -163,16 +163,16 @@ class TestCompletion:
         mark(enrollment, 2, AttendanceStatus.PRESENT)
         mark(enrollment, 3, AttendanceStatus.PRESENT)
         # The court moves his start to the second session's day.
-        enrollment.starts_on = local_date(enrollment.cohort.sessions[1])
+        enrollment.starts_on = enrollment.cohort.sessions[1].local_date
         result = completion.evaluate(enrollment)
         assert [line.counts for line in result.lines] == [False, True, True]
         assert result.absences == 0
         assert result.sessions_credited == 2
-        assert "missed session" not in " ".join(result.unmet)
+        assert "missed session" not in " ".join(words.unmet(result))
 
     def test_attendance_before_he_started_is_refused(self, make_cohort, make_enrollment):
         cohort = make_cohort()
-        enrollment = make_enrollment(cohort=cohort, starts_on=local_date(cohort.sessions[1]))
+        enrollment = make_enrollment(cohort=cohort, starts_on=cohort.sessions[1].local_date)
         with pytest.raises(ServiceError, match="was not enrolled yet on"):
             mark(enrollment, 1, AttendanceStatus.PRESENT)
 
@@ -184,7 +184,7 @@ class TestCompletion:
         accept_all_required(enrollment, facilitator)
         result = completion.evaluate(enrollment)
         assert result.sessions_required == 2
-        assert result.complete, result.unmet
+        assert result.complete, words.unmet(result)
 
     def test_one_session_short_of_a_court_order_beyond_his_cohort_is_not_complete(
         self, make_enrollment
@@ -214,7 +214,7 @@ class TestCompletion:
     def test_a_near_deadline_is_a_risk_that_says_the_day_and_what_is_owed(
         self, make_cohort, make_enrollment, weeks_in, days_left, expected
     ):
-        from intervention.templating import format_date
+        from intervention.i18n import format_date
 
         start = today() - timedelta(days=7 * weeks_in - 1)  # the next session is tomorrow
         enrollment = make_enrollment(cohort=make_cohort(start=start), overrides=NO_GAP_RULE)
@@ -223,7 +223,7 @@ class TestCompletion:
             mark(enrollment, number, AttendanceStatus.PRESENT)
         result = completion.evaluate(enrollment)
         day = format_date(enrollment.completion_deadline)
-        assert result.risk == [expected.format(day=day)]
+        assert words.risks(result) == [expected.format(day=day)]
 
     def test_what_can_only_be_made_up_elsewhere_names_the_choice(self, make_enrollment):
         # Two of three sessions required, no make-up rule: absent from 1 and 2, present at 3.
@@ -242,7 +242,7 @@ class TestCompletion:
         mark(enrollment, 3, AttendanceStatus.PRESENT)
         result = completion.evaluate(enrollment)
         assert result.possible and not result.complete
-        assert result.unmet[0] == (
+        assert words.unmet(result)[0] == (
             "1 more session to make up in another group: any of sessions 1 and 2."
         )
 
@@ -253,7 +253,7 @@ class TestCompletion:
         enrollment = make_enrollment(cohort=make_cohort(start=today() - timedelta(days=1)))
         result = completion.evaluate(enrollment)
         assert result.possible
-        assert result.violations == []
+        assert words.violations(result) == []
 
     def test_more_required_sessions_than_he_can_reach_is_impossible(
         self, make_cohort, make_enrollment

@@ -29,7 +29,7 @@ from ..access import get_or_404, guard_blueprint
 from ..auth import invitations
 from ..extensions import db
 from ..forms import EmptyForm
-from ..i18n import current_language
+from ..i18n import current_language, format_clock, format_date, format_datetime
 from ..models import (
     Certificate,
     Cohort,
@@ -53,7 +53,6 @@ from ..services import provider as provider_service
 from ..services import reflections as reflection_service
 from ..services.audit import PAGE_CHECK_EVENTS, verify_chain
 from ..services.enrollments import OPEN_STATES
-from ..templating import format_date, format_datetime
 from .forms import (
     CancelSessionForm,
     CohortDetailsForm,
@@ -716,7 +715,7 @@ def new_enrollment():
                 "%(name)s · %(weekdays)s %(time)s, from %(date)s",
                 name=c.name,
                 weekdays=WEEKDAYS_PLURAL[c.weekday],
-                time=scheduling.clock_time(c.start_time),
+                time=format_clock(c.start_time),
                 date=format_date(c.start_date),
             ),
         )

@@ -15,7 +15,6 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask_babel import force_locale
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Load, contains_eager, joinedload, selectinload
@@ -216,8 +215,7 @@ def api_case(case_number: str):
         return {"error": "not_found", "case_number": case_number}, 404
     audit.record("case.view", current_user, enrollment, via="api")
     db.session.commit()
-    with force_locale("en"):  # read by court systems, like the CSV: not in the clerk's language
-        result = completion.evaluate(enrollment)
+    result = completion.evaluate(enrollment)
     return {
         "case_number": enrollment.case_number,
         "participant": enrollment.participant.full_name,
@@ -225,16 +223,8 @@ def api_case(case_number: str):
         "date_of_birth": enrollment.date_of_birth.isoformat() if enrollment.date_of_birth else None,
         "court_person_number": enrollment.court_person_number or None,
         "status": enrollment.state.value,
-        "completion": {
-            "complete": result.complete,
-            "possible": result.possible,
-            "unmet": result.unmet,
-            "sessions_credited": result.sessions_credited,
-            "sessions_required": result.sessions_required,
-            "reflections_accepted": result.reflections_accepted,
-            "reflections_required": result.reflections_required,
-            "completed_on": result.completed_on.isoformat() if result.complete else None,
-        },
+        # Facts, not sentences: a court's system says them in its own words.
+        "completion": completion.as_json(result),
         "certificates": [
             {
                 "number": cert.number,

@@ -26,7 +26,7 @@ from ..access import (
 from ..downloads import asset_response, certificate_response
 from ..extensions import db
 from ..forms import EmptyForm
-from ..i18n import current_language
+from ..i18n import current_language, format_date
 from ..models import (
     AttendanceStatus,
     Certificate,
@@ -49,7 +49,6 @@ from ..services import attendance as attendance_service
 from ..services import certificates as certificate_service
 from ..services import notices as notice_service
 from ..services import reflections as reflection_service
-from ..templating import format_date
 from .forms import (
     SEND_METHOD_LABELS,
     MakeupForm,
@@ -135,7 +134,9 @@ def home():
                 "waiting": waiting.get(cohort.id, 0) if can_review(current_user, cohort) else None,
                 "cannot_finish": sum(1 for e, r in results if not r.possible),
                 "at_risk": sum(1 for e, r in results if r.at_risk),
-                "ready": sum(1 for e, r in results if r.complete and e.valid_certificate is None),
+                "ready": sum(
+                    1 for e, r in results if certificate_service.ready_for_certificate(e, r)
+                ),
                 "unmarked": len(unmarked_sessions(cohort, results)),
                 "overdue": sum(1 for n in overdue if n.enrollment.cohort_id == cohort.id),
             }
@@ -179,7 +180,7 @@ MARK_LETTERS = {
 
 def column_date(session: Session) -> str:
     """ "Nov 3" / "3 nov": a grid column's day, short enough for a phone, in his language."""
-    day = attendance_service.local_date(session)
+    day = session.local_date
     return format_skeleton("MMMd", day, locale=current_language())
 
 
@@ -249,28 +250,6 @@ def _session(session_id: int) -> Session:
     return session
 
 
-def _row_error(name: str, message: str) -> str:
-    return (
-        message
-        if message.startswith(name)
-        else _("%(name)s: %(problem)s", name=name, problem=message)
-    )
-
-
-def _not_on_roster(session: Session, enrollment_id) -> str:
-    """Why a posted row cannot be marked; names the man only if he is in this cohort."""
-    enrollment = db.session.get(Enrollment, enrollment_id) if enrollment_id else None
-    if enrollment is None or enrollment.cohort_id != session.cohort_id:
-        return _("A row names a man who is not on this session's roster.")
-    name = enrollment.participant.full_name
-    problem = attendance_service.refusal(session, enrollment)
-    if problem:
-        return _row_error(name, problem)
-    return _(
-        "%(name)s made up this session elsewhere; that mark is kept with the make-up.", name=name
-    )
-
-
 @bp.route("/sessions/<int:session_id>/attendance", methods=["GET", "POST"])
 def attendance(session_id: int):
     session = _session(session_id)
@@ -300,60 +279,37 @@ def attendance(session_id: int):
     if closed and request.method == "POST":
         errors.append(closed)
     elif form.validate_on_submit():
-        changed = 0
-        marked = []
-        for row in form.rows:
-            enrollment = by_id.get(row.enrollment_id.data)
-            if enrollment is None:
-                errors.append(_not_on_roster(session, row.enrollment_id.data))
-                continue
-            name = enrollment.participant.full_name
-            before = current.get(enrollment.id)
-            if not row.status.data:
-                if before is not None:
-                    errors.append(
-                        _(
-                            "%(name)s: a mark cannot be removed. Choose the right status "
-                            "and give a reason for the change.",
-                            name=name,
-                        )
-                    )
-                continue
-            status = AttendanceStatus(row.status.data)
-            minutes = row.minutes.data
-            if minutes is None:
-                credited = status in (AttendanceStatus.PRESENT, AttendanceStatus.LATE)
-                minutes = session.module.duration_minutes if credited else 0
-            try:
-                before_state = (before.status, before.minutes_credited) if before else None
-                attendance_service.mark(
-                    session,
-                    enrollment,
-                    status,
-                    minutes,
-                    current_user,
-                    note=row.note.data or "",
-                    reason=row.reason.data or "",
-                )
-                changed += before_state != (status, minutes)
-                marked.append(enrollment)
-            except ServiceError as exc:
-                errors.append(_row_error(name, str(exc)))
-        if not errors:
-            drafted = [n for e in marked for n in notice_service.draft_for(e, current_user)]
+        errors = _unremovable(form.rows, by_id, current)
+        rows = [
+            attendance_service.RosterRow(
+                row.enrollment_id.data,
+                AttendanceStatus(row.status.data),
+                row.minutes.data,
+                note=row.note.data or "",
+                reason=row.reason.data or "",
+            )
+            for row in form.rows
+            if row.status.data
+        ]
+        try:
+            result = attendance_service.mark_roster(session, rows, current_user)
+        except attendance_service.RosterRefused as exc:
+            errors += [problem for _index, problem in exc.problems]
+        if errors:
+            db.session.rollback()  # all or nothing: one bad row saves none
+        else:
             db.session.commit()
             flash(
                 ngettext(
                     "Attendance saved for session %(number)s (%(num)d change(s)).",
                     "Attendance saved for session %(number)s (%(num)d change(s)).",
-                    changed,
+                    result.changed,
                     number=session.number,
                 ),
                 "success",
             )
-            _flash_drafted(drafted)
+            _flash_drafted(result.drafted)
             return redirect(url_for(".cohort", cohort_id=session.cohort_id))
-        db.session.rollback()  # all or nothing: one bad row saves none
     elif request.method == "POST":
         errors.append(_("The roster could not be read. Check the rows marked below."))
     rows = [
@@ -380,6 +336,22 @@ def attendance(session_id: int):
     ), (422 if errors else 200)
 
 
+def _unremovable(rows, by_id: dict, current: dict) -> list[str]:
+    """A mark, once recorded, is changed with a reason, never emptied: the form's blank
+    choice is for men not marked yet."""
+    return [
+        _(
+            "%(name)s: a mark cannot be removed. Choose the right status "
+            "and give a reason for the change.",
+            name=by_id[row.enrollment_id.data].participant.full_name,
+        )
+        for row in rows
+        if not row.status.data
+        and row.enrollment_id.data in by_id
+        and current.get(row.enrollment_id.data) is not None
+    ]
+
+
 def _makeup_choice(candidate) -> str:
     """How a man who may make up this session reads in the list: who, and what he missed."""
     enrollment = candidate.enrollment
@@ -387,7 +359,7 @@ def _makeup_choice(candidate) -> str:
         "name": enrollment.participant.full_name,
         "case": enrollment.case_number,
         "cohort": enrollment.cohort.name,
-        "date": format_date(attendance_service.local_date(candidate.missed)),
+        "date": format_date(candidate.missed.local_date),
     }
     if candidate.mark is None:
         return _("%(name)s (%(case)s), %(cohort)s: not marked on %(date)s", **facts)
@@ -471,9 +443,6 @@ def import_roster(session_id: int):
         data = form.file.data.read(rosters.MAX_IMPORT_BYTES + 1)
         try:
             result = rosters.import_roster(session, data, current_user)
-            drafted = [
-                n for e in result.enrollments for n in notice_service.draft_for(e, current_user)
-            ]
             db.session.commit()
         except rosters.RosterImportError as exc:
             db.session.rollback()
@@ -489,7 +458,7 @@ def import_roster(session_id: int):
                 ),
                 "success",
             )
-            _flash_drafted(drafted)
+            _flash_drafted(result.drafted)
             return redirect(url_for(".attendance", session_id=session.id))
     return render_template(
         "facilitator/import.html",
@@ -690,7 +659,6 @@ def enrollment(enrollment_id: int):
         today=today,
         is_overdue=notice_service.is_overdue,
         can_facilitate=can_facilitate,
-        local_date=attendance_service.local_date,
     )
 
 

@@ -73,6 +73,14 @@ class Attendance(db.Model):
 
     __table_args__ = (sa.UniqueConstraint("enrollment_id", "session_id"),)
 
+    @property
+    def status_before_makeup(self) -> AttendanceStatus | None:
+        """For a made-up session: how it was marked before the make-up (None if never)."""
+        for change in reversed(self.history):
+            if change.to_status is AttendanceStatus.MADE_UP:
+                return change.from_status
+        return None
+
 
 class AttendanceChange(db.Model):
     """Append-only: each marking, first or corrected, with who, when, from, to and why."""

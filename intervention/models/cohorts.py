@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -86,3 +87,8 @@ class Session(db.Model):
     @property
     def number(self) -> int:
         return self.module.session_number
+
+    @property
+    def local_date(self) -> date:
+        """The day the session meets, in its cohort's timezone."""
+        return self.scheduled_at.astimezone(ZoneInfo(self.cohort.timezone)).date()

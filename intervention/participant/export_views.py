@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..extensions import db
+from ..i18n import format_date, format_datetime
 from ..models import (
     AttendanceStatus,
     CertificateStatus,
@@ -19,7 +20,6 @@ from ..models import (
     ReviewOutcome,
 )
 from ..services import privacy
-from ..templating import format_date, format_datetime
 from .views import bp
 
 

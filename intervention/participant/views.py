@@ -6,9 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from babel import dates
 from flask import (
     Blueprint,
     Response,
@@ -33,7 +31,7 @@ from ..downloads import asset_response, certificate_response
 from ..errors import SIGNED_OUT, from_this_site, keep_text_page
 from ..extensions import db
 from ..forms import EmptyForm
-from ..i18n import current_language
+from ..i18n import format_clock
 from ..models import (
     Certificate,
     CertificateStatus,
@@ -459,7 +457,7 @@ def save_draft(prompt_id: int):
         return _refused(409, "closed", str(exc))
     return jsonify(
         revision=reflection.draft_revision,
-        saved_at=clock(reflection.draft_saved_at, timezone),
+        saved_at=format_clock(reflection.draft_saved_at, timezone),
         words=reflection_service.count_words(text),
     )
 
@@ -483,14 +481,6 @@ def committed(change: Callable[[], object], tries: int = 5) -> None:
 
 def _refused(status: int, error: str, message: str):
     return jsonify(error=error, message=message), status
-
-
-def clock(value: datetime, tz: str) -> str:
-    """'6:42 PM' / '18:42' in the cohort's timezone and his language: when today's draft was
-    saved. Plain spaces, as the page's other dates have."""
-    local = value.astimezone(ZoneInfo(tz))
-    text = dates.format_time(local, "short", locale=current_language())
-    return text.replace("\u202f", " ").replace("\xa0", " ")
 
 
 @bp.route("/certificates/<int:certificate_id>.pdf")

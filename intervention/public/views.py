@@ -21,11 +21,11 @@ from sqlalchemy import text
 
 from .. import signing
 from ..extensions import db, limiter
+from ..i18n import format_date, format_datetime
 from ..models import Certificate
 from ..services import audit
 from ..services import calendar as calendar_service
 from ..services import certificates as certificate_service
-from ..templating import format_date, format_datetime
 from .forms import VerifyForm
 
 bp = Blueprint("public", __name__)

@@ -4,14 +4,13 @@ history."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
-from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..access import can_record_makeup
 from ..extensions import db
+from ..i18n import format_date, format_datetime
 from ..models import (
     Attendance,
     AttendanceChange,
@@ -25,23 +24,8 @@ from ..models import (
     User,
     utcnow,
 )
-from ..templating import format_date, format_datetime
-from . import ServiceError, audit
-
-
-def local_date(session: Session) -> date:
-    """The day the session meets, in its cohort's timezone."""
-    return session.scheduled_at.astimezone(ZoneInfo(session.cohort.timezone)).date()
-
-
-def status_before_makeup(record: Attendance | None) -> AttendanceStatus | None:
-    """How a made-up session was marked before the make-up (None if it never was)."""
-    if record is None:
-        return None
-    for change in reversed(record.history):
-        if change.to_status is AttendanceStatus.MADE_UP:
-            return change.from_status
-    return None
+from . import ServiceError, audit, notices
+from .policy import effective_policy, is_credited
 
 
 def session_closed_reason(session: Session) -> str | None:
@@ -83,11 +67,11 @@ def refusal(session: Session, enrollment: Enrollment) -> str | None:
     closed = session_closed_reason(session)
     if closed:
         return closed
-    if local_date(session) < enrollment.starts_on:
+    if session.local_date < enrollment.starts_on:
         return _(
             "%(name)s was not enrolled yet on %(date)s: his case starts %(start)s.",
             name=name,
-            date=format_date(local_date(session)),
+            date=format_date(session.local_date),
             start=format_date(enrollment.starts_on),
         )
     if not enrollment.state.is_open:
@@ -112,15 +96,107 @@ def mark(
         raise ServiceError(_("A session is marked made up by recording the make-up itself."))
     record = _current(enrollment, session)
     if record is not None and record.status is AttendanceStatus.MADE_UP:
-        raise ServiceError(
-            _(
-                "%(name)s made up session %(num)d elsewhere; that mark is kept with the make-up.",
-                name=enrollment.participant.full_name,
-                num=session.number,
-            )
-        )
+        raise ServiceError(kept_with_makeup(enrollment, session))
     _check_minutes(session, minutes)
     return _record(session, enrollment, record, status, minutes, actor, note, reason)
+
+
+def kept_with_makeup(enrollment: Enrollment, session: Session) -> str:
+    """Why a session he made up elsewhere cannot be marked at his own cohort."""
+    return _(
+        "%(name)s made up session %(num)d elsewhere; that mark is kept with the make-up.",
+        name=enrollment.participant.full_name,
+        num=session.number,
+    )
+
+
+def default_minutes(session: Session, status: AttendanceStatus) -> int:
+    """Minutes credited when none are given: the whole session when he was there (present,
+    or late), none otherwise. A make-up's default is the session's length too."""
+    credited = status in (AttendanceStatus.PRESENT, AttendanceStatus.LATE, AttendanceStatus.MADE_UP)
+    return session.module.duration_minutes if credited else 0
+
+
+@dataclass
+class RosterRow:
+    """One man's line of a roster, from the attendance form or an imported file."""
+
+    enrollment_id: int | None
+    status: AttendanceStatus
+    minutes: int | None = None  # None: the status's default (default_minutes)
+    note: str | None = None  # None: keep the note his mark has
+    reason: str = ""  # why a mark already recorded changes
+
+
+@dataclass
+class RosterResult:
+    marked: list[Enrollment]
+    changed: int  # marks recorded or changed
+    drafted: list  # the non-compliance notices the new marks drafted
+
+
+class RosterRefused(ServiceError):
+    """Nothing was recorded: every problem, as (index of the row, or None for the whole
+    roster; what is wrong, naming the man)."""
+
+    def __init__(self, problems: list[tuple[int | None, str]]):
+        super().__init__(" ".join(p for _i, p in problems))
+        self.problems = problems
+
+
+def mark_roster(session: Session, rows: list[RosterRow], actor: User) -> RosterResult:
+    """Record a session's roster: every row, or none of them (one bad row saves nothing).
+    Then draft a notice for each rule a new mark breaks."""
+    closed = session_closed_reason(session)
+    if closed:
+        raise RosterRefused([(None, closed)])
+    on_roster = {e.id: e for e in roster(session)}
+    current = {a.enrollment_id: a for a in session_marks(session)}
+    problems: list[tuple[int | None, str]] = []
+    marked: list[Enrollment] = []
+    changed = 0
+    savepoint = db.session.begin_nested()
+    for index, row in enumerate(rows):
+        enrollment = on_roster.get(row.enrollment_id)
+        if enrollment is None:
+            problems.append((index, _off_roster(session, row.enrollment_id)))
+            continue
+        before = current.get(enrollment.id)
+        was = (before.status, before.minutes_credited) if before is not None else None
+        minutes = default_minutes(session, row.status) if row.minutes is None else row.minutes
+        note = row.note if row.note is not None else (before.note if before else "")
+        try:
+            mark(session, enrollment, row.status, minutes, actor, note=note, reason=row.reason)
+        except ServiceError as exc:
+            problems.append((index, _naming(enrollment, str(exc))))
+            continue
+        changed += was != (row.status, minutes)
+        marked.append(enrollment)
+    if problems:
+        savepoint.rollback()
+        raise RosterRefused(problems)
+    savepoint.commit()
+    drafted = [n for e in marked for n in notices.draft_for(e, actor)]
+    return RosterResult(marked, changed, drafted)
+
+
+def _naming(enrollment: Enrollment, problem: str) -> str:
+    """A row's problem, beginning with the man's name unless it already does."""
+    name = enrollment.participant.full_name
+    if problem.startswith(name):
+        return problem
+    return _("%(name)s: %(problem)s", name=name, problem=problem)
+
+
+def _off_roster(session: Session, enrollment_id: int | None) -> str:
+    """Why a row cannot be marked at this session; names the man only if he is in its cohort."""
+    enrollment = db.session.get(Enrollment, enrollment_id) if enrollment_id else None
+    problem = None
+    if enrollment is not None and enrollment.cohort_id == session.cohort_id:
+        problem = refusal(session, enrollment)
+    if problem is None:
+        return _("A row names a man who is not on this session's roster.")
+    return _naming(enrollment, problem)
 
 
 def _check_minutes(session: Session, minutes: int) -> None:
@@ -204,7 +280,7 @@ def _record(
 
 def roster(session: Session) -> list[Enrollment]:
     """The men of the session's cohort who were enrolled on its day and whose case is open."""
-    day = local_date(session)
+    day = session.local_date
     return sorted(
         (e for e in session.cohort.enrollments if e.state.is_open and e.starts_on <= day),
         key=lambda e: e.participant.full_name,
@@ -255,8 +331,6 @@ def own_session(enrollment: Enrollment, number: int) -> Session | None:
 
 def makeup_refusal(session: Session, enrollment: Enrollment) -> str | None:
     """Why he cannot make up his session of this module at `session`, or None."""
-    from .completion import effective_policy, is_credited
-
     name = enrollment.participant.full_name
     if enrollment.cohort_id == session.cohort_id:
         return _("%(name)s is in this cohort; mark him on the roster instead.", name=name)
@@ -285,18 +359,18 @@ def makeup_refusal(session: Session, enrollment: Enrollment) -> str | None:
             name=name,
             status=enrollment.state.label.lower(),
         )
-    if local_date(session) < enrollment.starts_on:
+    if session.local_date < enrollment.starts_on:
         return _(
             "%(name)s was not enrolled yet on %(date)s.",
             name=name,
-            date=format_date(local_date(session)),
+            date=format_date(session.local_date),
         )
     missed = own_session(enrollment, session.number)
     if missed is None:
         return _(
             "%(name)s's cohort has no session %(num)d to make up.", name=name, num=session.number
         )
-    missed_day = format_date(local_date(missed))
+    missed_day = format_date(missed.local_date)
     # A session held before his case started may be made up too: he still owes its module.
     record = _current(enrollment, missed)
     if record is None and missed.scheduled_at > utcnow():
@@ -363,11 +437,11 @@ def record_makeup(
     if problem:
         raise ServiceError(problem)
     if minutes is None:
-        minutes = session.module.duration_minutes
+        minutes = default_minutes(session, AttendanceStatus.MADE_UP)
     _check_minutes(session, minutes)
     missed = own_session(enrollment, session.number)
     missed_record = _current(enrollment, missed)
-    day = format_date(local_date(session))
+    day = format_date(session.local_date)
     attended = _record(
         session,
         enrollment,

@@ -12,6 +12,7 @@ from icalendar import Calendar, Event, vDuration
 from sqlalchemy import func, select
 
 from ..extensions import db
+from ..i18n import format_datetime
 from ..models import (
     AttendanceStatus,
     AuditEvent,
@@ -22,9 +23,7 @@ from ..models import (
     User,
     utcnow,
 )
-from ..templating import format_datetime
 from . import audit
-from .attendance import local_date
 
 # The feed's name as a calendar app shows it. A calendar is often shared with family or seen
 # on a lock screen, so nothing in the feed says what the program is about (see build_feed).
@@ -72,7 +71,7 @@ def schedule(enrollment: Enrollment, now: datetime | None = None) -> list[Schedu
         ScheduleLine(
             session=session,
             attendance=marks.get(session.id),
-            counts=local_date(session) >= enrollment.starts_on,
+            counts=session.local_date >= enrollment.starts_on,
             status=_status(session, now),
         )
         for session in sorted(enrollment.cohort.sessions, key=lambda s: s.scheduled_at)

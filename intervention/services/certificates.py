@@ -30,7 +30,7 @@ from ..models import (
     User,
     utcnow,
 )
-from . import ServiceError, audit, completion, enrollments
+from . import ServiceError, audit, completion, completion_text, enrollments
 from .provider import current as current_provider
 from .provider import document_parties
 
@@ -72,60 +72,82 @@ def _check_issuer(actor: User) -> None:
         raise ServiceError(_("Only a facilitator or the program director can issue certificates."))
 
 
-def _check_state(enrollment: Enrollment) -> None:
+def _state_refusal(enrollment: Enrollment) -> str | None:
     if enrollment.state not in (EnrollmentState.ACTIVE, EnrollmentState.COMPLETED):
         # The engine counts sessions and reflections only; a closed case is not completed.
-        raise ServiceError(
-            _(
-                "This case is %(status)s; no certificate can be issued.",
-                status=enrollment.state.label.lower(),
-            )
+        return _(
+            "This case is %(status)s; no certificate can be issued.",
+            status=enrollment.state.label.lower(),
         )
+    return None
 
 
-def _check_complete(enrollment: Enrollment) -> completion.Completion:
+def _valid_refusal(enrollment: Enrollment) -> str | None:
+    existing = enrollment.valid_certificate
+    if existing is not None:
+        return _("Certificate %(number)s was already issued for this case.", number=existing.number)
+    return None
+
+
+def _revoked_refusal(enrollment: Enrollment) -> str | None:
+    # Revocation is final: issuing again would quietly undo it. Only the director's
+    # deliberate step, issue_after_revocation, naming the revocation, may follow it.
+    revoked = enrollment.revoked_certificate
+    if revoked is not None:
+        return _(
+            "Certificate %(number)s was revoked; only the program director can issue a new"
+            " certificate for this case, from the revoked certificate's page, giving the"
+            " reason.",
+            number=revoked.number,
+        )
+    return None
+
+
+def _incomplete_refusal(result: completion.Completion) -> str | None:
     """The engine's word, which every certificate needs, first or re-issued."""
-    result = completion.evaluate(enrollment)
     if not result.complete:
-        raise ServiceError(
-            _("This case is not complete yet: %(unmet)s", unmet=" ".join(result.unmet))
+        return _(
+            "This case is not complete yet: %(unmet)s",
+            unmet=" ".join(completion_text.unmet(result)),
         )
-    return result
+    return None
+
+
+def why_not_ready(enrollment: Enrollment, result: completion.Completion) -> str | None:
+    """Why no certificate can be issued for this case now, or None when it is ready."""
+    return (
+        _state_refusal(enrollment)
+        or _valid_refusal(enrollment)
+        or _revoked_refusal(enrollment)
+        or _incomplete_refusal(result)
+    )
+
+
+def ready_for_certificate(enrollment: Enrollment, result: completion.Completion) -> bool:
+    """Ready for a certificate: the engine says complete, the case is active or completed,
+    and it has neither a valid certificate nor a revoked one (which only the director's
+    deliberate issue after revocation may follow). The facilitator's pages ask this, and
+    issue() refuses with the reason when it is not so."""
+    return why_not_ready(enrollment, result) is None
+
+
+def _refuse(problem: str | None) -> None:
+    if problem:
+        raise ServiceError(problem)
 
 
 def issue(enrollment: Enrollment, actor: User) -> Certificate:
     """Issue the completion certificate once the engine says the case is complete."""
     _check_issuer(actor)
     enrollments.lock(enrollment)
-    _check_state(enrollment)
-    _check_none_valid(enrollment)
-    revoked = enrollment.revoked_certificate
-    if revoked is not None:
-        # Revocation is final: issuing again would quietly undo it. Only the director's
-        # deliberate step, issue_after_revocation, naming the revocation, may follow it.
-        raise ServiceError(
-            _(
-                "Certificate %(number)s was revoked; only the program director can issue a new"
-                " certificate for this case, from the revoked certificate's page, giving the"
-                " reason.",
-                number=revoked.number,
-            )
-        )
-    result = _check_complete(enrollment)
+    result = completion.evaluate(enrollment)
+    _refuse(why_not_ready(enrollment, result))
 
     issued_at = utcnow()
     cert = _store_with_next_number(enrollment, actor, result, issued_at)
     _complete(enrollment, cert, actor)
     _record_issue(cert, actor)
     return cert
-
-
-def _check_none_valid(enrollment: Enrollment) -> None:
-    existing = enrollment.valid_certificate
-    if existing is not None:
-        raise ServiceError(
-            _("Certificate %(number)s was already issued for this case.", number=existing.number)
-        )
 
 
 def issue_after_revocation(revoked: Certificate, actor: User, reason: str) -> Certificate:
@@ -157,7 +179,7 @@ def issue_after_revocation(revoked: Certificate, actor: User, reason: str) -> Ce
             )
         )
     _check_followed(revoked)
-    _check_none_valid(enrollment)
+    _refuse(_valid_refusal(enrollment))
     newest = enrollment.revoked_certificate
     if newest is not revoked:
         raise ServiceError(
@@ -166,8 +188,9 @@ def issue_after_revocation(revoked: Certificate, actor: User, reason: str) -> Ce
                 number=newest.number,
             )
         )
-    _check_state(enrollment)
-    result = _check_complete(enrollment)
+    _refuse(_state_refusal(enrollment))
+    result = completion.evaluate(enrollment)
+    _refuse(_incomplete_refusal(result))
 
     issued_at = utcnow()
     cert = _store_with_next_number(
@@ -215,8 +238,9 @@ def reissue(old: Certificate, actor: User, reason: str) -> Certificate:
                 status=old.status.label.lower(),
             )
         )
-    _check_state(enrollment)
-    result = _check_complete(enrollment)
+    _refuse(_state_refusal(enrollment))
+    result = completion.evaluate(enrollment)
+    _refuse(_incomplete_refusal(result))
 
     issued_at = utcnow()
     # The engine's completion date, from the records: a correction that leaves them as they
@@ -338,8 +362,8 @@ def render_certificate(
 def _render_certificate(
     number, code, enrollment, issued_by, issued_at, result, *, completed_on, replaces
 ) -> bytes:
+    from ..i18n import format_date, format_datetime
     from ..pdf import render_pdf
-    from ..templating import format_date, format_datetime
 
     version = enrollment.cohort.version
     tz = enrollment.court.timezone

@@ -1,14 +1,17 @@
-"""The completion engine: where a case stands against its program's policy and court orders."""
+"""The completion engine: where a case stands against its program's policy and court orders.
+
+`evaluate` returns facts (counts, dates, which rules are broken and by how much, what is still
+owed); `completion_text` says them in the reader's language. Nothing here is a sentence, so a
+court's system gets the same facts a page shows, and a page in Spanish the same as in English.
+"""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
-
-from flask_babel import gettext as _
-from flask_babel import ngettext
 
 from ..models import (
     Attendance,
@@ -20,15 +23,81 @@ from ..models import (
     SessionStatus,
     utcnow,
 )
-from .attendance import local_date, status_before_makeup
+from .policy import absence_statuses, effective_policy, is_credited, missed_statuses
 
-# The policy rules whose breach drafts a non-compliance notice, in the order they are reported.
-RULES = ("max_absences", "max_consecutive_absences", "max_gap_days", "completion_deadline")
 # How close to a limit counts as "at risk".
 GAP_WARNING_DAYS = 7
 DEADLINE_WARNING_DAYS = 14
-# The kinds of reflection not yet accepted, most urgent first (see _reflections_owed).
-REFLECTION_OWED = (ReflectionState.RETURNED, ReflectionState.DRAFT, ReflectionState.SUBMITTED)
+
+
+class Rule(enum.StrEnum):
+    """The policy rules whose breach drafts a non-compliance notice, in the order reported."""
+
+    MAX_ABSENCES = "max_absences"
+    MAX_CONSECUTIVE_ABSENCES = "max_consecutive_absences"
+    MAX_GAP_DAYS = "max_gap_days"
+    COMPLETION_DEADLINE = "completion_deadline"
+
+
+RULES = tuple(Rule)
+
+
+class Owing(enum.StrEnum):
+    """What he still has to do, most urgent first within sessions and within reflections."""
+
+    ATTEND = "attend"  # sessions of his own cohort still ahead of him (or not marked yet)
+    MAKE_UP = "make_up"  # missed sessions the policy says he must make up
+    MAKE_UP_ELSEWHERE = "make_up_elsewhere"  # more than his cohort has left: another group's
+    REVISE = "revise"  # reflections returned to him
+    WRITE = "write"  # reflections not submitted yet
+    AWAIT_REVIEW = "await_review"  # reflections submitted, not reviewed yet
+
+
+# A reflection not yet accepted, by its state: what he owes for it.
+REFLECTION_OWING = {
+    ReflectionState.RETURNED: Owing.REVISE,
+    ReflectionState.DRAFT: Owing.WRITE,
+    ReflectionState.SUBMITTED: Owing.AWAIT_REVIEW,
+}
+
+
+@dataclass(frozen=True)
+class Breach:
+    """A broken rule. `count` is what broke it (absences, absences in a row, days without
+    attendance, days past the deadline), `limit` the policy's figure (for the deadline, its
+    date), `since` the day it was first broken, so one breach drafts one notice."""
+
+    rule: Rule
+    count: int
+    limit: int | date
+    since: date
+
+
+@dataclass(frozen=True)
+class Owed:
+    """One requirement not met yet: how many, and which sessions it concerns. For
+    MAKE_UP_ELSEWHERE, `count` may be fewer than `sessions`: any of them will do."""
+
+    kind: Owing
+    count: int
+    sessions: tuple[int, ...] = ()
+
+    @property
+    def any_of(self) -> bool:
+        return self.count < len(self.sessions)
+
+
+@dataclass(frozen=True)
+class Risk:
+    """A rule one step from broken. `count` is where he stands (absences so far, in a row,
+    days without attendance, days left before the deadline), `limit` the policy's figure (the
+    deadline's date), `on` the day a gap reaches its limit, `sessions` what is still owed."""
+
+    rule: Rule
+    count: int
+    limit: int | date
+    on: date | None = None
+    sessions: int = 0
 
 
 @dataclass
@@ -51,20 +120,18 @@ class SessionLine:
         """Held (its time has passed) and counting, but nobody has marked him yet."""
         return self.counts and self.past and self.status is None
 
-
-@dataclass
-class Violation:
-    rule: str  # one of RULES
-    reason: str  # plain words in the current language, shown to staff, the man and the court
-    since: date  # the day the rule was first broken, so one breach drafts one notice
+    @property
+    def did(self) -> AttendanceStatus | None:
+        """What he did at his own session: a make-up credits it but does not undo an absence."""
+        return self.missed_as if self.status is AttendanceStatus.MADE_UP else self.status
 
 
 @dataclass
 class Completion:
+    """Where a case stands, as facts."""
+
     complete: bool
     possible: bool
-    unmet: list[str]
-    violations: list[str]
     sessions_required: int
     sessions_credited: int
     absences: int
@@ -72,13 +139,14 @@ class Completion:
     reflections_required: int
     reflections_accepted: int
     lines: list[SessionLine] = field(default_factory=list)
-    breaches: list[Violation] = field(default_factory=list)
-    # Why completion is no longer possible: the violations, or too few sessions left.
-    blockers: list[str] = field(default_factory=list)
-    at_risk: bool = False
-    risk: list[str] = field(default_factory=list)  # why he is at risk, in plain words
+    breaches: list[Breach] = field(default_factory=list)  # in RULES order
+    owed: list[Owed] = field(default_factory=list)
+    # Sessions not cancelled that can still count, when fewer than required; else None.
+    sessions_available: int | None = None
+    risks: list[Risk] = field(default_factory=list)
     makeups_owed: list[int] = field(default_factory=list)  # session numbers
     unmarked: list[Session] = field(default_factory=list)  # held, counting, not marked yet
+    absences_in_a_row: int = 0  # the run he is on now
     days_without_attendance: int = 0
     last_attended: date | None = None  # his last credited session, where he attended it
     enrollment: Enrollment | None = field(default=None, repr=False)
@@ -102,39 +170,61 @@ class Completion:
         return round(self.minutes_credited / 60, 1)
 
     @property
-    def violated(self) -> dict[str, str]:
-        return {v.rule: v.reason for v in self.breaches}
+    def at_risk(self) -> bool:
+        return bool(self.risks)
 
+    @property
+    def blocked(self) -> bool:
+        """Something stands between him and completion that attending cannot mend: a broken
+        rule, or too few sessions left to count."""
+        return bool(self.breaches) or self.sessions_available is not None
 
-def effective_policy(enrollment: Enrollment) -> dict:
-    policy = dict(enrollment.cohort.version.policy)
-    policy.update(enrollment.overrides or {})
-    if policy.get("sessions_required") is None:
-        policy["sessions_required"] = len(enrollment.cohort.version.modules)
-    return policy
-
-
-def is_credited(status: AttendanceStatus | None, policy: dict) -> bool:
-    if status in (AttendanceStatus.PRESENT, AttendanceStatus.MADE_UP):
-        return True
-    return status is AttendanceStatus.LATE and bool(policy.get("late_counts_as_attended"))
-
-
-def absence_statuses(policy: dict) -> set[AttendanceStatus]:
-    """Marks that count as an absence: late too, when lateness does not count as attending."""
-    statuses = {AttendanceStatus.ABSENT, AttendanceStatus.LEFT_EARLY}
-    if not policy.get("late_counts_as_attended"):
-        statuses.add(AttendanceStatus.LATE)
-    return statuses
-
-
-def missed_statuses(policy: dict) -> set[AttendanceStatus]:
-    """Marks of a session he did not get credit for, which a make-up can replace."""
-    return absence_statuses(policy) | {AttendanceStatus.EXCUSED}
+    def breach(self, rule: Rule) -> Breach | None:
+        return next((b for b in self.breaches if b.rule is rule), None)
 
 
 def local_today(enrollment: Enrollment) -> date:
     return utcnow().astimezone(ZoneInfo(enrollment.cohort.timezone)).date()
+
+
+@dataclass
+class _Tally:
+    """His own cohort's sessions, counted in order (see _count_sessions)."""
+
+    lines: list[SessionLine] = field(default_factory=list)
+    credited: int = 0
+    minutes: int = 0
+    absences: int = 0
+    run: int = 0  # absences in a row, now
+    worst_run: int = 0
+    cancelled: int = 0
+    makeups_owed: list[int] = field(default_factory=list)
+    last_attended: date | None = None
+    # The day each absence limit was first broken.
+    broken_on: dict[Rule, date] = field(default_factory=dict)
+    # Set once the walk is done (see evaluate).
+    required: int = 0
+    gap_since: date | None = None  # his last attendance, or his start
+    gap_days: int = 0
+
+    @property
+    def owes_sessions(self) -> bool:
+        return self.credited < self.required or bool(self.makeups_owed)
+
+    @property
+    def counting(self) -> list[SessionLine]:
+        """Lines that count for him: from his start, or made up from before it."""
+        return [
+            line for line in self.lines if line.counts or line.status is AttendanceStatus.MADE_UP
+        ]
+
+    @property
+    def open_lines(self) -> list[SessionLine]:
+        return [line for line in self.counting if line.attendance is None]
+
+    @property
+    def unmarked(self) -> list[SessionLine]:
+        return [line for line in self.open_lines if line.past]
 
 
 def evaluate(enrollment: Enrollment, today: date | None = None) -> Completion:
@@ -142,250 +232,251 @@ def evaluate(enrollment: Enrollment, today: date | None = None) -> Completion:
     (the cohort's local date). Only his own cohort's sessions count; a make-up credits the
     session he missed, never the other cohort's session he attended."""
     policy = effective_policy(enrollment)
-    now = utcnow()
     today = today or local_today(enrollment)
-    absent_like = absence_statuses(policy)
-    makeups_required = bool(policy.get("makeups_required"))
-    marks = {a.session_id: a for a in enrollment.attendance}
-    max_abs = policy.get("max_absences")
-    max_run = policy.get("max_consecutive_absences")
-
-    lines: list[SessionLine] = []
-    credited = absences = run = worst_run = minutes = cancelled = 0
-    makeups_owed: list[int] = []
-    unmarked: list[SessionLine] = []
-    open_lines: list[SessionLine] = []  # ahead of him, or held and not marked yet
-    last_attended: date | None = None
-    breaches: dict[str, Violation] = {}
-    for session in enrollment.cohort.sessions:
-        if session.status is SessionStatus.CANCELLED:
-            cancelled += 1  # the program did not hold it: never for or against him
-            continue
-        day = local_date(session)
-        past = day < today or (day == today and session.scheduled_at <= now)
-        counts = day >= enrollment.starts_on
-        mark = marks.get(session.id)
-        status = mark.status if mark else None
-        missed_as = status_before_makeup(mark) if status is AttendanceStatus.MADE_UP else None
-        ok = is_credited(status, policy)
-        line = SessionLine(
-            session,
-            status,
-            mark.minutes_credited if mark else 0,
-            ok,
-            counts,
-            past=past,
-            attendance=mark,
-            missed_as=missed_as,
-        )
-        lines.append(line)
-        if not counts and status is not AttendanceStatus.MADE_UP:
-            continue  # before he started; only a make-up of it can credit him
-        if mark is None:
-            open_lines.append(line)
-            if past:
-                unmarked.append(line)
-            continue
-        # What he did at his own session: a make-up credits it but does not undo an absence.
-        did = missed_as if status is AttendanceStatus.MADE_UP else status
-        if ok:
-            credited += 1
-            minutes += mark.minutes_credited
-            attended_on = day
-            if status is AttendanceStatus.MADE_UP and mark.linked_attendance is not None:
-                attended_on = local_date(mark.linked_attendance.session)
-            last_attended = max(last_attended or attended_on, attended_on)
-        if did in absent_like and counts:
-            absences += 1
-            run += 1
-            worst_run = max(worst_run, run)
-            # The day each limit was first broken: one breach, one notice.
-            if max_abs is not None and absences == max_abs + 1:
-                breaches["max_absences"] = Violation("max_absences", "", day)
-            if max_run is not None and run == max_run + 1:
-                breaches.setdefault(
-                    "max_consecutive_absences", Violation("max_consecutive_absences", "", day)
-                )
-        elif did is not None and did is not AttendanceStatus.EXCUSED:
-            run = 0  # attending ends a run; an excused absence neither ends nor extends it
-        if not ok and counts and status in missed_statuses(policy) and makeups_required:
-            line.owes_makeup = True
-            makeups_owed.append(session.number)
-
-    # A cancelled session is not owed: once the cohort has no spare sessions left, each
-    # cancellation lowers the number required.
-    required = policy["sessions_required"]
-    spare = max(0, len(lines) + cancelled - required)
-    required -= max(0, cancelled - spare)
-    owes_sessions = credited < required or bool(makeups_owed)
-
-    # Gap: from his last attendance (or his start) to today, but never past a held session
-    # nobody has marked yet: he may have been there, so that is for the facilitator to mark.
-    gap_from = last_attended or enrollment.starts_on
-    gap_to = today
-    pending = [local_date(line.session) for line in unmarked]
-    pending = [d for d in pending if d >= gap_from]
-    if pending:
-        gap_to = min(gap_to, min(pending))
-    gap_days = max(0, (gap_to - gap_from).days)
-
-    if "max_absences" in breaches:
-        breaches["max_absences"].reason = ngettext(
-            "%(num)d absence; the limit is %(limit)d.",
-            "%(num)d absences; the limit is %(limit)d.",
-            absences,
-            limit=max_abs,
-        )
-    if "max_consecutive_absences" in breaches:
-        breaches["max_consecutive_absences"].reason = ngettext(
-            "%(num)d absence in a row; the limit is %(limit)d.",
-            "%(num)d absences in a row; the limit is %(limit)d.",
-            worst_run,
-            limit=max_run,
-        )
-    max_gap = policy.get("max_gap_days")
-    if max_gap and owes_sessions and gap_days > max_gap:
-        breaches["max_gap_days"] = Violation(
-            "max_gap_days",
-            ngettext(
-                "%(num)d day without attendance; the limit is %(limit)d.",
-                "%(num)d days without attendance; the limit is %(limit)d.",
-                gap_days,
-                limit=max_gap,
-            ),
-            gap_from + timedelta(days=max_gap + 1),
-        )
-
-    unmet: list[str] = []
-    still = required - credited - len(makeups_owed)
-    to_attend = min(still, len(open_lines))
-    if to_attend > 0:
-        unmet.append(
-            ngettext(
-                "%(num)d more session to attend (%(credited)d of %(required)d credited).",
-                "%(num)d more sessions to attend (%(credited)d of %(required)d credited).",
-                to_attend,
-                credited=credited,
-                required=required,
-            )
-        )
-    if makeups_owed:
-        unmet.append(
-            ngettext(
-                "%(num)d missed session to make up: %(sessions)s.",
-                "%(num)d missed sessions to make up: %(sessions)s.",
-                len(makeups_owed),
-                sessions=_sessions(makeups_owed),
-            )
-        )
-    # More than his cohort has left for him: the rest can only be made up in another cohort.
-    extra = still - max(0, to_attend)
-    still_open = {id(line) for line in open_lines}
-    elsewhere = [
-        line.session.number
-        for line in lines
-        if not line.credited and id(line) not in still_open and not line.owes_makeup
-    ]
-    if extra > 0 and elsewhere:
-        unmet.append(_elsewhere(min(extra, len(elsewhere)), elsewhere))
-
-    prompts = [p for m in enrollment.cohort.version.modules for p in m.prompts if p.required]
-    states = {r.prompt_id: r.state for r in enrollment.reflections}
-    accepted = sum(1 for p in prompts if states.get(p.id) is ReflectionState.ACCEPTED)
-    owed: dict[ReflectionState, list[int]] = {state: [] for state in REFLECTION_OWED}
-    for p in prompts:
-        state = states.get(p.id) or ReflectionState.DRAFT
-        if state is not ReflectionState.ACCEPTED:
-            owed[state].append(p.module.session_number)
-    unmet += [_reflections_owed(state, sessions) for state, sessions in owed.items() if sessions]
-
-    deadline = enrollment.completion_deadline
-    if deadline and today > deadline and unmet and enrollment.state.is_open:
-        breaches["completion_deadline"] = Violation(
-            "completion_deadline",
-            _("The completion deadline (%(date)s) has passed.", date=_day(deadline)),
-            deadline + timedelta(days=1),
-        )
-
-    ordered = [breaches[rule] for rule in RULES if rule in breaches]
-    violations = [v.reason for v in ordered]
-    blockers = list(violations)
-    # Every session not cancelled can still be credited, by attending it or by a make-up.
-    if len(lines) < required:
-        blockers.append(
-            ngettext(
-                "Only %(num)d session can count for this case; %(required)d are required.",
-                "Only %(num)d sessions can count for this case; %(required)d are required.",
-                len(lines),
-                required=required,
-            )
-        )
-    complete = credited >= required and not unmet and not violations
-    possible = complete or (enrollment.state.is_open and not blockers)
+    tally = _count_sessions(enrollment, policy, today, utcnow())
+    tally.required = required = _sessions_required(policy, tally)
+    tally.gap_since, tally.gap_days = _gap(enrollment, tally, today)
+    prompts = _required_prompts(enrollment)
+    owed = _sessions_owed(tally) + _reflections_owed(enrollment, prompts)
+    breaches = _breaches(enrollment, policy, tally, today, owed)
+    available = len(tally.lines) if len(tally.lines) < required else None
+    complete = tally.credited >= required and not owed and not breaches and available is None
     if enrollment.state is EnrollmentState.COMPLETED:
         possible = True
-
-    risk: list[str] = []
+    else:
+        possible = complete or (enrollment.state.is_open and not breaches and available is None)
+    risks: list[Risk] = []
     if possible and not complete and enrollment.state.is_open:
-        ahead = any(not line.past for line in lines if line.counts)
-        if max_abs and absences == max_abs and ahead:
-            risk.append(
-                ngettext(
-                    "%(num)d absence so far; one more breaks the limit of %(limit)d.",
-                    "%(num)d absences so far; one more breaks the limit of %(limit)d.",
-                    absences,
-                    limit=max_abs,
-                )
-            )
-        if max_run and run == max_run and ahead:
-            risk.append(
-                ngettext(
-                    "%(num)d absence in a row; one more in a row breaks the limit of %(limit)d.",
-                    "%(num)d absences in a row; one more in a row breaks the limit of %(limit)d.",
-                    run,
-                    limit=max_run,
-                )
-            )
-        if max_gap and owes_sessions and max_gap - GAP_WARNING_DAYS <= gap_days <= max_gap:
-            risk.append(
-                ngettext(
-                    "%(num)d day without attendance; the limit of %(limit)d days is reached "
-                    "on %(date)s.",
-                    "%(num)d days without attendance; the limit of %(limit)d days is reached "
-                    "on %(date)s.",
-                    gap_days,
-                    limit=max_gap,
-                    date=_day(gap_from + timedelta(days=max_gap + 1)),
-                )
-            )
-        if deadline and owes_sessions and 0 <= (deadline - today).days <= DEADLINE_WARNING_DAYS:
-            left = (deadline - today).days
-            still = max(required - credited, len(makeups_owed))
-            risk.append(_deadline_near(_day(deadline), left, still))
-
+        risks = _risks(enrollment, policy, tally, today)
     return Completion(
         complete=complete,
         possible=possible,
-        unmet=unmet + blockers,
-        violations=violations,
         sessions_required=required,
-        sessions_credited=credited,
-        absences=absences,
-        minutes_credited=minutes,
+        sessions_credited=tally.credited,
+        absences=tally.absences,
+        minutes_credited=tally.minutes,
         reflections_required=len(prompts),
-        reflections_accepted=accepted,
-        lines=lines,
-        breaches=ordered,
-        blockers=blockers,
-        at_risk=bool(risk),
-        risk=risk,
-        makeups_owed=makeups_owed,
-        unmarked=[line.session for line in unmarked],
-        days_without_attendance=gap_days,
-        last_attended=last_attended,
+        reflections_accepted=_accepted(enrollment, prompts),
+        lines=tally.lines,
+        breaches=breaches,
+        owed=owed,
+        sessions_available=available,
+        risks=risks,
+        makeups_owed=tally.makeups_owed,
+        unmarked=[line.session for line in tally.unmarked],
+        absences_in_a_row=tally.run,
+        days_without_attendance=tally.gap_days,
+        last_attended=tally.last_attended,
         enrollment=enrollment,
         required_prompts=frozenset(p.id for p in prompts),
     )
+
+
+def _count_sessions(enrollment: Enrollment, policy: dict, today: date, now: datetime) -> _Tally:
+    """Walk his cohort's sessions in order: credits, absences and runs, make-ups owed, and
+    the day each absence limit was first broken."""
+    tally = _Tally()
+    marks = {a.session_id: a for a in enrollment.attendance}
+    for session in enrollment.cohort.sessions:
+        if session.status is SessionStatus.CANCELLED:
+            tally.cancelled += 1  # the program did not hold it: never for or against him
+            continue
+        line = _line(session, marks.get(session.id), enrollment, policy, today, now)
+        tally.lines.append(line)
+        if line.attendance is None or not (line.counts or line.status is AttendanceStatus.MADE_UP):
+            continue  # not marked, or before he started (only a make-up of it credits him)
+        _credit(tally, line)
+        _count_absence(tally, line, policy)
+        if not line.credited and line.counts and line.status in missed_statuses(policy):
+            if policy.get("makeups_required"):
+                line.owes_makeup = True
+                tally.makeups_owed.append(session.number)
+    return tally
+
+
+def _line(
+    session: Session,
+    mark: Attendance | None,
+    enrollment: Enrollment,
+    policy: dict,
+    today: date,
+    now: datetime,
+) -> SessionLine:
+    day = session.local_date
+    status = mark.status if mark else None
+    return SessionLine(
+        session,
+        status,
+        mark.minutes_credited if mark else 0,
+        is_credited(status, policy),
+        counts=day >= enrollment.starts_on,
+        past=day < today or (day == today and session.scheduled_at <= now),
+        attendance=mark,
+        missed_as=mark.status_before_makeup if status is AttendanceStatus.MADE_UP else None,
+    )
+
+
+def _credit(tally: _Tally, line: SessionLine) -> None:
+    """A credited session: its minutes, and the day he attended it (for a make-up, the day of
+    the other cohort's session he attended)."""
+    if not line.credited:
+        return
+    mark = line.attendance
+    tally.credited += 1
+    tally.minutes += mark.minutes_credited
+    attended_on = line.session.local_date
+    if line.status is AttendanceStatus.MADE_UP and mark.linked_attendance is not None:
+        attended_on = mark.linked_attendance.session.local_date
+    tally.last_attended = max(tally.last_attended or attended_on, attended_on)
+
+
+def _count_absence(tally: _Tally, line: SessionLine, policy: dict) -> None:
+    """An absence at his own session counts, and may break a limit; attending ends a run;
+    an excused absence neither ends nor extends it."""
+    if line.did in absence_statuses(policy) and line.counts:
+        tally.absences += 1
+        tally.run += 1
+        tally.worst_run = max(tally.worst_run, tally.run)
+        day = line.session.local_date
+        max_abs, max_run = policy.get("max_absences"), policy.get("max_consecutive_absences")
+        if max_abs is not None and tally.absences == max_abs + 1:
+            tally.broken_on[Rule.MAX_ABSENCES] = day
+        if max_run is not None and tally.run == max_run + 1:
+            tally.broken_on.setdefault(Rule.MAX_CONSECUTIVE_ABSENCES, day)
+    elif line.did is not None and line.did is not AttendanceStatus.EXCUSED:
+        tally.run = 0
+
+
+def _sessions_required(policy: dict, tally: _Tally) -> int:
+    """A cancelled session is not owed: once the cohort has no spare sessions left, each
+    cancellation lowers the number required."""
+    required = policy["sessions_required"]
+    spare = max(0, len(tally.lines) + tally.cancelled - required)
+    return required - max(0, tally.cancelled - spare)
+
+
+def _gap(enrollment: Enrollment, tally: _Tally, today: date) -> tuple[date, int]:
+    """(since, days) without attendance: from his last attendance (or his start) to today, but
+    never past a held session nobody has marked yet: he may have been there, so that is for
+    the facilitator to mark."""
+    since = tally.last_attended or enrollment.starts_on
+    until = today
+    pending = [d for d in (line.session.local_date for line in tally.unmarked) if d >= since]
+    if pending:
+        until = min(until, min(pending))
+    return since, max(0, (until - since).days)
+
+
+def _sessions_owed(tally: _Tally) -> list[Owed]:
+    """Sessions to attend in his own cohort, make-ups owed, and what can only be made up in
+    another cohort because his has too few sessions left."""
+    owed = []
+    still = tally.required - tally.credited - len(tally.makeups_owed)
+    to_attend = min(still, len(tally.open_lines))
+    if to_attend > 0:
+        owed.append(Owed(Owing.ATTEND, to_attend))
+    if tally.makeups_owed:
+        owed.append(Owed(Owing.MAKE_UP, len(tally.makeups_owed), tuple(tally.makeups_owed)))
+    extra = still - max(0, to_attend)
+    still_open = {id(line) for line in tally.open_lines}
+    elsewhere = tuple(
+        line.session.number
+        for line in tally.lines
+        if not line.credited and id(line) not in still_open and not line.owes_makeup
+    )
+    if extra > 0 and elsewhere:
+        owed.append(Owed(Owing.MAKE_UP_ELSEWHERE, min(extra, len(elsewhere)), elsewhere))
+    return owed
+
+
+def _required_prompts(enrollment: Enrollment) -> list:
+    return [p for m in enrollment.cohort.version.modules for p in m.prompts if p.required]
+
+
+def _accepted(enrollment: Enrollment, prompts: list) -> int:
+    states = {r.prompt_id: r.state for r in enrollment.reflections}
+    return sum(1 for p in prompts if states.get(p.id) is ReflectionState.ACCEPTED)
+
+
+def _reflections_owed(enrollment: Enrollment, prompts: list) -> list[Owed]:
+    """Required reflections not accepted yet, grouped by what he has to do about them."""
+    states = {r.prompt_id: r.state for r in enrollment.reflections}
+    sessions: dict[Owing, list[int]] = {owing: [] for owing in REFLECTION_OWING.values()}
+    for p in prompts:
+        state = states.get(p.id) or ReflectionState.DRAFT
+        if state is not ReflectionState.ACCEPTED:
+            sessions[REFLECTION_OWING[state]].append(p.module.session_number)
+    return [
+        Owed(owing, len(found), tuple(sorted(set(found))))
+        for owing, found in sessions.items()
+        if found
+    ]
+
+
+def _breaches(
+    enrollment: Enrollment,
+    policy: dict,
+    tally: _Tally,
+    today: date,
+    owed: list[Owed],
+) -> list[Breach]:
+    """The rules broken, in RULES order."""
+    found = {}
+    if Rule.MAX_ABSENCES in tally.broken_on:
+        found[Rule.MAX_ABSENCES] = Breach(
+            Rule.MAX_ABSENCES,
+            tally.absences,
+            policy["max_absences"],
+            tally.broken_on[Rule.MAX_ABSENCES],
+        )
+    if Rule.MAX_CONSECUTIVE_ABSENCES in tally.broken_on:
+        found[Rule.MAX_CONSECUTIVE_ABSENCES] = Breach(
+            Rule.MAX_CONSECUTIVE_ABSENCES,
+            tally.worst_run,
+            policy["max_consecutive_absences"],
+            tally.broken_on[Rule.MAX_CONSECUTIVE_ABSENCES],
+        )
+    max_gap = policy.get("max_gap_days")
+    if max_gap and tally.owes_sessions and tally.gap_days > max_gap:
+        found[Rule.MAX_GAP_DAYS] = Breach(
+            Rule.MAX_GAP_DAYS,
+            tally.gap_days,
+            max_gap,
+            tally.gap_since + timedelta(days=max_gap + 1),
+        )
+    deadline = enrollment.completion_deadline
+    if deadline and today > deadline and owed and enrollment.state.is_open:
+        found[Rule.COMPLETION_DEADLINE] = Breach(
+            Rule.COMPLETION_DEADLINE,
+            (today - deadline).days,
+            deadline,
+            deadline + timedelta(days=1),
+        )
+    return [found[rule] for rule in RULES if rule in found]
+
+
+def _risks(enrollment: Enrollment, policy: dict, tally: _Tally, today: date) -> list[Risk]:
+    """Rules one more absence, or a few more days, from broken."""
+    risks = []
+    ahead = any(not line.past for line in tally.lines if line.counts)
+    max_abs = policy.get("max_absences")
+    if max_abs and tally.absences == max_abs and ahead:
+        risks.append(Risk(Rule.MAX_ABSENCES, tally.absences, max_abs))
+    max_run = policy.get("max_consecutive_absences")
+    if max_run and tally.run == max_run and ahead:
+        risks.append(Risk(Rule.MAX_CONSECUTIVE_ABSENCES, tally.run, max_run))
+    max_gap = policy.get("max_gap_days")
+    owes = tally.owes_sessions
+    if max_gap and owes and max_gap - GAP_WARNING_DAYS <= tally.gap_days <= max_gap:
+        on = tally.gap_since + timedelta(days=max_gap + 1)
+        risks.append(Risk(Rule.MAX_GAP_DAYS, tally.gap_days, max_gap, on=on))
+    deadline = enrollment.completion_deadline
+    if deadline and owes and 0 <= (deadline - today).days <= DEADLINE_WARNING_DAYS:
+        still = max(tally.required - tally.credited, len(tally.makeups_owed))
+        risks.append(
+            Risk(Rule.COMPLETION_DEADLINE, (deadline - today).days, deadline, sessions=still)
+        )
+    return risks
 
 
 def _last_accepted(enrollment: Enrollment, prompt_ids: set[int]) -> date | None:
@@ -404,79 +495,35 @@ def _last_accepted(enrollment: Enrollment, prompt_ids: set[int]) -> date | None:
     return max(days) if days else None
 
 
-def _day(value: date) -> str:
-    from ..templating import format_date
+def as_json(result: Completion) -> dict:
+    """The facts as a court's system reads them: numbers, dates and names of rules, never
+    sentences (those are in the reader's language; see completion_text)."""
 
-    return format_date(value)
+    def plain(value: int | date) -> int | str:
+        return value.isoformat() if isinstance(value, date) else value
 
-
-def _sessions(numbers: list[int]) -> str:
-    """ "session 4" / "sessions 2, 5 and 7", in the current language."""
-    unique = sorted(set(numbers))
-    if len(unique) == 1:
-        return _("session %(num)d", num=unique[0])
-    return _(
-        "sessions %(list)s and %(last)d",
-        list=", ".join(map(str, unique[:-1])),
-        last=unique[-1],
-    )
-
-
-def _elsewhere(count: int, sessions: list[int]) -> str:
-    """Sessions he can only make up in another cohort: all of them, or some of a list."""
-    if count < len(sessions):
-        return ngettext(
-            "%(num)d more session to make up in another group: any of %(sessions)s.",
-            "%(num)d more sessions to make up in another group: any of %(sessions)s.",
-            count,
-            sessions=_sessions(sessions),
-        )
-    return ngettext(
-        "%(num)d more session to make up in another group: %(sessions)s.",
-        "%(num)d more sessions to make up in another group: %(sessions)s.",
-        count,
-        sessions=_sessions(sessions),
-    )
-
-
-def _reflections_owed(state: ReflectionState, sessions: list[int]) -> str:
-    """What he still has to do about the reflections of these sessions, in one sentence."""
-    n, which = len(sessions), _sessions(sessions)
-    if state is ReflectionState.RETURNED:
-        return ngettext(
-            "%(num)d reflection to revise and submit again: %(sessions)s.",
-            "%(num)d reflections to revise and submit again: %(sessions)s.",
-            n,
-            sessions=which,
-        )
-    if state is ReflectionState.DRAFT:
-        return ngettext(
-            "%(num)d reflection to write and submit: %(sessions)s.",
-            "%(num)d reflections to write and submit: %(sessions)s.",
-            n,
-            sessions=which,
-        )
-    return ngettext(
-        "%(num)d reflection waiting for review: %(sessions)s.",
-        "%(num)d reflections waiting for review: %(sessions)s.",
-        n,
-        sessions=which,
-    )
-
-
-def _deadline_near(deadline: str, days_left: int, sessions: int) -> str:
-    """The warning that the completion deadline is close, with what is still owed."""
-    still = ngettext(
-        "%(num)d session still to be credited.", "%(num)d sessions still to be credited.", sessions
-    )
-    if days_left == 0:
-        return _(
-            "The completion deadline is %(date)s, today; %(still)s", date=deadline, still=still
-        )
-    return ngettext(
-        "The completion deadline is %(date)s, in %(num)d day; %(still)s",
-        "The completion deadline is %(date)s, in %(num)d days; %(still)s",
-        days_left,
-        date=deadline,
-        still=still,
-    )
+    return {
+        "complete": result.complete,
+        "possible": result.possible,
+        "sessions_credited": result.sessions_credited,
+        "sessions_required": result.sessions_required,
+        "hours_credited": result.hours_credited,
+        "absences": result.absences,
+        "reflections_accepted": result.reflections_accepted,
+        "reflections_required": result.reflections_required,
+        "owed": [
+            {"kind": item.kind.value, "count": item.count, "sessions": list(item.sessions)}
+            for item in result.owed
+        ],
+        "breaches": [
+            {
+                "rule": b.rule.value,
+                "count": b.count,
+                "limit": plain(b.limit),
+                "since": b.since.isoformat(),
+            }
+            for b in result.breaches
+        ],
+        "sessions_available": result.sessions_available,
+        "completed_on": result.completed_on.isoformat() if result.complete else None,
+    }

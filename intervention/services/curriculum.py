@@ -71,7 +71,6 @@ class ModuleProgress:
 
 
 def progress(enrollment: Enrollment, now: datetime | None = None) -> list[ModuleProgress]:
-    from .attendance import local_date
 
     now = now or utcnow()
     cohort = enrollment.cohort
@@ -89,7 +88,7 @@ def progress(enrollment: Enrollment, now: datetime | None = None) -> list[Module
                 is_open=is_open(cohort, module, now),
                 attendance=mark.status if mark else None,
                 counts=session is None
-                or local_date(session) >= enrollment.starts_on
+                or session.local_date >= enrollment.starts_on
                 or (mark is not None and mark.status is AttendanceStatus.MADE_UP),
                 reflections=[(p, reflections.get(p.id)) for p in module.prompts],
             )

@@ -24,7 +24,8 @@ from ..models import (
     User,
     utcnow,
 )
-from . import ServiceError, audit, certificates, completion
+from . import ServiceError, audit, certificates, completion, completion_text
+from .policy import absence_statuses, effective_policy
 from .provider import document_parties
 
 # The prefix of each kind's document number: PR-<case>-<n>, NC-<case>-<n>, TR-<case>-<n>.
@@ -148,7 +149,7 @@ def generate_notice(notice: CourtDocument, actor: User) -> CourtDocument:
 
 
 def _already(notice: CourtDocument) -> AlreadyGenerated:
-    from ..templating import format_datetime
+    from ..i18n import format_datetime
 
     when = format_datetime(notice.generated_at, notice.enrollment.court.timezone)
     if notice.generated_by is None:
@@ -323,13 +324,13 @@ def _title(kind: DocumentKind, number: str) -> str:
 
 
 def _day(value, enrollment: Enrollment) -> str:
-    from ..templating import format_date
+    from ..i18n import format_date
 
     return format_date(value, enrollment.court.timezone)
 
 
 def _when(value, enrollment: Enrollment) -> str:
-    from ..templating import format_datetime
+    from ..i18n import format_datetime
 
     return format_datetime(value, enrollment.court.timezone)
 
@@ -386,7 +387,7 @@ def _status_statement(enrollment: Enrollment, result: completion.Completion) -> 
     return _(
         "%(status)s — can no longer complete: %(reasons)s",
         status=state.label,
-        reasons=" ".join(result.blockers),
+        reasons=" ".join(completion_text.blockers(result)),
     )
 
 
@@ -403,8 +404,8 @@ def _summary(result: completion.Completion, open_case: bool) -> dict:
         "reflections_accepted": result.reflections_accepted,
         "complete": result.complete,
         "possible": result.possible,
-        "unmet": result.unmet,
-        "blockers": result.blockers,
+        "unmet": completion_text.unmet(result),
+        "blockers": completion_text.blockers(result),
         # Once the case is closed, sessions still ahead are no part of his record.
         "sessions": [
             _session_row(line)
@@ -451,7 +452,7 @@ def _session_row(line: completion.SessionLine) -> dict:
 
 
 def _session_day(session) -> str:
-    from ..templating import format_date
+    from ..i18n import format_date
 
     return format_date(session.scheduled_at, session.cohort.timezone)
 
@@ -459,7 +460,7 @@ def _session_day(session) -> str:
 def _contacts_and_recommendation(enrollment: Enrollment) -> dict:
     """What a notice or termination report tells the court beyond the record: how the
     program tried to reach him, what it recommends, and whether he may enroll again."""
-    from ..templating import format_date
+    from ..i18n import format_date
     from .notices import contacts_for
 
     reenroll = {True: _("Yes"), False: _("No")}.get(enrollment.may_reenroll, _("Not stated"))
@@ -476,13 +477,13 @@ def _contacts_and_recommendation(enrollment: Enrollment) -> dict:
 
 def _notice_facts(notice: CourtDocument, result: completion.Completion) -> dict:
     enrollment = notice.enrollment
-    policy = completion.effective_policy(enrollment)
+    policy = effective_policy(enrollment)
     rule = notice.rule
     breach = next((b for b in result.breaches if b.rule == rule), None)
-    absent_like = completion.absence_statuses(policy)
+    absent_like = absence_statuses(policy)
     absences = []
     for line in result.lines:
-        did = line.missed_as if line.status is AttendanceStatus.MADE_UP else line.status
+        did = line.did
         if line.counts and did in absent_like:
             absences.append(
                 {

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
+from ..i18n import format_date
 from ..models import (
     ALLOWED_TRANSITIONS,
     Cohort,
@@ -26,9 +27,7 @@ from ..models import (
     utcnow,
 )
 from ..names import clean_name
-from ..templating import format_date
 from . import ServiceError, audit
-from .attendance import local_date
 
 # Policy rules a court may order differently for one man, with their smallest allowed value.
 OVERRIDE_RULES = {
@@ -269,7 +268,7 @@ def enroll(
                 cohort=cohort.name,
             )
         )
-    if not any(local_date(s) >= starts_on for s in sessions):
+    if not any(s.local_date >= starts_on for s in sessions):
         raise ServiceError(
             _(
                 "No session of %(cohort)s falls on or after %(date)s, the day his enrollment "

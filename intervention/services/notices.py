@@ -22,7 +22,7 @@ from ..models import (
     User,
     utcnow,
 )
-from . import ServiceError, audit, completion
+from . import ServiceError, audit, completion, completion_text
 
 # How a notice reached the court; stored as the label the clerk would recognise (in English:
 # it is a record, shown as stored).
@@ -61,8 +61,7 @@ def draft_for(
     in the court's language, whoever's action drafted it; it stays as written."""
     if not enrollment.state.is_open:
         return []
-    with force_locale(enrollment.court.language):
-        result = completion.evaluate(enrollment, today=today)
+    result = completion.evaluate(enrollment, today=today)
     if not result.breaches:
         return []
     today = today or court_today(enrollment)
@@ -74,11 +73,13 @@ def draft_for(
             continue
         if any(_created_on(n) >= breach.since for n in same_rule):
             continue  # sent already: this breach is known to the court
+        with force_locale(enrollment.court.language):
+            finding = completion_text.breach_reason(breach)
         notice = CourtDocument(
             enrollment=enrollment,
             kind=DocumentKind.NONCOMPLIANCE_NOTICE,
             rule=breach.rule,
-            reason=breach.reason,
+            reason=finding,
             due_on=today + timedelta(days=enrollment.court.notice_deadline_days),
             created_at=utcnow(),
         )
@@ -90,7 +91,7 @@ def draft_for(
             notice,
             enrollment_id=enrollment.id,
             rule=breach.rule,
-            reason=breach.reason,
+            reason=notice.reason,
             due_on=notice.due_on.isoformat(),
         )
         drafted.append(notice)

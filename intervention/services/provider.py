@@ -201,8 +201,8 @@ def _clean_element(element: ET.Element) -> ET.Element:
 def document_parties(enrollment, program_title: str) -> dict:
     """The variables every court document template reads through pdf/_letterhead.html:
     who sends it, who it is about beyond his name, and to whom it goes with copies."""
+    from ..i18n import format_date
     from ..models import ReferralType
-    from ..templating import format_date
 
     court = enrollment.court.name
     if enrollment.court_department:

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 
-from ..extensions import db
 from ..inputs import TEXT_CONTROLS, has_control
 from ..models import (
     AttendanceStatus,
@@ -22,8 +21,17 @@ from ..models import (
     User,
 )
 from ..names import without_bidi_controls
-from . import ServiceError, audit, completion
-from .attendance import local_date, mark, roster, session_closed_reason, session_marks
+from . import ServiceError, audit, completion, completion_text
+from .attendance import (
+    RosterRefused,
+    RosterRow,
+    default_minutes,
+    kept_with_makeup,
+    mark_roster,
+    roster,
+    session_closed_reason,
+    session_marks,
+)
 
 MAX_IMPORT_BYTES = 1_000_000
 MAX_IMPORT_ROWS = 500
@@ -98,7 +106,7 @@ def cohort_csv(cohort: Cohort, actor: User) -> tuple[str, str]:
                     enrollment.case_number,
                     enrollment.participant.full_name,
                     session.number,
-                    local_date(session).isoformat(),
+                    session.local_date.isoformat(),
                     status,
                     record.minutes_credited if record else "",
                     record.note if record else "",
@@ -127,7 +135,7 @@ def session_csv(session: Session, actor: User) -> tuple[str, str]:
             ]
         )
     audit.record("attendance.export", actor, session, rows=len(rows) - 1)
-    day = local_date(session).isoformat()
+    day = session.local_date.isoformat()
     return f"roster-{slug(session.cohort.name)}-session-{session.number}-{day}.csv", _write(rows)
 
 
@@ -163,8 +171,8 @@ def record_csv(enrollment: Enrollment, actor: User) -> tuple[str, str]:
         ["reflections_accepted", result.reflections_accepted],
         ["complete", yes(result.complete)],
         ["completion_possible", yes(result.possible)],
-        *[["still_owed", item] for item in result.unmet],
-        *[["violation", item] for item in result.violations],
+        *[["still_owed", item] for item in completion_text.unmet(result)],
+        *[["violation", item] for item in completion_text.violations(result)],
         [],
         ["Attendance"],
         [
@@ -185,11 +193,11 @@ def record_csv(enrollment: Enrollment, actor: User) -> tuple[str, str]:
         made_up_at = ""
         if record is not None and record.linked_attendance is not None:
             other = record.linked_attendance.session
-            made_up_at = f"{other.cohort.name}, {local_date(other).isoformat()}"
+            made_up_at = f"{other.cohort.name}, {other.local_date.isoformat()}"
         rows.append(
             [
                 line.session.number,
-                local_date(line.session).isoformat(),
+                line.session.local_date.isoformat(),
                 line.status.value if line.status else "",
                 line.minutes if record else "",
                 yes(line.credited),
@@ -225,7 +233,7 @@ def record_csv(enrollment: Enrollment, actor: User) -> tuple[str, str]:
                 [
                     record.session.number,
                     record.session.cohort.name,
-                    local_date(record.session).isoformat(),
+                    record.session.local_date.isoformat(),
                     _when(change.at, tz),
                     change.actor.full_name,
                     change.from_status.value if change.from_status else "",
@@ -260,6 +268,7 @@ class ImportResult:
     rows: int  # rows with a status
     changed: int  # marks recorded or changed
     enrollments: list[Enrollment]
+    drafted: list  # the non-compliance notices the new marks drafted
 
 
 @dataclass
@@ -319,7 +328,7 @@ def read_roster(session: Session, data: bytes) -> list[_Row]:
         raise RosterImportError([_at(1, _("a column is named twice."))])
 
     duration = session.module.duration_minutes
-    day = local_date(session)
+    day = session.local_date
     cohort_cases: dict[str, list[Enrollment]] = {}
     for e in session.cohort.enrollments:
         cohort_cases.setdefault(e.case_number.strip().upper(), []).append(e)
@@ -453,18 +462,14 @@ def read_roster(session: Session, data: bytes) -> list[_Row]:
             continue  # a blank status leaves his mark as it is
 
         if minutes is None:
-            minutes = duration if status in (AttendanceStatus.PRESENT, AttendanceStatus.LATE) else 0
+            minutes = default_minutes(session, status)
         before = current.get(enrollment.id)
         changes = before is not None and (before.status, before.minutes_credited) != (
             status,
             minutes,
         )
         if before is not None and before.status is AttendanceStatus.MADE_UP:
-            problem = _(
-                "%(name)s made up this session elsewhere; that mark is kept with the make-up.",
-                name=enrollment.participant.full_name,
-            )
-            errors.append(_at(line, problem))
+            errors.append(_at(line, kept_with_makeup(enrollment, session)))
             continue
         if changes and not cell.get("reason"):
             problem = _(
@@ -502,19 +507,12 @@ def import_roster(session: Session, data: bytes, actor: User) -> ImportResult:
     if closed:
         raise RosterImportError([closed])
     rows = read_roster(session, data)
-    changed = 0
-    savepoint = db.session.begin_nested()
+    marks = [RosterRow(r.enrollment.id, r.status, r.minutes, r.note, r.reason) for r in rows]
     try:
-        for row in rows:
-            before = next(
-                (a for a in row.enrollment.attendance if a.session_id == session.id), None
-            )
-            before_state = (before.status, before.minutes_credited) if before else None
-            mark(session, row.enrollment, row.status, row.minutes, actor, row.note, row.reason)
-            changed += before_state != (row.status, row.minutes)
-    except ServiceError as exc:
-        savepoint.rollback()
-        raise RosterImportError([_at(row.line, str(exc))]) from None
-    savepoint.commit()
-    audit.record("attendance.import", actor, session, rows=len(rows), changed=changed)
-    return ImportResult(len(rows), changed, [r.enrollment for r in rows])
+        result = mark_roster(session, marks, actor)
+    except RosterRefused as exc:
+        raise RosterImportError(
+            [p if i is None else _at(rows[i].line, p) for i, p in exc.problems]
+        ) from None
+    audit.record("attendance.import", actor, session, rows=len(rows), changed=result.changed)
+    return ImportResult(len(rows), result.changed, result.marked, result.drafted)

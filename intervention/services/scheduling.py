@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..i18n import DEFAULT as DEFAULT_LANGUAGE
-from ..i18n import offered_languages
+from ..i18n import format_clock, format_date, offered_languages
 from ..models import (
     Attendance,
     Cohort,
@@ -30,7 +30,6 @@ from ..models import (
     User,
 )
 from ..names import clean_name
-from ..templating import format_date
 from . import ServiceError, audit
 
 # Offered first in timezone menus; any other IANA name is accepted too.
@@ -67,11 +66,6 @@ def _require_timezone(name: str) -> None:
         )
 
 
-def clock_time(at: time) -> str:
-    """A wall-clock time as the pages show it: 6:30 PM."""
-    return f"{at.hour % 12 or 12}:{at.minute:02d} {'AM' if at.hour < 12 else 'PM'}"
-
-
 def local_to_utc(day: date, at: time, tz: str) -> datetime:
     """The UTC instant of a local wall-clock time; refuses a time the clocks skip."""
     if not 2000 <= day.year <= 2100:
@@ -85,7 +79,7 @@ def local_to_utc(day: date, at: time, tz: str) -> datetime:
             _(
                 "%(time)s does not exist on %(date)s in %(tz)s: the clocks move forward then. "
                 "Choose another time.",
-                time=clock_time(at),
+                time=format_clock(at),
                 date=format_date(day),
                 tz=tz,
             )
