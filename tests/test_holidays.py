@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from intervention.demo import seed
 from intervention.extensions import db
 from intervention.models import AuditEvent, Cohort, Court, Role, Session, SessionStatus, User
-from intervention.services import scheduling
+from intervention.services import courts, scheduling
 
 from .conftest import login
 from .helpers import post_form, text_of
@@ -46,7 +46,7 @@ def facilitator(make_user):
 @pytest.fixture
 def washington(admin) -> Court:
     """A court whose jurisdiction names its state: the state is taken from it."""
-    return scheduling.create_court(
+    return courts.create_court(
         name="King County District Court",
         jurisdiction="King County, Washington",
         timezone="America/Los_Angeles",
@@ -87,7 +87,7 @@ def test_a_courts_state_comes_from_its_jurisdiction_and_can_be_set(admin, washin
     assert scheduling.state_from_jurisdiction("City and County of Denver, Colorado") == "CO"
     assert scheduling.state_from_jurisdiction("Kanawha County, West Virginia") == "WV"
     assert scheduling.state_from_jurisdiction("Test County") == ""
-    scheduling.update_court(
+    courts.update_court(
         washington,
         name=washington.name,
         jurisdiction=washington.jurisdiction,
@@ -99,7 +99,7 @@ def test_a_courts_state_comes_from_its_jurisdiction_and_can_be_set(admin, washin
     assert washington.state == "OR"
     assert events("court.update")[-1].details["changes"] == {"state": ["WA", "OR"]}
     with pytest.raises(scheduling.ServiceError, match="Choose the court's state"):
-        scheduling.update_court(
+        courts.update_court(
             washington,
             name=washington.name,
             jurisdiction=washington.jurisdiction,
@@ -290,14 +290,14 @@ def test_the_free_day_never_clashes_with_another_session(admin, make_cohort, was
 
 
 def test_only_the_states_of_the_cohorts_courts_count(admin, make_cohort, make_enrollment):
-    oregon = scheduling.create_court(
+    oregon = courts.create_court(
         name="Multnomah County Circuit Court",
         jurisdiction="Multnomah County, Oregon",
         timezone="America/Los_Angeles",
         notice_deadline_days=7,
         actor=admin,
     )
-    scheduling.create_court(
+    courts.create_court(
         name="King County District Court",
         jurisdiction="King County, Washington",
         timezone="America/Los_Angeles",

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from intervention.extensions import db
 from intervention.models import Court, ReferralType, Role, User
-from intervention.services import enrollments, rosters, scheduling, staff_accounts
+from intervention.services import courts, enrollments, rosters, scheduling, staff_accounts
 
 from .conftest import login
 from .helpers import post_form, text_of
@@ -50,7 +50,7 @@ def test_services_that_set_names_remove_them(make_user, program, make_court):
         actor=admin,
     )
     assert staff.full_name == "Karl Smith"
-    court = scheduling.create_court(
+    court = courts.create_court(
         name="\u202eKing County\u202c Court",
         jurisdiction="\u2067King\u2069 County",
         timezone="America/Los_Angeles",
@@ -58,7 +58,7 @@ def test_services_that_set_names_remove_them(make_user, program, make_court):
         actor=admin,
     )
     assert (court.name, court.jurisdiction) == ("King County Court", "King County")
-    scheduling.update_court(
+    courts.update_court(
         court,
         name="King\u200f County Court",
         jurisdiction="King County",

@@ -18,7 +18,7 @@ from intervention.models import (
     Role,
     SessionStatus,
 )
-from intervention.services import ServiceError, scheduling
+from intervention.services import ServiceError, courts, scheduling
 from intervention.services import attendance as attendance_service
 
 from .conftest import login
@@ -207,7 +207,7 @@ class TestCourts:
             "actor": admin,
         }
         values.update(overrides)
-        return scheduling.create_court(**values)
+        return courts.create_court(**values)
 
     def test_names_are_unique_whatever_their_case(self, admin):
         court = self.make(admin)
@@ -221,7 +221,7 @@ class TestCourts:
         king = self.make(admin)
         pierce = self.make(admin, name="Pierce County District Court")
         with pytest.raises(ServiceError, match="already exists"):
-            scheduling.update_court(
+            courts.update_court(
                 pierce,
                 name="King County District Court",
                 jurisdiction="x",
@@ -229,7 +229,7 @@ class TestCourts:
                 notice_deadline_days=7,
                 actor=admin,
             )
-        scheduling.update_court(
+        courts.update_court(
             king,
             name="King County District Court",
             jurisdiction="King County, Washington",

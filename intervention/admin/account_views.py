@@ -18,7 +18,8 @@ from ..models.users import ROLE_LABELS
 from ..names import clean_name
 from ..services import ServiceError, second_factor
 from ..services import staff_accounts as account_service
-from .views import _invite, _show_invitation, bp
+from .enrollment_views import _invite, _show_invitation
+from .views import bp
 
 ROLE_CHOICES = [(r.value, ROLE_LABELS[r]) for r in account_service.STAFF_ROLES]
 

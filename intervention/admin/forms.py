@@ -24,7 +24,7 @@ from ..i18n import offered_languages
 from ..models.enrollments import REFERRAL_LABELS, STATE_LABELS
 from ..names import clean_name
 from ..services.enrollments import EMAIL_RE
-from ..services.scheduling import COMMON_TIMEZONES, US_STATES, WEEKDAYS, is_timezone
+from ..services.scheduling import COMMON_TIMEZONES, US_STATES, is_timezone
 
 OTHER = "other"
 
@@ -187,6 +187,18 @@ class HolidayChoiceMixin:
         return "keep" if self.keep_holiday.data else "warn"
 
 
+# A cohort's day of the week, Monday first as Cohort.weekday counts, in the reader's language.
+WEEKDAY_NAMES = [
+    _l("Monday"),
+    _l("Tuesday"),
+    _l("Wednesday"),
+    _l("Thursday"),
+    _l("Friday"),
+    _l("Saturday"),
+    _l("Sunday"),
+]
+
+
 class CohortForm(HolidayChoiceMixin, TimezoneMixin, CohortDetailsForm):
     version_id = SelectField(_l("Program version"), coerce=int)
     start_date = DateField(
@@ -195,7 +207,7 @@ class CohortForm(HolidayChoiceMixin, TimezoneMixin, CohortDetailsForm):
     weekday = SelectField(
         _l("Meets every"),
         coerce=int,
-        choices=list(enumerate(WEEKDAYS)),
+        choices=list(enumerate(WEEKDAY_NAMES)),
     )
     start_time = TimeField(_l("Start time"), validators=[DataRequired(message=_l("Give a time."))])
 

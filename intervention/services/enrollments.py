@@ -7,6 +7,7 @@ import secrets
 from datetime import date
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -76,10 +77,10 @@ def transition(
 
 # What staff may do to a case by hand. Completion comes only with issuing the certificate.
 STAFF_ACTIONS = {
-    EnrollmentState.ACTIVE: "Activate",
-    EnrollmentState.TERMINATED: "Terminate",
-    EnrollmentState.RETURNED_TO_COURT: "Return to court",
-    EnrollmentState.WITHDRAWN: "Withdraw",
+    EnrollmentState.ACTIVE: _l("Activate"),
+    EnrollmentState.TERMINATED: _l("Terminate"),
+    EnrollmentState.RETURNED_TO_COURT: _l("Return to court"),
+    EnrollmentState.WITHDRAWN: _l("Withdraw"),
 }
 
 

@@ -48,8 +48,12 @@ class StaleDraft(ServiceError):
 class AlreadyReviewed(ServiceError):
     def __init__(self, review: Review):
         super().__init__(
-            f"{review.reviewer.full_name} reviewed this answer first "
-            f"({review.outcome.label.lower()}). Their review is shown below; nothing was changed."
+            _(
+                "%(name)s reviewed this answer first (%(outcome)s). Their review is shown "
+                "below; nothing was changed.",
+                name=review.reviewer.full_name,
+                outcome=review.outcome.label.lower(),
+            )
         )
         self.review = review
 

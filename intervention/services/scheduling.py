@@ -1,4 +1,5 @@
-"""Scheduling: courts, cohorts and their weekly sessions, and moving or cancelling a session."""
+"""Scheduling: cohorts and their weekly sessions, public holidays, and moving or cancelling
+a session. (Courts, whose holidays and timezones these follow, are in courts.py.)"""
 
 from __future__ import annotations
 
@@ -13,12 +14,10 @@ from zoneinfo import ZoneInfo
 
 import holidays as public_holidays
 from flask_babel import gettext as _
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
 from ..extensions import db
-from ..i18n import DEFAULT as DEFAULT_LANGUAGE
-from ..i18n import format_clock, format_date, offered_languages
+from ..i18n import format_clock, format_date
 from ..models import (
     Attendance,
     Cohort,
@@ -56,7 +55,7 @@ def is_timezone(name: str) -> bool:
     return name in _known_timezones()
 
 
-def _require_timezone(name: str) -> None:
+def require_timezone(name: str) -> None:
     if not is_timezone(name):
         raise ServiceError(
             _(
@@ -199,130 +198,6 @@ def _check_holiday_choice(on_holiday: str) -> None:
         raise ServiceError(_("Choose whether to move the session or keep the date."))
 
 
-# --- courts -------------------------------------------------------------------------------------
-
-
-def _check_court(
-    name: str,
-    timezone: str,
-    notice_deadline_days: int,
-    language: str,
-    court: Court | None,
-    state: str = "",
-):
-    if not name:
-        raise ServiceError(_("Give the court's name."))
-    if state and state not in US_STATES:
-        raise ServiceError(_("Choose the court's state from the list."))
-    _require_timezone(timezone)
-    if notice_deadline_days not in NOTICE_DEADLINE_DAYS:
-        raise ServiceError(_("The notice deadline must be between 1 and 90 days."))
-    if language not in offered_languages():
-        raise ServiceError(_("Choose the language of the court's documents."))
-    existing = db.session.scalar(select(Court).where(func.lower(Court.name) == name.lower()))
-    if existing is not None and existing is not court:
-        raise ServiceError(_("A court named “%(name)s” already exists.", name=existing.name))
-
-
-def _flush_court(name: str) -> None:
-    """Flush, turning a unique-name race lost to another request into the same message."""
-    try:
-        with db.session.begin_nested():
-            db.session.flush()
-    except IntegrityError:
-        raise ServiceError(_("A court named “%(name)s” already exists.", name=name)) from None
-
-
-def create_court(
-    *,
-    name: str,
-    jurisdiction: str,
-    timezone: str,
-    notice_deadline_days: int,
-    actor: User,
-    language: str = DEFAULT_LANGUAGE,
-    state: str | None = None,
-    session_titles_on_documents: bool = False,
-    requires_date_of_birth: bool = True,
-) -> Court:
-    """A court that refers men; `language` is the language of the documents sent to it and
-    `state` the state whose holidays its men's sessions avoid (None: the one its jurisdiction
-    names, if any)."""
-    name, jurisdiction = clean_name(name), clean_name(jurisdiction)
-    if state is None:
-        state = state_from_jurisdiction(jurisdiction)
-    _check_court(name, timezone, notice_deadline_days, language, None, state)
-    court = Court(
-        name=name,
-        jurisdiction=jurisdiction,
-        timezone=timezone,
-        notice_deadline_days=notice_deadline_days,
-        language=language,
-        state=state,
-        session_titles_on_documents=session_titles_on_documents,
-        requires_date_of_birth=requires_date_of_birth,
-    )
-    db.session.add(court)
-    _flush_court(name)
-    audit.record(
-        "court.create",
-        actor,
-        court,
-        name=name,
-        jurisdiction=jurisdiction,
-        timezone=timezone,
-        notice_deadline_days=notice_deadline_days,
-        language=language,
-        state=state,
-        session_titles_on_documents=session_titles_on_documents,
-        requires_date_of_birth=requires_date_of_birth,
-    )
-    return court
-
-
-def update_court(
-    court: Court,
-    *,
-    name: str,
-    jurisdiction: str,
-    timezone: str,
-    notice_deadline_days: int,
-    actor: User,
-    language: str | None = None,
-    state: str | None = None,
-    session_titles_on_documents: bool | None = None,
-    requires_date_of_birth: bool | None = None,
-) -> Court:
-    """Change a court's details; `language` or `state` None keeps the one it has. Documents
-    already issued keep the language they were issued in: stored PDFs never change."""
-    name, jurisdiction = clean_name(name), clean_name(jurisdiction)
-    language = language or court.language
-    state = court.state if state is None else state
-    _check_court(name, timezone, notice_deadline_days, language, court, state)
-    if session_titles_on_documents is None:
-        session_titles_on_documents = court.session_titles_on_documents
-    wanted = {
-        "state": state,
-        "name": name,
-        "jurisdiction": jurisdiction,
-        "timezone": timezone,
-        "notice_deadline_days": notice_deadline_days,
-        "language": language,
-        "session_titles_on_documents": bool(session_titles_on_documents),
-        "requires_date_of_birth": court.requires_date_of_birth
-        if requires_date_of_birth is None
-        else requires_date_of_birth,
-    }
-    changes = {k: [getattr(court, k), v] for k, v in wanted.items() if getattr(court, k) != v}
-    if not changes:
-        return court
-    for key, (_old, new) in changes.items():
-        setattr(court, key, new)
-    _flush_court(name)
-    audit.record("court.update", actor, court, changes=changes)
-    return court
-
-
 # --- cohorts ------------------------------------------------------------------------------------
 
 
@@ -367,7 +242,7 @@ def create_cohort(
         raise ServiceError(_("Give the cohort a name."))
     if weekday not in range(7):
         raise ServiceError(_("Choose the day of the week the cohort meets."))
-    _require_timezone(timezone)
+    require_timezone(timezone)
     _check_place(location, video_link)
     _check_facilitators(facilitators)
     if not version.modules:

@@ -1,0 +1,51 @@
+"""How a view runs a service call: commit what it did, or roll all of it back and tell the
+person why, in one place rather than a try/commit/except/rollback in every view.
+
+    with committed(form.reason) as done:
+        certificate_service.revoke(cert, current_user, form.reason.data)
+    if done:
+        flash(...)
+        return redirect(...)
+
+A refusal (ServiceError) goes where the person will see it: under a form field, to a
+function given (a flash with the action's own words, a JSON answer), or, with nothing given,
+only to `done.error` for the view to show. Any other exception is a bug and propagates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from wtforms import Field
+
+from .extensions import db
+from .services import ServiceError
+
+
+class Outcome:
+    """What a `committed` block came to: true once committed, else `error` says why not."""
+
+    def __init__(self) -> None:
+        self.ok = False
+        self.error = ""
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+@contextmanager
+def committed(report: Field | Callable[[str], object] | None = None) -> Iterator[Outcome]:
+    outcome = Outcome()
+    try:
+        yield outcome
+    except ServiceError as exc:
+        db.session.rollback()
+        outcome.error = str(exc)
+        if isinstance(report, Field):
+            report.errors = [*report.errors, outcome.error]  # a tuple before validation
+        elif report is not None:
+            report(outcome.error)
+        return
+    db.session.commit()
+    outcome.ok = True
