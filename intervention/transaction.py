@@ -29,6 +29,7 @@ class Outcome:
     def __init__(self) -> None:
         self.ok = False
         self.error = ""
+        self.refusal: ServiceError | None = None  # for refusals that carry more than words
 
     def __bool__(self) -> bool:
         return self.ok
@@ -41,7 +42,7 @@ def committed(report: Field | Callable[[str], object] | None = None) -> Iterator
         yield outcome
     except ServiceError as exc:
         db.session.rollback()
-        outcome.error = str(exc)
+        outcome.refusal, outcome.error = exc, str(exc)
         if isinstance(report, Field):
             report.errors = [*report.errors, outcome.error]  # a tuple before validation
         elif report is not None:

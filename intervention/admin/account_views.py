@@ -6,19 +6,21 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from ..access import get_or_404
+from ..auth import invitations
 from ..extensions import db
 from ..forms import BaseForm, EmptyForm
 from ..models import Court, Role, User
 from ..models.users import ROLE_LABELS
 from ..names import clean_name
-from ..services import ServiceError, second_factor
+from ..services import courts as court_service
+from ..services import second_factor
 from ..services import staff_accounts as account_service
-from .enrollment_views import _invite, _show_invitation
+from ..transaction import Outcome, committed
+from .enrollment_views import show_invitation
 from .views import bp
 
 ROLE_CHOICES = [(r.value, ROLE_LABELS[r]) for r in account_service.STAFF_ROLES]
@@ -52,7 +54,7 @@ class RoleForm(RoleFields, BaseForm):
 
 
 def _court_choices(form) -> None:
-    courts = db.session.scalars(select(Court).order_by(Court.name))
+    courts = court_service.listing()
     form.court_id.choices = [(0, _("No court")), *[(c.id, c.name) for c in courts]]
 
 
@@ -65,11 +67,7 @@ def _staff_or_404(user_id: int) -> User:
 
 @bp.route("/staff")
 def staff():
-    accounts = db.session.scalars(
-        select(User)
-        .where(User.role != Role.PARTICIPANT)
-        .order_by(User.active.desc(), User.role, User.full_name, User.id)
-    ).all()
+    accounts = account_service.staff_listing()
     return render_template(
         "admin/staff.html", accounts=accounts, passkeys=second_factor.passkey_counts(accounts)
     )
@@ -79,9 +77,9 @@ def staff():
 def new_staff():
     form = StaffInviteForm()
     _court_choices(form)
-    error = None
+    done = Outcome()
     if form.validate_on_submit():
-        try:
+        with committed() as done:
             user = account_service.invite_staff(
                 full_name=form.full_name.data,
                 email=form.email.data,
@@ -89,12 +87,8 @@ def new_staff():
                 court=db.session.get(Court, form.court_id.data) if form.court_id.data else None,
                 actor=current_user,
             )
-            token = _invite(user)
-            db.session.commit()
-        except ServiceError as exc:
-            db.session.rollback()
-            error = str(exc)
-        else:
+            token = invitations.invite(user, current_user)
+        if done:
             flash(
                 _(
                     "Account made for %(name)s (%(role)s).",
@@ -103,8 +97,8 @@ def new_staff():
                 ),
                 "success",
             )
-            return _show_invitation(user, token)
-    return render_template("admin/staff_form.html", form=form, error=error)
+            return show_invitation(user, token)
+    return render_template("admin/staff_form.html", form=form, error=done.error or None)
 
 
 @bp.route("/staff/<int:user_id>", methods=["GET", "POST"])
@@ -113,16 +107,12 @@ def staff_account(user_id: int):
     user = _staff_or_404(user_id)
     form = RoleForm()
     _court_choices(form)
-    error = None
+    done = Outcome()
     if form.validate_on_submit():
         court = db.session.get(Court, form.court_id.data) if form.court_id.data else None
-        try:
+        with committed() as done:
             account_service.change_role(user, Role(form.role.data), court, current_user)
-            db.session.commit()
-        except ServiceError as exc:
-            db.session.rollback()
-            error = str(exc)
-        else:
+        if done:
             flash(
                 _("%(name)s is now %(role)s.", name=user.full_name, role=user.role.label), "success"
             )
@@ -134,7 +124,7 @@ def staff_account(user_id: int):
         "admin/staff_account.html",
         account=user,
         form=form,
-        error=error,
+        error=done.error or None,
         button_form=EmptyForm(),
         factors=second_factor.summary(user),
     )
@@ -144,13 +134,9 @@ def _change(user_id: int, change, done):
     user = _staff_or_404(user_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
+    with committed(_flash_error) as changed:
         change(user)
-        db.session.commit()
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-    else:
+    if changed:
         flash(done % {"name": user.full_name}, "success")
     return redirect(url_for(".staff_account", user_id=user.id))
 
@@ -180,12 +166,13 @@ def staff_invitation(user_id: int):
     user = _staff_or_404(user_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
+    with committed(_flash_error) as done:
         account_service.reset_access(user, current_user)
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
+        token = invitations.invite(user, current_user)
+    if not done:
         return redirect(url_for(".staff_account", user_id=user.id))
-    token = _invite(user)
-    db.session.commit()
-    return _show_invitation(user, token)
+    return show_invitation(user, token)
+
+
+def _flash_error(problem: str) -> None:
+    flash(problem, "error")

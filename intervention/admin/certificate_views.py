@@ -13,12 +13,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..access import get_or_404
-from ..extensions import db
 from ..models import (
     Certificate,
 )
-from ..services import ServiceError
 from ..services import certificates as certificate_service
+from ..transaction import committed
 from .forms import (
     IssueAgainForm,
     RevokeForm,
@@ -31,14 +30,11 @@ def certificate(certificate_id: int):
     cert = get_or_404(Certificate, certificate_id)
     form = RevokeForm()
     if form.validate_on_submit():
-        try:
+        with committed(form.reason) as done:
             certificate_service.revoke(cert, current_user, form.reason.data)
-            db.session.commit()
+        if done:
             flash(_("Certificate %(number)s revoked.", number=cert.number), "success")
             return redirect(url_for(".certificate", certificate_id=cert.id))
-        except ServiceError as exc:
-            db.session.rollback()
-            form.reason.errors.append(str(exc))
     return _certificate_page(cert, form, IssueAgainForm(formdata=None))
 
 
@@ -48,14 +44,11 @@ def issue_again(certificate_id: int):
     cert = get_or_404(Certificate, certificate_id)
     form = IssueAgainForm()
     if form.validate_on_submit():
-        try:
+        # A refusal is said above the page: a second click finds the form gone with the
+        # revocation already followed.
+        with committed(_flash_refusal) as done:
             new = certificate_service.issue_after_revocation(cert, current_user, form.reason.data)
-            db.session.commit()
-        except ServiceError as exc:
-            # Said above the page: a second click finds the form gone with the revocation
-            # already followed.
-            db.session.rollback()
-            flash(_("No new certificate issued: %(problem)s", problem=exc), "error")
+        if not done:
             return redirect(url_for(".certificate", certificate_id=cert.id))
         flash(
             _(
@@ -67,6 +60,10 @@ def issue_again(certificate_id: int):
         )
         return redirect(url_for(".certificate", certificate_id=new.id))
     return _certificate_page(cert, RevokeForm(formdata=None), form)
+
+
+def _flash_refusal(problem: str) -> None:
+    flash(_("No new certificate issued: %(problem)s", problem=problem), "error")
 
 
 def _certificate_page(cert: Certificate, revoke_form: RevokeForm, again_form: IssueAgainForm):

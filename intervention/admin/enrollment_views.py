@@ -15,7 +15,6 @@ from flask import (
 from flask import session as cookie_session
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
 
 from ..access import get_or_404
 from ..auth import invitations
@@ -29,13 +28,13 @@ from ..models import (
     EnrollmentState,
     ReferralType,
     Role,
-    Session,
-    SessionStatus,
     User,
     utcnow,
 )
-from ..services import ServiceError, audit
+from ..services import cohorts as cohort_service
+from ..services import courts as court_service
 from ..services import enrollments as enrollment_service
+from ..transaction import Outcome, committed
 from .forms import (
     EnrollForm,
     EnrollmentSearchForm,
@@ -47,34 +46,21 @@ from .views import WEEKDAYS_PLURAL, bp, form_page
 @bp.route("/enrollments")
 def enrollments():
     form = EnrollmentSearchForm(request.args)
-    form.court.choices = [(0, _("Any court"))] + [
-        (c.id, c.name) for c in db.session.scalars(select(Court).order_by(Court.name))
-    ]
+    form.court.choices = [(0, _("Any court"))] + [(c.id, c.name) for c in court_service.listing()]
     # Cohorts still meeting, and the one asked for: the list of every cohort ever would grow
     # without bound (a finished cohort's page links here with ?cohort=).
     wanted = request.args.get("cohort", type=_row_id)
     form.cohort.choices = [(0, _("Any cohort"))] + [
-        (c.id, c.name)
-        for c in db.session.scalars(
-            select(Cohort)
-            .where(_meets_after(utcnow()) | (Cohort.id == wanted))
-            .order_by(Cohort.start_date.desc(), Cohort.id.desc())
-        )
+        (c.id, c.name) for c in cohort_service.ongoing(utcnow(), also=wanted, newest_first=True)
     ]
-    query = (
-        select(Enrollment)
-        .join(User, Enrollment.participant_id == User.id)
-        .order_by(Enrollment.created_at.desc(), Enrollment.id.desc())
-    )
+    query = enrollment_service.search()
     if form.validate():
-        if form.q.data:
-            query = query.where(Enrollment.case_number.ilike(f"%{form.q.data}%"))
-        if form.court.data:
-            query = query.where(Enrollment.court_id == form.court.data)
-        if form.cohort.data:
-            query = query.where(Enrollment.cohort_id == form.cohort.data)
-        if form.state.data:
-            query = query.where(Enrollment.state == EnrollmentState(form.state.data))
+        query = enrollment_service.search(
+            case_number=form.q.data or "",
+            court_id=form.court.data or None,
+            cohort_id=form.cohort.data or None,
+            state=EnrollmentState(form.state.data) if form.state.data else None,
+        )
     page = db.paginate(query, per_page=25, error_out=False)
     filters = {
         "q": form.q.data or None,
@@ -89,51 +75,19 @@ def enrollments():
 
 @bp.route("/enrollments/new", methods=["GET", "POST"])
 def new_enrollment():
-    now = utcnow()
     form = EnrollForm()
     find = (request.args.get("find") or "").strip()[:200]
-    chosen = request.form.get("participant_id", type=_row_id) or request.args.get(
-        "participant", type=_row_id
-    )
-    form.participant_id.choices = [(0, _("New participant: enter his name and email below"))] + [
-        (u.id, f"{u.full_name} ({u.email})") for u in _participant_choices(find, chosen)
-    ]
-    # Only cohorts with a session still ahead: a finished cohort has nothing left to attend.
-    ongoing = db.session.scalars(
-        select(Cohort).where(_meets_after(now)).order_by(Cohort.start_date, Cohort.id)
-    ).all()
-    form.cohort_id.choices = [
-        (
-            c.id,
-            _(
-                "%(name)s · %(weekdays)s %(time)s, from %(date)s",
-                name=c.name,
-                weekdays=WEEKDAYS_PLURAL[c.weekday],
-                time=format_clock(c.start_time),
-                date=format_date(c.start_date),
-            ),
-        )
-        for c in ongoing
-    ]
-    form.court_id.choices = [
-        (c.id, c.name) for c in db.session.scalars(select(Court).order_by(Court.name))
-    ]
+    _offer_choices(form, find)
     if request.method == "GET":
-        form.referral_date.data = now.date()
+        form.referral_date.data = utcnow().date()
         for field, arg in ((form.cohort_id, "cohort"), (form.participant_id, "participant")):
             wanted = request.args.get(arg, type=int)
             if wanted in dict(field.choices):
                 field.data = wanted
-    error = None
+    done = Outcome()
     if form.validate_on_submit():
-        try:
-            if form.participant_id.data:
-                participant, invited = db.session.get(User, form.participant_id.data), False
-            else:
-                participant = enrollment_service.new_participant(
-                    full_name=form.full_name.data, email=form.email.data, actor=current_user
-                )
-                invited = True
+        with committed() as done:
+            participant, new = _participant(form)
             enrollment = enrollment_service.enroll(
                 participant=participant,
                 cohort=db.session.get(Cohort, form.cohort_id.data),
@@ -150,12 +104,8 @@ def new_enrollment():
                 court_person_number=form.court_person_number.data or "",
                 parties=form.parties,
             )
-            token = _invite(participant) if invited else None
-            db.session.commit()
-        except ServiceError as exc:
-            db.session.rollback()
-            error = str(exc)
-        else:
+            token = invitations.invite(participant, current_user) if new else None
+        if done:
             flash(
                 _(
                     "%(name)s enrolled in %(cohort)s, case %(case)s.",
@@ -166,18 +116,54 @@ def new_enrollment():
                 "success",
             )
             if token:
-                return _show_invitation(participant, token)
+                return show_invitation(participant, token)
             return redirect(url_for("facilitator.enrollment", enrollment_id=enrollment.id))
-    return form_page("admin/enrollment_form.html", form=form, error=error, find=find)
+    return form_page("admin/enrollment_form.html", form=form, error=done.error, find=find)
+
+
+def _offer_choices(form: EnrollForm, find: str) -> None:
+    """The men a search found, the cohorts he may still join, the courts."""
+    chosen = request.form.get("participant_id", type=_row_id) or request.args.get(
+        "participant", type=_row_id
+    )
+    form.participant_id.choices = [(0, _("New participant: enter his name and email below"))] + [
+        (u.id, f"{u.full_name} ({u.email})")
+        for u in enrollment_service.find_participants(find, chosen)
+    ]
+    # Only cohorts with a session still ahead: a finished cohort has nothing left to attend.
+    form.cohort_id.choices = [
+        (
+            c.id,
+            _(
+                "%(name)s · %(weekdays)s %(time)s, from %(date)s",
+                name=c.name,
+                weekdays=WEEKDAYS_PLURAL[c.weekday],
+                time=format_clock(c.start_time),
+                date=format_date(c.start_date),
+            ),
+        )
+        for c in cohort_service.ongoing(utcnow())
+    ]
+    form.court_id.choices = [(c.id, c.name) for c in court_service.listing()]
+
+
+def _participant(form: EnrollForm) -> tuple[User, bool]:
+    """The man chosen, or a new participant made from the form (True: he is new)."""
+    if form.participant_id.data:
+        return db.session.get(User, form.participant_id.data), False
+    participant = enrollment_service.new_participant(
+        full_name=form.full_name.data, email=form.email.data, actor=current_user
+    )
+    return participant, True
 
 
 @bp.route("/enrollments/<int:enrollment_id>/referral", methods=["GET", "POST"])
 def edit_referral(enrollment_id: int):
     enrollment = get_or_404(Enrollment, enrollment_id)
     form = ReferralDetailsForm(obj=enrollment)
-    error = None
+    done = Outcome()
     if form.validate_on_submit():
-        try:
+        with committed() as done:
             enrollment_service.update_referral_details(
                 enrollment,
                 date_of_birth=form.date_of_birth.data,
@@ -185,13 +171,10 @@ def edit_referral(enrollment_id: int):
                 parties=form.parties,
                 actor=current_user,
             )
-            db.session.commit()
+        if done:
             flash(_("Case %(case)s saved.", case=enrollment.case_number), "success")
             return redirect(url_for("facilitator.enrollment", enrollment_id=enrollment.id))
-        except ServiceError as exc:
-            db.session.rollback()
-            error = str(exc)
-    return form_page("admin/referral_form.html", form=form, enrollment=enrollment, error=error)
+    return form_page("admin/referral_form.html", form=form, enrollment=enrollment, error=done.error)
 
 
 def _row_id(text: str) -> int:
@@ -204,52 +187,7 @@ def _row_id(text: str) -> int:
     return value
 
 
-def _meets_after(moment):
-    """SQL condition: the cohort has a session, not cancelled, after `moment`."""
-    return (
-        select(Session.id)
-        .where(
-            Session.cohort_id == Cohort.id,
-            Session.scheduled_at > moment,
-            Session.status != SessionStatus.CANCELLED,
-        )
-        .exists()
-    )
-
-
-# A program may hold tens of thousands of men: the form offers those a search found, never all.
-PARTICIPANT_MATCHES = 25
-
-
-def _participant_choices(find: str, chosen: int | None) -> list[User]:
-    """Active participants whose name or email contains `find` (at most PARTICIPANT_MATCHES),
-    plus the one already chosen (a link's ?participant=, or the posted form)."""
-    active = select(User).where(User.role == Role.PARTICIPANT, User.active)
-    found: list[User] = []
-    if find:
-        needle = find.lower()
-        found = list(
-            db.session.scalars(
-                active.where(
-                    func.lower(User.full_name).contains(needle, autoescape=True)
-                    | func.lower(User.email).contains(needle, autoescape=True)
-                )
-                .order_by(User.full_name, User.id)
-                .limit(PARTICIPANT_MATCHES)
-            )
-        )
-    if chosen and all(u.id != chosen for u in found):
-        found[:0] = db.session.scalars(active.where(User.id == chosen)).all()
-    return found
-
-
-def _invite(participant: User) -> str:
-    token = invitations.make_token(participant)
-    audit.record("invitation.create", current_user, participant)  # never the link itself
-    return token
-
-
-def _show_invitation(participant: User, token: str):
+def show_invitation(participant: User, token: str):
     """Post/redirect/get: the link waits in the server-side session for a page showing it once."""
     cookie_session["invitation"] = {"user_id": participant.id, "token": token}
     return redirect(url_for(".invitation"))
@@ -268,9 +206,9 @@ def new_invitation(user_id: int):
             "error",
         )
         return redirect(url_for(".enrollments"))
-    token = _invite(participant)
+    token = invitations.invite(participant, current_user)
     db.session.commit()
-    return _show_invitation(participant, token)
+    return show_invitation(participant, token)
 
 
 @bp.route("/invitation")

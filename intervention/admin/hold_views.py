@@ -6,15 +6,14 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
 from wtforms import HiddenField, TextAreaField
 from wtforms.validators import AnyOf, Length, Optional
 
 from ..access import get_or_404
-from ..extensions import db
 from ..forms import BaseForm
 from ..models import Enrollment
-from ..services import ServiceError, retention
+from ..services import retention
+from ..transaction import committed
 from .views import bp
 
 
@@ -30,18 +29,10 @@ class HoldForm(BaseForm):
 @bp.route("/holds")
 def holds():
     query = (request.args.get("q") or "").strip()[:80]
-    held = db.session.scalars(
-        select(Enrollment).where(Enrollment.legal_hold.is_(True)).order_by(Enrollment.id)
-    ).all()
-    found = []
-    if query:
-        found = db.session.scalars(
-            select(Enrollment)
-            .where(Enrollment.case_number.ilike(f"%{query}%"))
-            .order_by(Enrollment.id)
-            .limit(50)
-        ).all()
-    return render_template("admin/holds.html", held=held, found=found, query=query)
+    found = retention.cases_matching(query) if query else []
+    return render_template(
+        "admin/holds.html", held=retention.held_cases(), found=found, query=query
+    )
 
 
 @bp.route("/cases/<int:enrollment_id>/hold", methods=["GET", "POST"])
@@ -50,12 +41,9 @@ def case_hold(enrollment_id: int):
     form = HoldForm()
     if form.validate_on_submit():
         placing = form.action.data == "place"
-        try:
+        with committed(form.reason) as done:
             retention.set_hold(enrollment, placing, form.reason.data or "", current_user)
-        except ServiceError as exc:
-            form.reason.errors = [*form.reason.errors, str(exc)]
-        else:
-            db.session.commit()
+        if done:
             message = (
                 _("Legal hold placed on case %(case)s.", case=enrollment.case_number)
                 if placing

@@ -13,9 +13,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import FileStorage
 
-from ..extensions import db
-from ..services import ServiceError
 from ..services import provider as provider_service
+from ..transaction import Outcome, committed
 from .forms import (
     ProviderForm,
 )
@@ -26,26 +25,23 @@ from .views import bp, form_page
 def provider():
     record = provider_service.current()
     form = ProviderForm(obj=record)
-    error = None
+    done = Outcome()
     if form.validate_on_submit():
         # Without an upload the field holds the stored logo (read from the record): keep it.
         upload = form.logo.data if isinstance(form.logo.data, FileStorage) else None
         if upload is not None and not upload.filename:
             upload = None  # a browser sends an empty file part when none was chosen
-        try:
+        with committed() as done:
             provider_service.save(
                 actor=current_user,
                 logo=upload.read() if upload else None,
                 remove_logo=form.remove_logo.data,
                 **{name: getattr(form, name).data for name in provider_service.FIELDS},
             )
-            db.session.commit()
+        if done:
             flash(_("The program's letterhead is saved."), "success")
             return redirect(url_for(".provider"))
-        except ServiceError as exc:
-            db.session.rollback()
-            error = str(exc)
-    return form_page("admin/provider_form.html", form=form, provider=record, error=error)
+    return form_page("admin/provider_form.html", form=form, provider=record, error=done.error)
 
 
 @bp.route("/provider/logo")

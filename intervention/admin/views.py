@@ -10,20 +10,11 @@ from flask import (
     request,
 )
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload, selectinload
 
 from ..access import guard_blueprint
-from ..extensions import db
 from ..i18n import current_language
 from ..models import (
-    Certificate,
-    Cohort,
-    Court,
-    Enrollment,
-    EnrollmentState,
     Role,
-    User,
 )
 from ..services import notices as notice_service
 from ..services import provider as provider_service
@@ -50,44 +41,17 @@ WEEKDAYS_PLURAL = [
 
 @bp.route("/")
 def home():
-    counts = dict(
-        db.session.execute(select(Enrollment.state, func.count()).group_by(Enrollment.state)).all()
-    )
+    glance = stats.overview(OVERVIEW_ROWS)
     chain = verify_chain(last=PAGE_CHECK_EVENTS)
-    enrolled = (
-        select(Enrollment.cohort_id, func.count().label("men"))
-        .group_by(Enrollment.cohort_id)
-        .subquery()
-    )
-    recent_cohorts = db.session.execute(
-        select(Cohort, func.coalesce(enrolled.c.men, 0))
-        .outerjoin(enrolled, enrolled.c.cohort_id == Cohort.id)
-        .options(selectinload(Cohort.facilitators))
-        .order_by(Cohort.start_date.desc(), Cohort.id.desc())
-        .limit(OVERVIEW_ROWS)
-    ).all()
-    staff_counts = dict(
-        db.session.execute(
-            select(User.role, func.count()).where(User.role != Role.PARTICIPANT).group_by(User.role)
-        ).all()
-    )
     overdue = notice_service.overdue()
     return render_template(
         "admin/home.html",
-        counts={state: counts.get(state, 0) for state in EnrollmentState},
-        court_count=db.session.scalar(select(func.count()).select_from(Court)),
-        cohort_count=db.session.scalar(select(func.count()).select_from(Cohort)),
-        recent_cohorts=recent_cohorts,
-        staff_counts=staff_counts,
-        certificates=db.session.scalars(
-            select(Certificate)
-            .options(
-                joinedload(Certificate.enrollment).joinedload(Enrollment.participant),
-                joinedload(Certificate.enrollment).joinedload(Enrollment.court),
-            )
-            .order_by(Certificate.issued_at.desc())
-            .limit(OVERVIEW_ROWS)
-        ).all(),
+        counts=glance.cases_by_state,
+        court_count=glance.courts,
+        cohort_count=glance.cohorts,
+        recent_cohorts=glance.recent_cohorts,
+        staff_counts=glance.staff_by_role,
+        certificates=glance.recent_certificates,
         provider_missing=provider_service.current() is None,
         overdue_notices=overdue[:OVERVIEW_ROWS],
         overdue_count=len(overdue),

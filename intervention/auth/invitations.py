@@ -16,6 +16,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..extensions import db
 from ..models import User
+from ..services import audit
 
 SALT = "intervention.invitation"
 VALID_FOR = timedelta(days=14)
@@ -31,6 +32,14 @@ def _fingerprint(user: User) -> str:
 
 def make_token(user: User) -> str:
     return _serializer().dumps({"user": user.id, "password": _fingerprint(user)})
+
+
+def invite(user: User, actor: User) -> str:
+    """A new invitation link's token for `user`; the log records that one was made, never the
+    link itself (whoever held it could sign up as him)."""
+    token = make_token(user)
+    audit.record("invitation.create", actor, user)
+    return token
 
 
 def user_for_token(token: str) -> User | None:

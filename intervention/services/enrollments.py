@@ -8,7 +8,7 @@ from datetime import date
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -366,3 +366,54 @@ def update_referral_details(
     # Which fields changed, never their values: the audit log holds no one's identity.
     audit.record("enrollment.referral_update", actor, enrollment, fields=changed)
     return enrollment
+
+
+def search(
+    *,
+    case_number: str = "",
+    court_id: int | None = None,
+    cohort_id: int | None = None,
+    state: EnrollmentState | None = None,
+) -> Select:
+    """Enrollments newest first, narrowed by any of: part of the case number, court, cohort,
+    state. Returns the query, for the page to paginate."""
+    query = (
+        select(Enrollment)
+        .join(User, Enrollment.participant_id == User.id)
+        .order_by(Enrollment.created_at.desc(), Enrollment.id.desc())
+    )
+    if case_number:
+        query = query.where(Enrollment.case_number.ilike(f"%{case_number}%"))
+    if court_id:
+        query = query.where(Enrollment.court_id == court_id)
+    if cohort_id:
+        query = query.where(Enrollment.cohort_id == cohort_id)
+    if state is not None:
+        query = query.where(Enrollment.state == state)
+    return query
+
+
+# A program may hold tens of thousands of men: a form offers those a search found, never all.
+PARTICIPANT_MATCHES = 25
+
+
+def find_participants(find: str, chosen: int | None = None) -> list[User]:
+    """Active participants whose name or email contains `find` (at most PARTICIPANT_MATCHES),
+    plus the one already chosen (a link's ?participant=, or the posted form)."""
+    active = select(User).where(User.role == Role.PARTICIPANT, User.active)
+    found: list[User] = []
+    if find:
+        needle = find.lower()
+        found = list(
+            db.session.scalars(
+                active.where(
+                    func.lower(User.full_name).contains(needle, autoescape=True)
+                    | func.lower(User.email).contains(needle, autoescape=True)
+                )
+                .order_by(User.full_name, User.id)
+                .limit(PARTICIPANT_MATCHES)
+            )
+        )
+    if chosen and all(u.id != chosen for u in found):
+        found[:0] = db.session.scalars(active.where(User.id == chosen)).all()
+    return found

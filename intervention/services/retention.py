@@ -167,3 +167,24 @@ def set_hold(enrollment: Enrollment, hold: bool, reason: str, actor: User) -> En
         reason=reason,
     )
     return enrollment
+
+
+def held_cases() -> list[Enrollment]:
+    """Cases under a legal hold, oldest first."""
+    return list(
+        db.session.scalars(
+            select(Enrollment).where(Enrollment.legal_hold.is_(True)).order_by(Enrollment.id)
+        )
+    )
+
+
+def cases_matching(case_number: str, limit: int = 50) -> list[Enrollment]:
+    """Cases whose number contains `case_number`, oldest first (at most `limit`)."""
+    return list(
+        db.session.scalars(
+            select(Enrollment)
+            .where(Enrollment.case_number.ilike(f"%{case_number}%"))
+            .order_by(Enrollment.id)
+            .limit(limit)
+        )
+    )

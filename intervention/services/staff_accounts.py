@@ -126,3 +126,14 @@ def reset_access(user: User, actor: User) -> User:
         second_factors_kept=second_factor.factor_count(user),
     )
     return user
+
+
+def staff_listing() -> list[User]:
+    """Every staff account: active first, then by role and name."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.role != Role.PARTICIPANT)
+            .order_by(User.active.desc(), User.role, User.full_name, User.id)
+        )
+    )

@@ -20,15 +20,21 @@ from itertools import accumulate
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.sql.expression import FunctionElement
 
 from ..extensions import db
 from ..models import (
+    Certificate,
+    Cohort,
+    Court,
     CourtDocument,
     DocumentKind,
     Enrollment,
     EnrollmentState,
     EnrollmentTransition,
+    Role,
+    User,
     utcnow,
 )
 
@@ -142,3 +148,58 @@ def monthly_rates(now: datetime | None = None, count: int = MONTHS_SHOWN) -> lis
         )
         for i, month in enumerate(months)
     ]
+
+
+@dataclass
+class Overview:
+    """The program at a glance, for the director's first page: counts, and the newest of
+    each list (`rows` of them)."""
+
+    cases_by_state: dict[EnrollmentState, int]
+    courts: int
+    cohorts: int
+    recent_cohorts: list  # (cohort, men enrolled), newest first
+    staff_by_role: dict[Role, int]
+    recent_certificates: list[Certificate]
+
+
+def overview(rows: int) -> Overview:
+    counts = dict(
+        db.session.execute(
+            sa.select(Enrollment.state, sa.func.count()).group_by(Enrollment.state)
+        ).all()
+    )
+    enrolled = (
+        sa.select(Enrollment.cohort_id, sa.func.count().label("men"))
+        .group_by(Enrollment.cohort_id)
+        .subquery()
+    )
+    recent_cohorts = db.session.execute(
+        sa.select(Cohort, sa.func.coalesce(enrolled.c.men, 0))
+        .outerjoin(enrolled, enrolled.c.cohort_id == Cohort.id)
+        .options(selectinload(Cohort.facilitators))
+        .order_by(Cohort.start_date.desc(), Cohort.id.desc())
+        .limit(rows)
+    ).all()
+    staff = db.session.execute(
+        sa.select(User.role, sa.func.count())
+        .where(User.role != Role.PARTICIPANT)
+        .group_by(User.role)
+    ).all()
+    certificates = db.session.scalars(
+        sa.select(Certificate)
+        .options(
+            joinedload(Certificate.enrollment).joinedload(Enrollment.participant),
+            joinedload(Certificate.enrollment).joinedload(Enrollment.court),
+        )
+        .order_by(Certificate.issued_at.desc())
+        .limit(rows)
+    ).all()
+    return Overview(
+        cases_by_state={state: counts.get(state, 0) for state in EnrollmentState},
+        courts=db.session.scalar(sa.select(sa.func.count()).select_from(Court)),
+        cohorts=db.session.scalar(sa.select(sa.func.count()).select_from(Cohort)),
+        recent_cohorts=list(recent_cohorts),
+        staff_by_role=dict(staff),
+        recent_certificates=list(certificates),
+    )
