@@ -61,12 +61,31 @@ def make_dev_ca(instance_path: str | Path, *, force: bool = False) -> dict[str, 
     paths = dev_paths(instance_path)
     if not force and all(p.is_file() for p in paths.values()):
         return paths
-    folder = paths["key"].parent
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    paths["key"].parent.parent.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("Intervention Development CA (not for court use)")
-    ca_cert = (
+    ca_cert = _dev_ca_certificate(ca_key, ca_name, now)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = _dev_signing_certificate(key, ca_key, ca_name, now)
+    pem = serialization.Encoding.PEM
+    unencrypted = serialization.NoEncryption()
+    pkcs8 = serialization.PrivateFormat.PKCS8
+    contents = {
+        "ca_key": ca_key.private_bytes(pem, pkcs8, unencrypted),
+        "ca": ca_cert.public_bytes(pem),
+        "key": key.private_bytes(pem, pkcs8, unencrypted),
+        "cert": cert.public_bytes(pem),
+    }
+    _install_dev_folder(paths, contents, force=force)
+    return paths
+
+
+def _dev_ca_certificate(
+    ca_key: ec.EllipticCurvePrivateKey, ca_name: x509.Name, now: dt.datetime
+) -> x509.Certificate:
+    """The development CA's self-signed certificate, valid ten years."""
+    return (
         x509.CertificateBuilder()
         .subject_name(ca_name)
         .issuer_name(ca_name)
@@ -92,8 +111,16 @@ def make_dev_ca(instance_path: str | Path, *, force: bool = False) -> dict[str, 
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
         .sign(ca_key, hashes.SHA256())
     )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
+
+
+def _dev_signing_certificate(
+    key: ec.EllipticCurvePrivateKey,
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_name: x509.Name,
+    now: dt.datetime,
+) -> x509.Certificate:
+    """The development director's document-signing certificate, issued by the development CA."""
+    return (
         x509.CertificateBuilder()
         .subject_name(_name("Intervention Development Program Director"))
         .issuer_name(ca_name)
@@ -124,19 +151,19 @@ def make_dev_ca(instance_path: str | Path, *, force: bool = False) -> dict[str, 
         )
         .sign(ca_key, hashes.SHA256())
     )
-    pem = serialization.Encoding.PEM
-    unencrypted = serialization.NoEncryption()
-    pkcs8 = serialization.PrivateFormat.PKCS8
+
+
+def _install_dev_folder(paths: dict[str, Path], contents: dict[str, bytes], *, force: bool) -> None:
+    """Write the four PEM files (keys private) into the signing folder, all at once."""
+    folder = paths["key"].parent
     # The four files are written to a new folder renamed into place whole, so two processes
     # starting at once (the reloader and its child) never mix one's key with the other's
     # certificate: whichever folder lands first is the one both use.
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{DEV_FOLDER}."))
     try:
         files = {name: staging / path.name for name, path in paths.items()}
-        _write(files["ca_key"], ca_key.private_bytes(pem, pkcs8, unencrypted), private=True)
-        _write(files["ca"], ca_cert.public_bytes(pem))
-        _write(files["key"], key.private_bytes(pem, pkcs8, unencrypted), private=True)
-        _write(files["cert"], cert.public_bytes(pem))
+        for name in ("ca_key", "ca", "key", "cert"):
+            _write(files[name], contents[name], private=name in ("ca_key", "key"))
         os.chmod(staging, 0o700)
         if force and folder.exists():
             shutil.rmtree(folder)
@@ -147,7 +174,6 @@ def make_dev_ca(instance_path: str | Path, *, force: bool = False) -> dict[str, 
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return paths
 
 
 def _write(path: Path, data: bytes, *, private: bool = False) -> None:

@@ -112,6 +112,13 @@ def export_items(court: Court, start: date, end: date) -> list[ExportItem]:
     from `start` to `end` inclusive, oldest first."""
     tz = ZoneInfo(court.timezone)
     low, high = _utc_bounds(court, start, end)
+    return _certificate_items(court, low, high, tz) + _document_items(court, low, high, tz)
+
+
+def _certificate_items(
+    court: Court, low: datetime, high: datetime, tz: ZoneInfo
+) -> list[ExportItem]:
+    """The court's certificates issued from `low` to before `high`, oldest first."""
     certificates = db.session.scalars(
         select(Certificate)
         .join(Enrollment, Certificate.enrollment_id == Enrollment.id)
@@ -123,7 +130,7 @@ def export_items(court: Court, start: date, end: date) -> list[ExportItem]:
         .options(selectinload(Certificate.enrollment).selectinload(Enrollment.participant))
         .order_by(Certificate.issued_at, Certificate.id)
     ).all()
-    items = [
+    return [
         ExportItem(
             model=Certificate,
             id=cert.id,
@@ -139,6 +146,11 @@ def export_items(court: Court, start: date, end: date) -> list[ExportItem]:
         )
         for cert in certificates
     ]
+
+
+def _document_items(court: Court, low: datetime, high: datetime, tz: ZoneInfo) -> list[ExportItem]:
+    """The court's documents with a PDF generated from `low` to before `high`, oldest first,
+    each under its number within its case."""
     documents = db.session.scalars(
         select(CourtDocument)
         .join(Enrollment, CourtDocument.enrollment_id == Enrollment.id)
@@ -151,6 +163,7 @@ def export_items(court: Court, start: date, end: date) -> list[ExportItem]:
         .options(selectinload(CourtDocument.enrollment).selectinload(Enrollment.participant))
         .order_by(CourtDocument.generated_at, CourtDocument.id)
     ).all()
+    items = []
     numbers: dict[int, dict[int, str]] = {}  # per case: document id -> its number
     for doc in documents:
         if doc.enrollment_id not in numbers:

@@ -216,65 +216,19 @@ def load_program(folder: Path) -> tuple[LoadedProgram | None, list[Problem]]:
         return None, problems
 
     r = _Reader(label(yaml_path), problems)
-    text = _read_text(r, yaml_path)
-    data, node = r.parse(text) if text is not None else (None, None)
-    if data is not None and not isinstance(data, dict):
-        r.error(1, "program.yaml must be a mapping of keys to values")
-        data = None
-    data = data or {}
+    data, node = _parse_program_yaml(r, yaml_path)
     _check_keys(r, data, node, PROGRAM_KEYS, "program.yaml")
     title = _require(r, data, node, "title", str, "program.yaml")
-    code = _require(r, data, node, "code", str, "program.yaml")
-    if code is not None and not (code.isascii() and code.isalnum() and len(code) <= 12):
-        r.error(_line_of(node, "code"), "'code' must be 1-12 letters or digits, e.g. AAC")
+    code = _read_program_code(r, data, node)
     version = _require(r, data, node, "version", (str, int, float), "program.yaml")
     description = _require(r, data, node, "description", str, "program.yaml", default="") or ""
     language = _require(r, data, node, "language", str, "program.yaml", default="en") or "en"
     policy = _read_policy(r, data.get("policy"), _child(node, "policy"), _line_of(node, "policy"))
-    opens = _require(r, data, node, "module_opens_days_before", int, "program.yaml", default=0)
-    if opens is not None and opens < 0:
-        r.error(
-            _line_of(node, "module_opens_days_before"),
-            "'module_opens_days_before' "
-            "must be 0 or more (0: a module opens when its session starts)",
-        )
-    elif opens is not None and opens > 365:  # more would crash every page that dates a module
-        r.error(
-            _line_of(node, "module_opens_days_before"),
-            "'module_opens_days_before' must be 365 or less",
-        )
-    due_days = data.get("reflection_due_days")
-    if due_days is not None and (
-        not isinstance(due_days, int) or isinstance(due_days, bool) or not 0 <= due_days <= 60
-    ):
-        r.error(
-            _line_of(node, "reflection_due_days"),
-            "'reflection_due_days' must be a whole "
-            f"number from 0 to 60 (days after the session), not {due_days!r}",
-        )
-        due_days = None
-    retention = data.get("retention_years", 4)
-    if not isinstance(retention, int) or isinstance(retention, bool) or not 1 <= retention <= 99:
-        r.error(
-            _line_of(node, "retention_years"),
-            "'retention_years' must be a whole number "
-            f"from 1 to 99 (years kept after a case closes), not {retention!r}",
-        )
-        retention = 4
-    rubric = data.get("rubric") or []
-    if not isinstance(rubric, list):
-        r.error(_line_of(node, "rubric"), "'rubric' must be a list of criteria")
-        rubric = []
-
-    modules_dir = folder / "modules"
-    module_files = sorted(modules_dir.glob("*.md")) if modules_dir.is_dir() else []
-    if not module_files:
-        problems.append(Problem(label(modules_dir), 1, "no modules: add modules/*.md files"))
-    assets = _load_assets(folder, problems)
-    links = LinkContext(folder, {f.resolve() for f in module_files}, set(assets))
-    modules = [
-        m for f in module_files if (m := _load_module(f, folder, problems, links)) is not None
-    ]
+    opens = _read_module_opens(r, data, node)
+    due_days = _read_reflection_due_days(r, data, node)
+    retention = _read_retention_years(r, data, node)
+    rubric = _read_rubric(r, data, node)
+    modules, assets = _load_modules_and_assets(folder, problems)
 
     _check_program_wide(problems, label(yaml_path), node, modules, policy)
     if any(p.severity == "error" for p in problems):
@@ -297,6 +251,90 @@ def load_program(folder: Path) -> tuple[LoadedProgram | None, list[Problem]]:
         assets=assets,
     )
     return program, problems
+
+
+def _parse_program_yaml(r: _Reader, yaml_path: Path) -> tuple[dict, yaml.Node | None]:
+    """program.yaml as a mapping (empty when it cannot be read or is not one), and its node."""
+    text = _read_text(r, yaml_path)
+    data, node = r.parse(text) if text is not None else (None, None)
+    if data is not None and not isinstance(data, dict):
+        r.error(1, "program.yaml must be a mapping of keys to values")
+        data = None
+    return data or {}, node
+
+
+def _read_program_code(r: _Reader, data: dict, node) -> str | None:
+    code = _require(r, data, node, "code", str, "program.yaml")
+    if code is not None and not (code.isascii() and code.isalnum() and len(code) <= 12):
+        r.error(_line_of(node, "code"), "'code' must be 1-12 letters or digits, e.g. AAC")
+    return code
+
+
+def _read_module_opens(r: _Reader, data: dict, node) -> int | None:
+    """How many days before its session a module opens (reported, not clamped, when wrong)."""
+    opens = _require(r, data, node, "module_opens_days_before", int, "program.yaml", default=0)
+    if opens is not None and opens < 0:
+        r.error(
+            _line_of(node, "module_opens_days_before"),
+            "'module_opens_days_before' "
+            "must be 0 or more (0: a module opens when its session starts)",
+        )
+    elif opens is not None and opens > 365:  # more would crash every page that dates a module
+        r.error(
+            _line_of(node, "module_opens_days_before"),
+            "'module_opens_days_before' must be 365 or less",
+        )
+    return opens
+
+
+def _read_reflection_due_days(r: _Reader, data: dict, node) -> int | None:
+    due_days = data.get("reflection_due_days")
+    if due_days is not None and (
+        not isinstance(due_days, int) or isinstance(due_days, bool) or not 0 <= due_days <= 60
+    ):
+        r.error(
+            _line_of(node, "reflection_due_days"),
+            "'reflection_due_days' must be a whole "
+            f"number from 0 to 60 (days after the session), not {due_days!r}",
+        )
+        due_days = None
+    return due_days
+
+
+def _read_retention_years(r: _Reader, data: dict, node) -> int:
+    retention = data.get("retention_years", 4)
+    if not isinstance(retention, int) or isinstance(retention, bool) or not 1 <= retention <= 99:
+        r.error(
+            _line_of(node, "retention_years"),
+            "'retention_years' must be a whole number "
+            f"from 1 to 99 (years kept after a case closes), not {retention!r}",
+        )
+        retention = 4
+    return retention
+
+
+def _read_rubric(r: _Reader, data: dict, node) -> list:
+    rubric = data.get("rubric") or []
+    if not isinstance(rubric, list):
+        r.error(_line_of(node, "rubric"), "'rubric' must be a list of criteria")
+        rubric = []
+    return rubric
+
+
+def _load_modules_and_assets(
+    folder: Path, problems: list[Problem]
+) -> tuple[list[LoadedModule], dict[str, bytes]]:
+    """The modules/*.md files that load, and the served files of assets/."""
+    modules_dir = folder / "modules"
+    module_files = sorted(modules_dir.glob("*.md")) if modules_dir.is_dir() else []
+    if not module_files:
+        problems.append(Problem(str(modules_dir), 1, "no modules: add modules/*.md files"))
+    assets = _load_assets(folder, problems)
+    links = LinkContext(folder, {f.resolve() for f in module_files}, set(assets))
+    modules = [
+        m for f in module_files if (m := _load_module(f, folder, problems, links)) is not None
+    ]
+    return modules, assets
 
 
 def _read_text(r: _Reader, path: Path) -> str | None:
@@ -342,12 +380,8 @@ def _load_module(
     if text is None:
         return None
     lines = text.splitlines(keepends=True)
-    if not lines or lines[0].strip() != "---":
-        r.error(1, "a module must start with front matter between '---' lines")
-        return None
-    end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
+    end = _front_matter_end(r, lines)
     if end is None:
-        r.error(1, "front matter is not closed: add a '---' line after it")
         return None
     fm = _Reader(rel, problems, line_offset=1)  # front matter starts on file line 2
     before = len(problems)
@@ -370,13 +404,7 @@ def _load_module(
         )
     objectives = _require(fm, data, node, "objectives", list, "front matter", default=[]) or []
     resources = _require(fm, data, node, "resources", list, "front matter", default=[]) or []
-    for index, item in enumerate(resources):
-        # Shown as links to participants: only web addresses, never javascript: or data:.
-        line = _line_of(_item(_child(node, "resources"), index))
-        if not isinstance(item, dict):
-            fm.error(line, f"resource {index + 1} must be a mapping with a title and a url")
-        elif item.get("url") is not None and not WEB_URL.match(str(item["url"])):
-            fm.error(line, f"resource {index + 1}: url must start with https://, mailto: or tel:")
+    _check_resources(fm, resources, _child(node, "resources"))
     prompts = _read_prompts(
         fm, data.get("reflection"), _child(node, "reflection"), _line_of(node, "reflection")
     )
@@ -384,10 +412,7 @@ def _load_module(
     # loading, but the module still counts as there (no "no module for session N" after them).
     front_matter_ok = not any(p.severity == "error" for p in problems[before:])
     body = "".join(lines[end + 1 :])
-    if not body.strip():
-        r.error(end + 2, "the module has no text after its front matter")
-    else:
-        _check_body(r, body, end + 2, path, links)
+    _check_module_body(r, body, end + 2, path, links)
     if not front_matter_ok:
         return None
     return LoadedModule(
@@ -400,6 +425,36 @@ def _load_module(
         resources=resources,
         body_markdown=body,
     )
+
+
+def _front_matter_end(r: _Reader, lines: list[str]) -> int | None:
+    """Index of the line closing a module's front matter, or None (reported) when it has none."""
+    if not lines or lines[0].strip() != "---":
+        r.error(1, "a module must start with front matter between '---' lines")
+        return None
+    end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
+    if end is None:
+        r.error(1, "front matter is not closed: add a '---' line after it")
+    return end
+
+
+def _check_resources(r: _Reader, resources: list, node) -> None:
+    """Shown as links to participants: only web addresses, never javascript: or data:."""
+    for index, item in enumerate(resources):
+        line = _line_of(_item(node, index))
+        if not isinstance(item, dict):
+            r.error(line, f"resource {index + 1} must be a mapping with a title and a url")
+        elif item.get("url") is not None and not WEB_URL.match(str(item["url"])):
+            r.error(line, f"resource {index + 1}: url must start with https://, mailto: or tel:")
+
+
+def _check_module_body(
+    r: _Reader, body: str, first_line: int, path: Path, links: LinkContext
+) -> None:
+    if not body.strip():
+        r.error(first_line, "the module has no text after its front matter")
+    else:
+        _check_body(r, body, first_line, path, links)
 
 
 def _read_prompts(r: _Reader, raw, node, line: int) -> list[LoadedPrompt]:

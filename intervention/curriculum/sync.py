@@ -11,7 +11,14 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import CurriculumAsset, CurriculumVersion, Module, Program, ReflectionPrompt
-from .loader import LinkContext, LoadedProgram, Problem, load_program, resolve_link
+from .loader import (
+    LinkContext,
+    LoadedModule,
+    LoadedProgram,
+    Problem,
+    load_program,
+    resolve_link,
+)
 from .render import render_module
 
 
@@ -42,16 +49,7 @@ def sync_curricula(root: Path) -> list[SyncResult]:
 
 
 def store_program(loaded: LoadedProgram) -> tuple[CurriculumVersion, bool, list[str]]:
-    program = db.session.scalar(select(Program).where(Program.slug == loaded.slug))
-    if program is None:
-        program = Program(slug=loaded.slug)
-        db.session.add(program)
-    program.title = loaded.title
-    program.code = loaded.code
-    program.description = loaded.description
-    program.language = loaded.language
-    program.retention_years = loaded.retention_years
-
+    program = _update_program(loaded)
     existing = db.session.scalar(
         select(CurriculumVersion).where(
             CurriculumVersion.program == program,
@@ -71,6 +69,28 @@ def store_program(loaded: LoadedProgram) -> tuple[CurriculumVersion, bool, list[
         reflection_due_days=loaded.reflection_due_days,
     )
     db.session.add(version)
+    _store_assets(version, loaded)
+    for m in loaded.modules:
+        _store_module(version, loaded, m)
+    db.session.flush()
+    return version, True, _describe_changes(previous, loaded)
+
+
+def _update_program(loaded: LoadedProgram) -> Program:
+    """The program of this slug (created the first time), with its title and settings as loaded."""
+    program = db.session.scalar(select(Program).where(Program.slug == loaded.slug))
+    if program is None:
+        program = Program(slug=loaded.slug)
+        db.session.add(program)
+    program.title = loaded.title
+    program.code = loaded.code
+    program.description = loaded.description
+    program.language = loaded.language
+    program.retention_years = loaded.retention_years
+    return program
+
+
+def _store_assets(version: CurriculumVersion, loaded: LoadedProgram) -> None:
     for rel, content in loaded.assets.items():
         db.session.add(
             CurriculumAsset(
@@ -81,37 +101,38 @@ def store_program(loaded: LoadedProgram) -> tuple[CurriculumVersion, bool, list[
                 sha256=hashlib.sha256(content).hexdigest(),
             )
         )
-    for m in loaded.modules:
-        rendered = render_module(
-            m.body_markdown, _link_resolver(loaded, m.source_path), loaded.language
-        )
-        module = Module(
-            version=version,
-            session_number=m.session,
-            source_path=m.source_path,
-            title=m.title,
-            duration_minutes=m.duration_minutes,
-            objectives=m.objectives,
-            resources=m.resources,
-            body_markdown=m.body_markdown,
-            body_html=rendered.body_html,
-            facilitator_notes_html=rendered.notes_html,
-            toc=rendered.toc,
-        )
-        db.session.add(module)
-        for position, p in enumerate(m.prompts):
-            db.session.add(
-                ReflectionPrompt(
-                    module=module,
-                    key=p.key,
-                    position=position,
-                    text=p.text,
-                    min_words=p.min_words,
-                    required=p.required,
-                )
+
+
+def _store_module(version: CurriculumVersion, loaded: LoadedProgram, m: LoadedModule) -> None:
+    """One module of the version, its HTML rendered now, with its reflection prompts in order."""
+    rendered = render_module(
+        m.body_markdown, _link_resolver(loaded, m.source_path), loaded.language
+    )
+    module = Module(
+        version=version,
+        session_number=m.session,
+        source_path=m.source_path,
+        title=m.title,
+        duration_minutes=m.duration_minutes,
+        objectives=m.objectives,
+        resources=m.resources,
+        body_markdown=m.body_markdown,
+        body_html=rendered.body_html,
+        facilitator_notes_html=rendered.notes_html,
+        toc=rendered.toc,
+    )
+    db.session.add(module)
+    for position, p in enumerate(m.prompts):
+        db.session.add(
+            ReflectionPrompt(
+                module=module,
+                key=p.key,
+                position=position,
+                text=p.text,
+                min_words=p.min_words,
+                required=p.required,
             )
-    db.session.flush()
-    return version, True, _describe_changes(previous, loaded)
+        )
 
 
 def _link_resolver(loaded: LoadedProgram, source_path: str):

@@ -367,12 +367,7 @@ def _render_certificate(
 
     version = enrollment.cohort.version
     tz = enrollment.court.timezone
-    # Sessions before he started count only once made up; credited lines are exactly those.
-    attended = [
-        line
-        for line in result.lines
-        if line.credited and (line.counts or line.status is AttendanceStatus.MADE_UP)
-    ]
+    attended = _attended_lines(result)
     url = verify_url(code)
     director = signing.director(issued_by)
     facts = certificate_facts(
@@ -391,13 +386,7 @@ def _render_certificate(
         title=_("Certificate of completion %(number)s", number=number),
         author=f"{issued_by.full_name}, {issued_by.role.label}",
         signed_by=str(director),
-        attachments=[
-            {
-                "name": FACTS_FILENAME,
-                "description": "Certificate facts, machine-readable (" + FACTS_SCHEMA_ID + ")",
-                "data": json.dumps(facts, ensure_ascii=False, indent=2).encode(),
-            }
-        ],
+        attachments=[_facts_attachment(facts)],
         program_title=version.program.title,
         **curriculum_metadata(version),
         show_titles=enrollment.court.session_titles_on_documents,
@@ -409,16 +398,7 @@ def _render_certificate(
         referral_date=format_date(enrollment.referral_date),
         completion_date=format_date(completed_on),
         issue_date=format_date(issued_at, tz),
-        sessions=[
-            {
-                "number": line.session.number,
-                "title": line.session.module.title,
-                "date": format_date(line.session.scheduled_at, tz),
-                "status": line.status.label if line.status else "",
-                "hours": f"{line.minutes / 60:.1f}",
-            }
-            for line in attended
-        ],
+        sessions=_certificate_sessions(attended, tz),
         total_hours=f"{result.minutes_credited / 60:.1f}",
         sessions_required=result.sessions_required,
         reflections_accepted=result.reflections_accepted,
@@ -434,6 +414,40 @@ def _render_certificate(
         replaces=replaces,
         **document_parties(enrollment, version.program.title),
     )
+
+
+def _attended_lines(result: completion.Completion) -> list:
+    """Sessions before he started count only once made up; credited lines are exactly those."""
+    return [
+        line
+        for line in result.lines
+        if line.credited and (line.counts or line.status is AttendanceStatus.MADE_UP)
+    ]
+
+
+def _facts_attachment(facts: dict) -> dict:
+    """The certificate facts as the JSON file attached to the PDF."""
+    return {
+        "name": FACTS_FILENAME,
+        "description": "Certificate facts, machine-readable (" + FACTS_SCHEMA_ID + ")",
+        "data": json.dumps(facts, ensure_ascii=False, indent=2).encode(),
+    }
+
+
+def _certificate_sessions(attended: list, tz: str) -> list[dict]:
+    """The table of credited sessions, dated in the court's timezone."""
+    from ..i18n import format_date
+
+    return [
+        {
+            "number": line.session.number,
+            "title": line.session.module.title,
+            "date": format_date(line.session.scheduled_at, tz),
+            "status": line.status.label if line.status else "",
+            "hours": f"{line.minutes / 60:.1f}",
+        }
+        for line in attended
+    ]
 
 
 # The certificate's facts as JSON inside the PDF (a PDF/A-3 associated file), for court systems

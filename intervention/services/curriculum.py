@@ -129,29 +129,8 @@ def move_cohort(cohort: Cohort, version: CurriculumVersion, actor: User, reason:
                 sessions=", ".join(map(str, missing)),
             )
         )
-    changes = []
-    scheduled = {s.number: s for s in cohort.sessions}
-    last = max(cohort.sessions, key=lambda s: s.scheduled_at, default=None)
-    for number, module in sorted(new_modules.items()):
-        if number in scheduled:
-            scheduled[number].module = module
-        else:
-            base = last.scheduled_at if last else utcnow()
-            weeks = number - (last.number if last else 0)
-            db.session.add(
-                Session(cohort=cohort, module=module, scheduled_at=base + timedelta(weeks=weeks))
-            )
-            changes.append(f"session {number} scheduled: {module.title}")
-    new_prompts = {p.key: p for m in version.modules for p in m.prompts}
-    kept = 0
-    for reflection in db.session.scalars(
-        select(Reflection).join(Enrollment).where(Enrollment.cohort_id == cohort.id)
-    ):
-        prompt = new_prompts.get(reflection.prompt.key)
-        if prompt is not None:
-            reflection.prompt = prompt
-        else:
-            kept += 1
+    changes = _move_sessions(cohort, new_modules)
+    kept = _move_reflections(cohort, version)
     if kept:
         changes.append(
             f"{kept} reflection(s) answer prompts the new version no longer has; "
@@ -166,3 +145,38 @@ def move_cohort(cohort: Cohort, version: CurriculumVersion, actor: User, reason:
         **{"from": current.label, "to": version.label, "reason": reason.strip()},
     )
     return [f"moved from version {current.label} to {version.label}", *changes]
+
+
+def _move_sessions(cohort: Cohort, new_modules: dict[int, Module]) -> list[str]:
+    """Point each session at the new version's module of its number; schedule sessions for
+    modules the cohort had none for, weekly after its last. Returns what was scheduled."""
+    changes = []
+    scheduled = {s.number: s for s in cohort.sessions}
+    last = max(cohort.sessions, key=lambda s: s.scheduled_at, default=None)
+    for number, module in sorted(new_modules.items()):
+        if number in scheduled:
+            scheduled[number].module = module
+        else:
+            base = last.scheduled_at if last else utcnow()
+            weeks = number - (last.number if last else 0)
+            db.session.add(
+                Session(cohort=cohort, module=module, scheduled_at=base + timedelta(weeks=weeks))
+            )
+            changes.append(f"session {number} scheduled: {module.title}")
+    return changes
+
+
+def _move_reflections(cohort: Cohort, version: CurriculumVersion) -> int:
+    """Point the cohort's reflections at the new version's prompt of the same id. Returns how
+    many answer a prompt the new version no longer has (they stay on the old one)."""
+    new_prompts = {p.key: p for m in version.modules for p in m.prompts}
+    kept = 0
+    for reflection in db.session.scalars(
+        select(Reflection).join(Enrollment).where(Enrollment.cohort_id == cohort.id)
+    ):
+        prompt = new_prompts.get(reflection.prompt.key)
+        if prompt is not None:
+            reflection.prompt = prompt
+        else:
+            kept += 1
+    return kept

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import date
+from datetime import date, datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -252,32 +252,11 @@ def enroll(
     court_person_number = clean_name(court_person_number or "")
     parties = _check_parties(parties or {})
     _check_date_of_birth(court, date_of_birth, referral_date)
-    if participant.role is not Role.PARTICIPANT:
-        raise ServiceError(_("%(name)s is not a participant account.", name=participant.full_name))
-    if completion_deadline is not None and completion_deadline <= referral_date:
-        raise ServiceError(_("The completion deadline must be after the referral date."))
+    _check_participant_and_deadline(participant, referral_date, completion_deadline)
     stored_overrides = _check_overrides(overrides)
-
     now = utcnow()
     starts_on = starts_on or max(now.date(), cohort.start_date)
-    sessions = [s for s in cohort.sessions if s.status is not SessionStatus.CANCELLED]
-    if not any(s.scheduled_at > now for s in sessions):
-        raise ServiceError(
-            _(
-                "Every session of %(cohort)s has already been held. "
-                "Choose a cohort with sessions still ahead.",
-                cohort=cohort.name,
-            )
-        )
-    if not any(s.local_date >= starts_on for s in sessions):
-        raise ServiceError(
-            _(
-                "No session of %(cohort)s falls on or after %(date)s, the day his enrollment "
-                "starts.",
-                cohort=cohort.name,
-                date=format_date(starts_on),
-            )
-        )
+    _check_sessions_ahead(cohort, starts_on, now)
 
     existing = open_case(court, case_number)
     if existing is not None:
@@ -300,6 +279,45 @@ def enroll(
         court_person_number=court_person_number,
         **parties,
     )
+    _insert_enrollment(enrollment, court, case_number)
+    _record_referral(enrollment, court, note, actor)
+    _audit_enrollment_created(enrollment, actor, stored_overrides, parties)
+    return transition(enrollment, EnrollmentState.ACTIVE, actor, f"Enrolled by {actor.full_name}.")
+
+
+def _check_participant_and_deadline(
+    participant: User, referral_date: date, completion_deadline: date | None
+) -> None:
+    if participant.role is not Role.PARTICIPANT:
+        raise ServiceError(_("%(name)s is not a participant account.", name=participant.full_name))
+    if completion_deadline is not None and completion_deadline <= referral_date:
+        raise ServiceError(_("The completion deadline must be after the referral date."))
+
+
+def _check_sessions_ahead(cohort: Cohort, starts_on: date, now: datetime) -> None:
+    """Refuse a cohort with no session left to attend, or none on or after his start day."""
+    sessions = [s for s in cohort.sessions if s.status is not SessionStatus.CANCELLED]
+    if not any(s.scheduled_at > now for s in sessions):
+        raise ServiceError(
+            _(
+                "Every session of %(cohort)s has already been held. "
+                "Choose a cohort with sessions still ahead.",
+                cohort=cohort.name,
+            )
+        )
+    if not any(s.local_date >= starts_on for s in sessions):
+        raise ServiceError(
+            _(
+                "No session of %(cohort)s falls on or after %(date)s, the day his enrollment "
+                "starts.",
+                cohort=cohort.name,
+                date=format_date(starts_on),
+            )
+        )
+
+
+def _insert_enrollment(enrollment: Enrollment, court: Court, case_number: str) -> None:
+    """Insert the enrollment, or say the case is already open if another one just was."""
     try:
         # A savepoint, so losing a race to a concurrent enrollment of the same case (the
         # partial unique index) leaves the transaction usable and answers with the message.
@@ -310,6 +328,9 @@ def enroll(
         raise _duplicate(open_case(court, case_number), court, case_number) from None
     db.session.refresh(enrollment)
 
+
+def _record_referral(enrollment: Enrollment, court: Court, note: str, actor: User) -> None:
+    """The case's first transition, into referred, with the court and the staff's note."""
     note = note.strip()
     referral = f"Referral from {court.name}" + (f": {note}" if note else ".")
     db.session.add(
@@ -322,24 +343,30 @@ def enroll(
         )
     )
     db.session.flush()
+
+
+def _audit_enrollment_created(
+    enrollment: Enrollment, actor: User, stored_overrides: dict, parties: dict[str, str]
+) -> None:
     audit.record(
         "enrollment.create",
         actor,
         enrollment,
-        participant_id=participant.id,
-        cohort_id=cohort.id,
-        court_id=court.id,
-        referral_type=referral_type.value,
-        referral_date=referral_date.isoformat(),
-        completion_deadline=completion_deadline.isoformat() if completion_deadline else None,
-        starts_on=starts_on.isoformat(),
+        participant_id=enrollment.participant_id,
+        cohort_id=enrollment.cohort_id,
+        court_id=enrollment.court_id,
+        referral_type=enrollment.referral_type.value,
+        referral_date=enrollment.referral_date.isoformat(),
+        completion_deadline=(
+            enrollment.completion_deadline.isoformat() if enrollment.completion_deadline else None
+        ),
+        starts_on=enrollment.starts_on.isoformat(),
         overrides=stored_overrides,
         # Whether they were given, never the values: the audit log holds no one's identity.
-        date_of_birth_given=date_of_birth is not None,
-        court_person_number_given=bool(court_person_number),
+        date_of_birth_given=enrollment.date_of_birth is not None,
+        court_person_number_given=bool(enrollment.court_person_number),
         parties_given=sorted(k for k, v in parties.items() if v),
     )
-    return transition(enrollment, EnrollmentState.ACTIVE, actor, f"Enrolled by {actor.full_name}.")
 
 
 def update_referral_details(

@@ -238,17 +238,7 @@ def create_cohort(
     on a public holiday of a court's state raises HolidayWarning unless `on_holiday` says to
     move it to the next free day or keep the date."""
     name, location, video_link = clean_name(name), location.strip(), video_link.strip()
-    if not name:
-        raise ServiceError(_("Give the cohort a name."))
-    if weekday not in range(7):
-        raise ServiceError(_("Choose the day of the week the cohort meets."))
-    require_timezone(timezone)
-    _check_place(location, video_link)
-    _check_facilitators(facilitators)
-    if not version.modules:
-        raise ServiceError(
-            _("Version %(version)s has no modules to schedule.", version=version.label)
-        )
+    _check_new_cohort(name, version, facilitators, weekday, timezone, location, video_link)
     _check_holiday_choice(on_holiday)
     start_time = start_time.replace(second=0, microsecond=0)
     times = weekly_times(start_date, weekday, start_time, timezone, len(version.modules))
@@ -265,34 +255,75 @@ def create_cohort(
         facilitators=list(facilitators),
     )
     db.session.add(cohort)
+    _add_cohort_sessions(cohort, version, times, kept)
+    db.session.flush()
+    _audit_cohort_created(cohort, actor, facilitators, times, kept, moved)
+    return cohort
+
+
+def _check_new_cohort(
+    name: str,
+    version: CurriculumVersion,
+    facilitators: list[User],
+    weekday: int,
+    timezone: str,
+    location: str,
+    video_link: str,
+) -> None:
+    """Refuse a new cohort's choices, first problem first, before anything is scheduled."""
+    if not name:
+        raise ServiceError(_("Give the cohort a name."))
+    if weekday not in range(7):
+        raise ServiceError(_("Choose the day of the week the cohort meets."))
+    require_timezone(timezone)
+    _check_place(location, video_link)
+    _check_facilitators(facilitators)
+    if not version.modules:
+        raise ServiceError(
+            _("Version %(version)s has no modules to schedule.", version=version.label)
+        )
+
+
+def _add_cohort_sessions(
+    cohort: Cohort, version: CurriculumVersion, times: list[datetime], kept: dict[int, str]
+) -> None:
+    """One session per module, in module order, at the scheduled times."""
     for i, (module, when) in enumerate(zip(version.modules, times, strict=True)):
         db.session.add(
             Session(cohort=cohort, module=module, scheduled_at=when, holiday_kept=kept.get(i, ""))
         )
-    db.session.flush()
+
+
+def _audit_cohort_created(
+    cohort: Cohort,
+    actor: User,
+    facilitators: list[User],
+    times: list[datetime],
+    kept: dict[int, str],
+    moved: list[dict],
+) -> None:
     audit.record(
         "cohort.create",
         actor,
         cohort,
-        name=name,
-        version_id=version.id,
+        name=cohort.name,
+        version_id=cohort.version.id,
         facilitator_ids=[u.id for u in facilitators],
-        weekday=WEEKDAYS[weekday],
-        start_time=start_time.strftime("%H:%M"),
-        timezone=timezone,
+        weekday=WEEKDAYS[cohort.weekday],
+        start_time=cohort.start_time.strftime("%H:%M"),
+        timezone=cohort.timezone,
         first_session=times[0].isoformat(),
         sessions=len(times),
         holidays_kept=[
             {
                 "number": i + 1,
-                "date": times[i].astimezone(ZoneInfo(timezone)).date().isoformat(),
-                "holiday": name,
+                "date": times[i].astimezone(ZoneInfo(cohort.timezone)).date().isoformat(),
+                "holiday": holiday,
             }
-            for i, name in sorted(kept.items())
+            for i, holiday in sorted(kept.items())
         ],
         holidays_moved=moved,
     )
-    return cohort
 
 
 def avoid_holidays(
@@ -426,7 +457,35 @@ def reschedule_session(
     others = [
         s for s in cohort.sessions if s is not session and s.status is not SessionStatus.CANCELLED
     ]
-    states = cohort_states(cohort)
+    day, holiday = _day_clear_of_holiday(session, others, day, on_holiday)
+    new = local_to_utc(day, at, cohort.timezone)
+    if new == session.scheduled_at:
+        raise ServiceError(_("Session %(num)d is already at that time.", num=session.number))
+    _check_session_order(session, others, new)
+    old = session.scheduled_at
+    session.rescheduled_from = old
+    session.scheduled_at = new
+    session.reschedule_reason = reason
+    session.holiday_kept = holiday
+    db.session.flush()
+    audit.record(
+        "session.reschedule",
+        actor,
+        session,
+        cohort_id=cohort.id,
+        number=session.number,
+        **{"from": old.isoformat(), "to": new.isoformat(), "reason": reason},
+        holiday_kept=holiday,
+    )
+    return session
+
+
+def _day_clear_of_holiday(
+    session: Session, others: list[Session], day: date, on_holiday: str
+) -> tuple[date, str]:
+    """The day the session moves to and the holiday it keeps there ("" if none), as
+    `on_holiday` says; HolidayWarning when told to warn or when no free day follows."""
+    states = cohort_states(session.cohort)
     holiday = holiday_on(day, states)
     if holiday and on_holiday != "keep":
         later = [local_when(s).date() for s in others if s.number > session.number]
@@ -436,9 +495,11 @@ def reschedule_session(
         if on_holiday == "warn" or free is None:
             raise HolidayWarning([HolidayClash(session.number, day, holiday, free)])
         day, holiday = free, ""
-    new = local_to_utc(day, at, cohort.timezone)
-    if new == session.scheduled_at:
-        raise ServiceError(_("Session %(num)d is already at that time.", num=session.number))
+    return day, holiday
+
+
+def _check_session_order(session: Session, others: list[Session], new: datetime) -> None:
+    """Refuse a time before the previous session or after the next: sessions keep module order."""
     before = [s for s in others if s.number < session.number]
     after = [s for s in others if s.number > session.number]
     if before:
@@ -465,22 +526,6 @@ def reschedule_session(
                     date=format_date(local_when(following)),
                 )
             )
-    old = session.scheduled_at
-    session.rescheduled_from = old
-    session.scheduled_at = new
-    session.reschedule_reason = reason
-    session.holiday_kept = holiday
-    db.session.flush()
-    audit.record(
-        "session.reschedule",
-        actor,
-        session,
-        cohort_id=cohort.id,
-        number=session.number,
-        **{"from": old.isoformat(), "to": new.isoformat(), "reason": reason},
-        holiday_kept=holiday,
-    )
-    return session
 
 
 def cancel_session(session: Session, *, reason: str, actor: User) -> Session:
