@@ -14,9 +14,12 @@ only to `done.error` for the view to show. Any other exception is a bug and prop
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from flask import flash
+from sqlalchemy.exc import OperationalError
 from wtforms import Field
 
 from .extensions import db
@@ -35,6 +38,17 @@ class Outcome:
         return self.ok
 
 
+def flash_error(problem: str) -> None:
+    """Report a refusal as an error message on the page the view redirects to."""
+    flash(problem, "error")
+
+
+def flash_refusal(message) -> Callable[[str], None]:
+    """A reporter flashing `message`, a lazy "What was not done: %(problem)s", with the
+    refusal in it."""
+    return lambda problem: flash(str(message) % {"problem": problem}, "error")
+
+
 @contextmanager
 def committed(report: Field | Callable[[str], object] | None = None) -> Iterator[Outcome]:
     outcome = Outcome()
@@ -50,3 +64,20 @@ def committed(report: Field | Callable[[str], object] | None = None) -> Iterator
         return
     db.session.commit()
     outcome.ok = True
+
+
+def retrying(change: Callable[[], object], tries: int = 5) -> None:
+    """Make the change and commit it. SQLite refuses at once a write from a transaction that
+    read while another request was writing (the second click of a double click): that one
+    waits a moment and starts again from what the other stored, where the services'
+    idempotency and revision checks decide. PostgreSQL waits by itself."""
+    for attempt in range(1, tries + 1):
+        try:
+            change()
+            db.session.commit()
+            return
+        except OperationalError:
+            db.session.rollback()
+            if db.engine.dialect.name != "sqlite" or attempt == tries:
+                raise
+            time.sleep(0.05 * attempt)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
 
@@ -21,11 +22,12 @@ from ..models import (
     EnrollmentState,
     Role,
 )
-from ..services import ServiceError, completion
 from ..services import certificates as certificate_service
+from ..services import completion
 from ..services import documents as document_service
 from ..services import enrollments as enrollment_service
 from ..services import notices as notice_service
+from ..transaction import committed, flash_refusal
 from .forms import ContactForm, RecommendationForm, ReissueForm, StatusForm
 
 bp = Blueprint("documents", __name__)
@@ -93,14 +95,11 @@ def change_status(enrollment_id: int):
         _flash_errors(_("Status not changed"), form)
         return redirect(_back(enrollment, "status"))
     to_state = EnrollmentState(form.to_state.data)
-    try:
+    with committed(flash_refusal(_l("Status not changed: %(problem)s"))) as done:
         _transition, report = enrollment_service.change_status(
             enrollment, to_state, current_user, form.reason.data
         )
-        db.session.commit()
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(_("Status not changed: %(problem)s", problem=exc), "error")
+    if not done:
         return redirect(_back(enrollment, "status"))
     state = str(to_state.label).lower()
     if report is None:
@@ -121,12 +120,9 @@ def progress_report(enrollment_id: int):
     enrollment = _case(enrollment_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
+    with committed(flash_refusal(_l("No report generated: %(problem)s"))) as done:
         report = document_service.progress_report(enrollment, current_user)
-        db.session.commit()
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(_("No report generated: %(problem)s", problem=exc), "error")
+    if not done:
         return redirect(_back(enrollment, "documents"))
     flash(
         _(
@@ -145,7 +141,7 @@ def record_contact(enrollment_id: int):
     if not form.validate_on_submit():
         _flash_errors(_("Contact attempt not recorded"), form)
         return redirect(_back(enrollment, "contacts"))
-    try:
+    with committed(flash_refusal(_l("Contact attempt not recorded: %(problem)s"))) as done:
         notice_service.record_contact(
             enrollment,
             current_user,
@@ -153,10 +149,7 @@ def record_contact(enrollment_id: int):
             method=form.method.data,
             outcome=form.outcome.data,
         )
-        db.session.commit()
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(_("Contact attempt not recorded: %(problem)s", problem=exc), "error")
+    if not done:
         return redirect(_back(enrollment, "contacts"))
     flash(_("Contact attempt recorded."), "success")
     return redirect(_back(enrollment, "contacts"))
@@ -169,7 +162,7 @@ def set_recommendation(enrollment_id: int):
     if not form.validate_on_submit():
         _flash_errors(_("Recommendation not saved"), form)
         return redirect(_back(enrollment, "contacts"))
-    try:
+    with committed(flash_refusal(_l("Recommendation not saved: %(problem)s"))) as done:
         notice_service.set_recommendation(
             enrollment,
             current_user,
@@ -177,10 +170,7 @@ def set_recommendation(enrollment_id: int):
             text=form.text.data,
             may_reenroll=form.reenroll,
         )
-        db.session.commit()
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(_("Recommendation not saved: %(problem)s", problem=exc), "error")
+    if not done:
         return redirect(_back(enrollment, "contacts"))
     flash(_("Recommendation saved; the next notice or termination report states it."), "success")
     return redirect(_back(enrollment, "contacts"))
@@ -195,16 +185,13 @@ def notice_pdf(notice_id: int):
     back = _back(notice.enrollment, "documents")
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
+    with committed() as done:
         document_service.generate_notice(notice, current_user)
-        db.session.commit()
-    except document_service.AlreadyGenerated as exc:
-        db.session.rollback()
-        flash(str(exc), "info")
-        return redirect(back)
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(_("Notice not generated: %(problem)s", problem=exc), "error")
+    if isinstance(done.refusal, document_service.AlreadyGenerated):
+        flash(done.error, "info")  # a second click: the first generated it
+    elif not done:
+        flash(_("Notice not generated: %(problem)s", problem=done.error), "error")
+    if not done:
         return redirect(back)
     flash(
         _(
@@ -225,12 +212,9 @@ def reissue_certificate(certificate_id: int):
     if not form.validate_on_submit():
         _flash_errors(_("Certificate not re-issued"), form)
         return redirect(back)
-    try:
+    with committed(flash_refusal(_l("Certificate not re-issued: %(problem)s"))) as done:
         new = certificate_service.reissue(cert, current_user, form.reason.data)
-        db.session.commit()
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(_("Certificate not re-issued: %(problem)s", problem=exc), "error")
+    if not done:
         return redirect(back)
     flash(
         _(

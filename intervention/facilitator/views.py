@@ -44,11 +44,12 @@ from ..models import (
     cohort_facilitators,
     utcnow,
 )
-from ..services import ServiceError, completion, curriculum, loading, rosters
 from ..services import attendance as attendance_service
 from ..services import certificates as certificate_service
+from ..services import completion, curriculum, loading, rosters
 from ..services import notices as notice_service
 from ..services import reflections as reflection_service
+from ..transaction import committed, flash_error, flash_refusal
 from .forms import (
     SEND_METHOD_LABELS,
     MakeupForm,
@@ -401,15 +402,12 @@ def record_makeup(session_id: int):
     if enrollment is None or not can_record_makeup(current_user, enrollment, session):
         flash(_("Make-up not recorded: choose the man who made up the session."), "error")
         return redirect(back)
-    try:
+    with committed(flash_refusal(_l("Make-up not recorded: %(problem)s"))) as done:
         attended = attendance_service.record_makeup(
             session, enrollment, current_user, form.minutes.data, form.note.data or ""
         )
         drafted = notice_service.draft_for(enrollment, current_user)
-        db.session.commit()
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(_("Make-up not recorded: %(problem)s", problem=exc), "error")
+    if not done:
         return redirect(back)
     missed = attended.linked_attendance.session
     flash(
@@ -583,22 +581,20 @@ def review(attempt_id: int):
     elif form.validate_on_submit():
         outcome = ReviewOutcome(form.outcome.data)
         comment = form.comment.data or ""
-        try:
+        with committed() as done:
             reflection_service.review(attempt, outcome, comment, current_user, form.scores)
-            db.session.commit()
-        except reflection_service.AlreadyReviewed as exc:
-            db.session.rollback()
-            first = exc.review
-            if first.reviewer_id == current_user.id and _same(first, outcome, comment):
-                return _next_after(attempt, scope)  # his own double click: saved once
-            refusal, status = str(exc), 409
-        except ServiceError as exc:
-            db.session.rollback()
-            form.comment.errors.append(str(exc))
-            status = 422
-        else:
+        if done:
             flash(_("Review saved: %(outcome)s.", outcome=str(outcome.label).lower()), "success")
             return _next_after(attempt, scope)
+        already = isinstance(done.refusal, reflection_service.AlreadyReviewed)
+        first = done.refusal.review if already else None  # someone reviewed it first
+        if first is None:
+            form.comment.errors = [*form.comment.errors, done.error]
+            status = 422
+        elif first.reviewer_id == current_user.id and _same(first, outcome, comment):
+            return _next_after(attempt, scope)  # his own double click: saved once
+        else:
+            refusal, status = done.error, 409
     elif request.method == "POST":
         status = 422
     result = completion.evaluate(reflection.enrollment)
@@ -682,12 +678,9 @@ def notice_sent(notice_id: int):
             for error in errors:
                 flash(_("Notice not marked sent: %(problem)s", problem=error), "error")
         return redirect(back)
-    try:
+    with committed(flash_refusal(_l("Notice not marked sent: %(problem)s"))) as done:
         notice_service.mark_sent(notice, form.sent_on.data, form.method.data, current_user)
-        db.session.commit()
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(_("Notice not marked sent: %(problem)s", problem=exc), "error")
+    if not done:
         return redirect(back)
     method = SEND_METHOD_LABELS.get(form.method.data, form.method.data)
     flash(
@@ -707,13 +700,10 @@ def issue_certificate(enrollment_id: int):
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
+    with committed(flash_error) as done:
         cert = certificate_service.issue(enrollment, current_user)
-        db.session.commit()
+    if done:
         flash(_("Certificate %(number)s issued.", number=cert.number), "success")
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
     return redirect(url_for(".enrollment", enrollment_id=enrollment.id))
 
 

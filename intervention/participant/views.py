@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,7 +21,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Load
 
 from ..access import guard_blueprint
@@ -46,10 +43,11 @@ from ..models import (
     User,
     utcnow,
 )
-from ..services import ServiceError, completion, curriculum, loading
 from ..services import calendar as calendar_service
 from ..services import certificates as certificate_service
+from ..services import completion, curriculum, loading
 from ..services import reflections as reflection_service
+from ..transaction import committed, retrying
 from .forms import DraftForm, ReflectionForm
 
 bp = Blueprint("participant", __name__)
@@ -373,28 +371,18 @@ def reflection(prompt_id: int):
         form.revision.data = reflection.draft_revision
     elif form.validate_on_submit():
         text = form.text.data or ""
-        try:
+        change = reflection_service.submit if form.submit.data else reflection_service.save_draft
+        with committed(form.text) as done:
+            retrying(lambda: change(reflection, text, form.revision.data, current_user))
+        if done:
             if form.submit.data:
-                committed(
-                    lambda: reflection_service.submit(
-                        reflection, text, form.revision.data, current_user
-                    )
-                )
                 flash(
                     _("Your answer was sent for review. You will see the feedback here."),
                     "success",
                 )
-                return redirect(url_for(".reflection", prompt_id=prompt.id))
-            committed(
-                lambda: reflection_service.save_draft(
-                    reflection, text, form.revision.data, current_user
-                )
-            )
-            flash(_("Draft saved."), "success")
+            else:
+                flash(_("Draft saved."), "success")
             return redirect(url_for(".reflection", prompt_id=prompt.id))
-        except ServiceError as exc:
-            db.session.rollback()
-            form.text.errors.append(str(exc))
     elif request.method == "POST" and form.revision.errors:
         form.text.errors.append(
             _(
@@ -443,40 +431,20 @@ def save_draft(prompt_id: int):
     text = form.text.data or ""
     reflection = reflection_service.reflection_for(enrollment, prompt)
     timezone = enrollment.cohort.timezone  # read before the commit expires the enrollment
-    try:
-        committed(
+    with committed() as done:
+        retrying(
             lambda: reflection_service.save_draft(
                 reflection, text, form.revision.data, current_user
             )
         )
-    except reflection_service.StaleDraft as exc:
-        db.session.rollback()
-        return _refused(409, "stale", str(exc))
-    except ServiceError as exc:
-        db.session.rollback()
-        return _refused(409, "closed", str(exc))
+    if not done:
+        stale = isinstance(done.refusal, reflection_service.StaleDraft)
+        return _refused(409, "stale" if stale else "closed", done.error)
     return jsonify(
         revision=reflection.draft_revision,
         saved_at=format_clock(reflection.draft_saved_at, timezone),
         words=reflection_service.count_words(text),
     )
-
-
-def committed(change: Callable[[], object], tries: int = 5) -> None:
-    """Make the change and commit it. SQLite refuses at once a write from a transaction that
-    read while another request was writing (the second click of a double click): that one
-    waits a moment and starts again from what the other stored, where the services'
-    idempotency and revision checks decide. PostgreSQL waits by itself."""
-    for attempt in range(1, tries + 1):
-        try:
-            change()
-            db.session.commit()
-            return
-        except OperationalError:
-            db.session.rollback()
-            if db.engine.dialect.name != "sqlite" or attempt == tries:
-                raise
-            time.sleep(0.05 * attempt)
 
 
 def _refused(status: int, error: str, message: str):

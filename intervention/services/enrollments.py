@@ -28,7 +28,7 @@ from ..models import (
     utcnow,
 )
 from ..names import clean_name
-from . import ServiceError, audit
+from . import ServiceError, audit, cohorts
 
 # Policy rules a court may order differently for one man, with their smallest allowed value.
 OVERRIDE_RULES = {
@@ -297,7 +297,7 @@ def _check_participant_and_deadline(
 def _check_sessions_ahead(cohort: Cohort, starts_on: date, now: datetime) -> None:
     """Refuse a cohort with no session left to attend, or none on or after his start day."""
     sessions = [s for s in cohort.sessions if s.status is not SessionStatus.CANCELLED]
-    if not any(s.scheduled_at > now for s in sessions):
+    if not cohorts.still_meets(cohort, now):
         raise ServiceError(
             _(
                 "Every session of %(cohort)s has already been held. "
