@@ -13,6 +13,7 @@ from intervention.extensions import db
 from intervention.models import AttendanceStatus, AuditEvent, EnrollmentState, ReferralType, Role
 from intervention.services import (
     attendance,
+    cases,
     certificates,
     documents,
     enrollments,
@@ -114,7 +115,7 @@ def test_no_event_of_a_whole_journey_holds_a_participants_name_email_or_case_num
     report = documents.progress_report(quinn, facilitator)
     documents.record_download(report, clerk)
     retention.set_hold(quinn, True, "Civil suit pending.", admin)
-    enrollments.change_status(
+    cases.change_status(
         quinn, EnrollmentState.TERMINATED, admin, f"{name} stopped coming; see {case}."
     )
     db.session.commit()

@@ -20,7 +20,7 @@ from intervention.models import (
     ReferralType,
     Role,
 )
-from intervention.services import ServiceError, documents, enrollments
+from intervention.services import ServiceError, cases, documents, enrollments
 from intervention.services import certificates as certificate_service
 
 from .conftest import csrf_token, login
@@ -74,24 +74,24 @@ def issued(make_enrollment):
 
 
 def test_staff_actions_follow_the_allowed_transitions(referred, make_enrollment, make_user):
-    assert enrollments.staff_actions(referred) == {
+    assert cases.staff_actions(referred) == {
         ES.ACTIVE: "Activate",
         ES.RETURNED_TO_COURT: "Return to court",
         ES.WITHDRAWN: "Withdraw",
     }
     active = make_enrollment()
-    assert enrollments.staff_actions(active) == {
+    assert cases.staff_actions(active) == {
         ES.TERMINATED: "Terminate",
         ES.RETURNED_TO_COURT: "Return to court",
         ES.WITHDRAWN: "Withdraw",
     }
-    enrollments.change_status(active, ES.WITHDRAWN, make_user(Role.ADMIN), "Moved away.")
-    assert enrollments.staff_actions(active) == {}
+    cases.change_status(active, ES.WITHDRAWN, make_user(Role.ADMIN), "Moved away.")
+    assert cases.staff_actions(active) == {}
 
 
 def test_a_referred_case_is_activated(referred, make_user):
     facilitator = make_user(Role.FACILITATOR)
-    _, report = enrollments.change_status(referred, ES.ACTIVE, facilitator, "Intake done.")
+    _, report = cases.change_status(referred, ES.ACTIVE, facilitator, "Intake done.")
     assert report is None
     assert referred.state is ES.ACTIVE
     [t] = referred.transitions
@@ -107,7 +107,7 @@ def test_a_referred_case_is_activated(referred, make_user):
 def test_an_active_case_is_closed_with_actor_and_reason(make_enrollment, make_user, to_state):
     enrollment = make_enrollment()
     admin = make_user(Role.ADMIN)
-    _, report = enrollments.change_status(enrollment, to_state, admin, "  Court order of May 2.  ")
+    _, report = cases.change_status(enrollment, to_state, admin, "  Court order of May 2.  ")
     assert enrollment.state is to_state
     last = enrollment.transitions[-1]
     assert (last.from_state, last.to_state, last.actor, last.reason) == (
@@ -146,7 +146,7 @@ def test_forbidden_changes_are_refused(make_enrollment, make_user, start, to_sta
         enrollments.transition(enrollment, start, admin, "Closed.")
     before = len(enrollment.transitions)
     with pytest.raises(ServiceError, match=message):
-        enrollments.change_status(enrollment, to_state, admin, "Because.")
+        cases.change_status(enrollment, to_state, admin, "Because.")
     assert enrollment.state is start
     assert len(enrollment.transitions) == before
 
@@ -154,10 +154,10 @@ def test_forbidden_changes_are_refused(make_enrollment, make_user, start, to_sta
 def test_a_change_needs_a_reason_and_a_staff_member(make_enrollment, make_user):
     enrollment = make_enrollment()
     with pytest.raises(ServiceError, match="Give a reason"):
-        enrollments.change_status(enrollment, ES.WITHDRAWN, make_user(Role.ADMIN), "   ")
+        cases.change_status(enrollment, ES.WITHDRAWN, make_user(Role.ADMIN), "   ")
     for user in (make_user(Role.PARTICIPANT), make_user(Role.CLERK, court=enrollment.court)):
         with pytest.raises(ServiceError, match="Only a facilitator or the program director"):
-            enrollments.change_status(enrollment, ES.WITHDRAWN, user, "Moved.")
+            cases.change_status(enrollment, ES.WITHDRAWN, user, "Moved.")
     assert enrollment.state is ES.ACTIVE
     assert len(enrollment.transitions) == 1
 

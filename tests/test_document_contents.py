@@ -17,8 +17,8 @@ from intervention.extensions import db
 from intervention.i18n import format_date
 from intervention.models import AttendanceStatus, Cohort, EnrollmentState, Role, Session, utcnow
 from intervention.services import attendance as attendance_service
+from intervention.services import cases, completion, documents
 from intervention.services import certificates as certificate_service
-from intervention.services import completion, documents
 
 from .conftest import login
 from .helpers import complete_case, post_form, text_of
@@ -302,7 +302,6 @@ def test_progress_report_with_letterhead_and_parties_keeps_its_page_count(
 
 
 def test_notices_and_termination_reports_state_contacts_and_recommendation(app, make_enrollment):
-    from intervention.services import enrollments as enrollment_service
     from intervention.services import notices as notice_service
 
     enrollment = make_enrollment(overrides={"max_gap_days": None})
@@ -351,7 +350,7 @@ def test_notices_and_termination_reports_state_contacts_and_recommendation(app, 
         d for d in notice_service.notices_for(enrollment)
     ]
     documents.generate_notice(notice, facilitator)
-    _transition, report = enrollment_service.change_status(
+    _transition, report = cases.change_status(
         enrollment, EnrollmentState.TERMINATED, facilitator, "Stopped coming."
     )
     contacted = format_date(today - timedelta(days=2))

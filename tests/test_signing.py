@@ -26,8 +26,8 @@ from intervention.extensions import db
 from intervention.models import AttendanceStatus as S
 from intervention.models import EnrollmentState, Role
 from intervention.services import attendance as attendance_service
+from intervention.services import cases, documents, notices
 from intervention.services import certificates as certificate_service
-from intervention.services import documents, enrollments, notices
 
 from .helpers import complete_case
 from .test_verify import upload
@@ -126,7 +126,7 @@ def test_every_court_document_kind_is_signed(make_enrollment, make_user):
     report = documents.progress_report(enrollment, facilitator)
     [notice, *_] = notices.draft_for(enrollment)
     documents.generate_notice(notice, facilitator)
-    _, termination = enrollments.change_status(
+    _, termination = cases.change_status(
         enrollment, EnrollmentState.TERMINATED, admin, "Two absences in a row."
     )
     for doc in (report, notice, termination):

@@ -13,6 +13,7 @@ from ..extensions import db
 from ..forms import EmptyForm
 from ..models import Passkey, User
 from ..services import ServiceError, audit, second_factor
+from ..transaction import committed, flash_error
 from . import passkeys, throttle
 from .forms import CodeForm, NewPasskeyForm, PasskeyForm
 from .views import (
@@ -225,12 +226,9 @@ def remove_passkey(passkey_id: int):
         # The same answer for a passkey removed a moment ago and for anyone else's.
         flash(_("That passkey is not on your account."), "error")
         return redirect(url_for("auth.passkeys"))
-    try:
+    with committed(flash_error) as done:
         second_factor.remove_passkey(passkey, user)
-    except ServiceError as error:
-        flash(str(error), "error")
-    else:
-        db.session.commit()
+    if done:
         flash(_("The passkey is removed."), "success")
     return redirect(url_for("auth.passkeys"))
 

@@ -3,8 +3,6 @@ is written, and his court's cases as CSV."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -16,11 +14,11 @@ from flask_babel import force_locale
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from .. import csv_safety
 from ..extensions import db
 from ..models import Certificate, Court, CourtDocument, DocumentKind, Enrollment
 from ..services import completion
 from ..services import documents as document_service
-from ..services.rosters import safe_cell
 
 MANIFEST_COLUMNS = (
     "file",
@@ -277,9 +275,4 @@ def _case_row(enrollment: Enrollment) -> list:
 
 
 def _csv(rows: Iterable[Iterable]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    for row in rows:
-        # A spreadsheet runs a cell starting with = + - @ as a formula: quote it as text.
-        writer.writerow([safe_cell(cell) for cell in row])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")  # the BOM says UTF-8 to spreadsheets
+    return csv_safety.write(rows).encode("utf-8")

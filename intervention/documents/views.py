@@ -22,10 +22,10 @@ from ..models import (
     EnrollmentState,
     Role,
 )
+from ..services import cases as case_service
 from ..services import certificates as certificate_service
 from ..services import completion
 from ..services import documents as document_service
-from ..services import enrollments as enrollment_service
 from ..services import notices as notice_service
 from ..transaction import committed, flash_refusal
 from .forms import ContactForm, RecommendationForm, ReissueForm, StatusForm
@@ -54,7 +54,7 @@ def _status_form(enrollment: Enrollment, **kwargs) -> StatusForm:
     form = StatusForm(**kwargs)
     form.to_state.choices = [SelectChoice("", _("Choose…"))] + [
         SelectChoice(state.value, label)
-        for state, label in enrollment_service.staff_actions(enrollment).items()
+        for state, label in case_service.staff_actions(enrollment).items()
     ]
     return form
 
@@ -96,7 +96,7 @@ def change_status(enrollment_id: int):
         return redirect(_back(enrollment, "status"))
     to_state = EnrollmentState(form.to_state.data)
     with committed(flash_refusal(_l("Status not changed: %(problem)s"))) as done:
-        _transition, report = enrollment_service.change_status(
+        _transition, report = case_service.change_status(
             enrollment, to_state, current_user, form.reason.data
         )
     if not done:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -102,14 +103,8 @@ class Certificate(db.Model):
         it, the day the case moved to completed (as before), else the day of issue."""
         if self.completed_on is not None:
             return self.completed_on
-        from zoneinfo import ZoneInfo
-
-        from .enrollments import EnrollmentState
-
-        done = [
-            t.at for t in self.enrollment.transitions if t.to_state is EnrollmentState.COMPLETED
-        ]
-        return (min(done) if done else self.issued_at).astimezone(ZoneInfo(tz)).date()
+        moment = self.enrollment.completed_at or self.issued_at
+        return moment.astimezone(ZoneInfo(tz)).date()
 
     @property
     def followed_by(self) -> Certificate | None:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .base import UTCDateTime, str_enum, utcnow
+from .certificates import CertificateStatus
 
 if TYPE_CHECKING:
     from .attendance import Attendance
@@ -149,16 +150,18 @@ class Enrollment(db.Model):
     )
 
     @property
-    def valid_certificate(self) -> Certificate | None:
-        from .certificates import CertificateStatus
+    def completed_at(self) -> datetime | None:
+        """When the case first moved to completed, if it did."""
+        done = [t.at for t in self.transitions if t.to_state is EnrollmentState.COMPLETED]
+        return min(done) if done else None
 
+    @property
+    def valid_certificate(self) -> Certificate | None:
         return next((c for c in self.certificates if c.status is CertificateStatus.VALID), None)
 
     @property
     def revoked_certificate(self) -> Certificate | None:
         """The newest revoked certificate: once there is one, only the director issues again."""
-        from .certificates import CertificateStatus
-
         revoked = [c for c in self.certificates if c.status is CertificateStatus.REVOKED]
         return revoked[-1] if revoked else None
 

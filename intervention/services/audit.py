@@ -63,6 +63,7 @@ from sqlalchemy import Row, Select, bindparam, func, literal, select, text, upda
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, joinedload
 
+from .. import csv_safety
 from ..extensions import db
 from ..models import AuditEvent, User, utcnow
 from . import ServiceError, audit_keys, checkpoints
@@ -612,7 +613,6 @@ def csv_lines(query: Select, batch: int = 500) -> Iterator[str]:
     """The events as CSV text, a batch at a time so a long log never sits in memory whole.
     Cells are made formula-safe: an actor's email or a reason typed by someone can start
     with '='."""
-    from .rosters import safe_cell  # rosters imports this module
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -624,7 +624,7 @@ def csv_lines(query: Select, batch: int = 500) -> Iterator[str]:
         return text_
 
     writer.writerow(CSV_COLUMNS)
-    yield "\ufeff" + flush()  # the BOM tells spreadsheets the file is UTF-8
+    yield csv_safety.BOM + flush()
     last_id = None
     while True:
         page = query if last_id is None else query.where(AuditEvent.id < last_id)
@@ -643,6 +643,6 @@ def csv_lines(query: Select, batch: int = 500) -> Iterator[str]:
                 json.dumps(event.details or {}, sort_keys=True, ensure_ascii=False, default=str),
                 event.hash,
             ]
-            writer.writerow([safe_cell(cell) for cell in row])
+            writer.writerow([csv_safety.safe_cell(cell) for cell in row])
         last_id = events[-1].id
         yield flush()

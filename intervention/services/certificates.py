@@ -19,6 +19,7 @@ from sqlalchemy.orm import joinedload
 
 from .. import signing
 from ..extensions import db
+from ..i18n import format_date, format_datetime
 from ..models import (
     AttendanceStatus,
     Certificate,
@@ -362,7 +363,6 @@ def render_certificate(
 def _render_certificate(
     number, code, enrollment, issued_by, issued_at, result, *, completed_on, replaces
 ) -> bytes:
-    from ..i18n import format_date, format_datetime
     from ..pdf import render_pdf
 
     version = enrollment.cohort.version
@@ -436,8 +436,6 @@ def _facts_attachment(facts: dict) -> dict:
 
 def _certificate_sessions(attended: list, tz: str) -> list[dict]:
     """The table of credited sessions, dated in the court's timezone."""
-    from ..i18n import format_date
-
     return [
         {
             "number": line.session.number,

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from .. import signing
 from ..extensions import db
+from ..i18n import format_date, format_datetime
 from ..models import (
     RECOMMENDATIONS,
     AttendanceStatus,
@@ -25,6 +26,7 @@ from ..models import (
     utcnow,
 )
 from . import ServiceError, audit, certificates, completion, completion_text
+from .notices import contacts_for
 from .policy import absence_statuses, effective_policy
 from .provider import document_parties
 
@@ -149,8 +151,6 @@ def generate_notice(notice: CourtDocument, actor: User) -> CourtDocument:
 
 
 def _already(notice: CourtDocument) -> AlreadyGenerated:
-    from ..i18n import format_datetime
-
     when = format_datetime(notice.generated_at, notice.enrollment.court.timezone)
     if notice.generated_by is None:
         return AlreadyGenerated(
@@ -324,14 +324,10 @@ def _title(kind: DocumentKind, number: str) -> str:
 
 
 def _day(value, enrollment: Enrollment) -> str:
-    from ..i18n import format_date
-
     return format_date(value, enrollment.court.timezone)
 
 
 def _when(value, enrollment: Enrollment) -> str:
-    from ..i18n import format_datetime
-
     return format_datetime(value, enrollment.court.timezone)
 
 
@@ -452,16 +448,12 @@ def _session_row(line: completion.SessionLine) -> dict:
 
 
 def _session_day(session) -> str:
-    from ..i18n import format_date
-
     return format_date(session.scheduled_at, session.cohort.timezone)
 
 
 def _contacts_and_recommendation(enrollment: Enrollment) -> dict:
     """What a notice or termination report tells the court beyond the record: how the
     program tried to reach him, what it recommends, and whether he may enroll again."""
-    from ..i18n import format_date
-    from .notices import contacts_for
 
     reenroll = {True: _("Yes"), False: _("No")}.get(enrollment.may_reenroll, _("Not stated"))
     return {

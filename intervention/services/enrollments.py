@@ -7,7 +7,6 @@ import secrets
 from datetime import date, datetime
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -17,7 +16,6 @@ from ..models import (
     ALLOWED_TRANSITIONS,
     Cohort,
     Court,
-    CourtDocument,
     Enrollment,
     EnrollmentState,
     EnrollmentTransition,
@@ -75,15 +73,6 @@ def transition(
     return enrollment
 
 
-# What staff may do to a case by hand. Completion comes only with issuing the certificate.
-STAFF_ACTIONS = {
-    EnrollmentState.ACTIVE: _l("Activate"),
-    EnrollmentState.TERMINATED: _l("Terminate"),
-    EnrollmentState.RETURNED_TO_COURT: _l("Return to court"),
-    EnrollmentState.WITHDRAWN: _l("Withdraw"),
-}
-
-
 def lock(enrollment: Enrollment) -> None:
     """On PostgreSQL, hold the case's row so two clicks cannot both act on its state."""
     if db.session.get_bind().dialect.name == "postgresql":
@@ -91,32 +80,6 @@ def lock(enrollment: Enrollment) -> None:
             select(Enrollment.id).where(Enrollment.id == enrollment.id).with_for_update()
         )
         db.session.refresh(enrollment)
-
-
-def staff_actions(enrollment: Enrollment) -> dict[EnrollmentState, str]:
-    allowed = ALLOWED_TRANSITIONS.get(enrollment.state, set())
-    return {state: label for state, label in STAFF_ACTIONS.items() if state in allowed}
-
-
-def change_status(
-    enrollment: Enrollment, to_state: EnrollmentState, actor: User, reason: str
-) -> tuple[Enrollment, CourtDocument | None]:
-    """A facilitator or the director activates, terminates, returns or withdraws a case.
-    A termination always comes with its report to the court, returned with the case."""
-    from . import documents  # documents render PDFs; most callers of this module never do
-
-    if actor.role not in (Role.FACILITATOR, Role.ADMIN):
-        raise ServiceError(_("Only a facilitator or the program director can change a case."))
-    if to_state not in STAFF_ACTIONS:
-        raise ServiceError(
-            _("A case is completed only by issuing its certificate, once every requirement is met.")
-        )
-    lock(enrollment)
-    transition(enrollment, to_state, actor, reason)
-    report = None
-    if to_state is EnrollmentState.TERMINATED:
-        report = documents.termination_report(enrollment, actor)
-    return enrollment, report
 
 
 def new_participant(*, full_name: str, email: str, actor: User) -> User:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 
+from .. import csv_safety
 from ..inputs import TEXT_CONTROLS, has_control
 from ..models import (
     AttendanceStatus,
@@ -35,10 +36,6 @@ from .attendance import (
 
 MAX_IMPORT_BYTES = 1_000_000
 MAX_IMPORT_ROWS = 500
-# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, CSV injection).
-# The full-width forms (U+FF1D, U+FF0B, U+FF0D, U+FF20) count too: a spreadsheet that folds
-# character width, as Excel can in East Asian locales, reads them as = + - @.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 IMPORT_COLUMNS = ("case_number", "status", "minutes", "note", "reason")
 REQUIRED_COLUMNS = ("case_number", "status")
 # Columns of our own exports that an import reads past, so an export can come back edited.
@@ -58,25 +55,8 @@ ROSTER_COLUMNS = ("case_number", "participant", "status", "minutes", "note", "re
 IMPORTABLE = [s for s in AttendanceStatus if s is not AttendanceStatus.MADE_UP]
 
 
-def safe_cell(value) -> str:
-    """Text a spreadsheet shows as text: a leading formula character gets a quote before it."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
-def _unquote(text: str) -> str:
-    """Undo safe_cell, so an exported note comes back unchanged."""
-    if text.startswith("'") and text[1:].startswith(FORMULA_START):
-        return text[1:]
-    return text
-
-
 def _write(rows: list[list]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    for row in rows:
-        writer.writerow([safe_cell(cell) for cell in row])
-    return "\ufeff" + buffer.getvalue()  # the BOM tells spreadsheets the file is UTF-8
+    return csv_safety.write(rows)
 
 
 def _when(moment, tz: str) -> str:
@@ -363,7 +343,7 @@ def read_roster(session: Session, data: bytes) -> list[_Row]:
         # Bidirectional controls go from every cell (names.py): in a case number they hide
         # which case a row marks, in a note they reorder what the record shows.
         cell = {
-            name: _unquote(without_bidi_controls(value).strip())
+            name: csv_safety.unquote(without_bidi_controls(value).strip())
             for name, value in zip(columns, cells, strict=False)
         }
         problems = []
