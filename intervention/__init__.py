@@ -133,8 +133,8 @@ def register_input_rules(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from .admin.views import bp as admin_bp
     from .auth.views import bp as auth_bp
+    from .cases.views import bp as cases_bp
     from .clerk.views import bp as clerk_bp
-    from .documents.views import bp as documents_bp
     from .facilitator.views import bp as facilitator_bp
     from .participant.views import bp as participant_bp
     from .public.views import bp as public_bp
@@ -144,7 +144,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(participant_bp, url_prefix="/me")
     app.register_blueprint(facilitator_bp, url_prefix="/facilitator")
     app.register_blueprint(clerk_bp, url_prefix="/court")
-    app.register_blueprint(documents_bp, url_prefix="/cases")
+    app.register_blueprint(cases_bp, url_prefix="/cases")
     app.register_blueprint(admin_bp, url_prefix="/admin")
 
 

@@ -440,7 +440,7 @@ def test_the_director_reaches_every_case(app, case_world, make_user):
 def test_case_links_partial_points_to_the_case_page(app, make_enrollment):
     enrollment = make_enrollment(case_number="KC-26-500500")
     with app.test_request_context():
-        html = render_template("documents/_case_links.html", enrollment=enrollment)
+        html = render_template("cases/_case_links.html", enrollment=enrollment)
     assert f'href="/cases/{enrollment.id}"' in html
     assert "Case: status, documents and actions" in html
     assert "KC-26-500500" in html

@@ -20,7 +20,7 @@ from intervention.models import (
     ReviewOutcome,
     Role,
 )
-from intervention.services import ServiceError, documents, enrollments, notices
+from intervention.services import ServiceError, cases, documents, notices
 from intervention.services import attendance as attendance_service
 from intervention.services import reflections as reflection_service
 
@@ -234,7 +234,7 @@ def test_only_a_notice_is_generated_as_a_notice(case):
 
 def test_terminating_generates_the_termination_report(absent_case, make_user):
     admin = make_user(Role.ADMIN, name="Dana Director")
-    _, report = enrollments.change_status(
+    _, report = cases.change_status(
         absent_case, EnrollmentState.TERMINATED, admin, "Two absences in a row; court agreed."
     )
     assert report.kind is DocumentKind.TERMINATION_REPORT

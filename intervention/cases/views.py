@@ -30,7 +30,7 @@ from ..services import notices as notice_service
 from ..transaction import committed, flash_refusal
 from .forms import ContactForm, RecommendationForm, ReissueForm, StatusForm
 
-bp = Blueprint("documents", __name__)
+bp = Blueprint("cases", __name__)
 guard_blueprint(bp, Role.FACILITATOR, Role.ADMIN)
 
 
@@ -63,7 +63,7 @@ def _status_form(enrollment: Enrollment, **kwargs) -> StatusForm:
 def case(enrollment_id: int):
     enrollment = _case(enrollment_id)
     return render_template(
-        "documents/case.html",
+        "cases/case.html",
         enrollment=enrollment,
         result=completion.evaluate(enrollment),
         status_form=_status_form(enrollment, formdata=None),
