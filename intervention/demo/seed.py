@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import func, select
 
-from .extensions import db
-from .models import (
+from ..extensions import db
+from ..models import (
     AttendanceStatus,
     Cohort,
     Court,
@@ -24,7 +24,7 @@ from .models import (
     User,
     utcnow,
 )
-from .services import (
+from ..services import (
     attendance,
     certificates,
     documents,
@@ -33,7 +33,7 @@ from .services import (
     reflections,
     scheduling,
 )
-from .services import provider as provider_service
+from ..services import provider as provider_service
 
 DEMO_PASSWORD = "demo-password"
 # Demo staff accounts come with an authenticator app enrolled, all with this key (in the
@@ -183,7 +183,7 @@ def seed() -> str:
     english = select(Program).where(Program.language == "en").order_by(Program.id)
     program = db.session.scalar(english)
     if program is None:
-        from .curriculum.sync import sync_curricula
+        from ..curriculum.sync import sync_curricula
 
         sync_curricula(Path(current_app.config["CURRICULA_PATH"]))
         program = db.session.scalar(english)
@@ -367,8 +367,8 @@ def _spanish_cohort(court: Court, facilitator: User, admin: User, today: date) -
 def _backdate_answers() -> None:
     """Demo answers were all written just now; date them two days after their session (and
     reviews a day later) so the pages show a believable history, not every answer late."""
-    from .models import ReflectionAttempt
-    from .services.curriculum import session_for
+    from ..models import ReflectionAttempt
+    from ..services.curriculum import session_for
 
     now = utcnow()
     for attempt in db.session.scalars(select(ReflectionAttempt)):

@@ -25,9 +25,8 @@ from flask import current_app
 from sqlalchemy import bindparam, func, insert, select, text, update
 from werkzeug.security import generate_password_hash
 
-from .demo import ANSWERS
-from .extensions import db
-from .models import (
+from ..extensions import db
+from ..models import (
     Attendance,
     AttendanceChange,
     AttendanceStatus,
@@ -52,9 +51,10 @@ from .models import (
     cohort_facilitators,
     utcnow,
 )
-from .services import audit, certificates
-from .services.reflections import count_words
-from .services.scheduling import avoid_holidays, local_to_utc, state_from_jurisdiction
+from ..services import audit, certificates
+from ..services.reflections import count_words
+from ..services.scheduling import avoid_holidays, local_to_utc, state_from_jurisdiction
+from .seed import ANSWERS
 
 PASSWORD = "scale-password"
 TOTP_SECRET = "SCALESTAFFTOTPKEYSCALESTAFFTOTPK"
