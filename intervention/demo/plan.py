@@ -8,6 +8,7 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import partial
 
 from ..models import (
     Cohort,
@@ -137,31 +138,52 @@ def _schedule(phase: str, modules: int, ordinal: int, rng: random.Random, today:
 def make_plan(
     n: int, rng: random.Random, bulk: Bulk, password_hash: str, now: datetime, versions: tuple
 ):
-    english, spanish = versions  # the program's latest version, and its Spanish edition's
+    """Courts, staff and cohorts with their sessions for n men, queued in `bulk`; returns the
+    director's id, the courts, and the cohorts in the order they start. `versions` is the
+    program's latest version and its Spanish edition's (or None)."""
     sizes = _cohort_sizes(n, rng)
     court_count = max(2, round(n / 500))
     facilitator_count = max(1, math.ceil(len(sizes) / 4))
-    created = now - timedelta(days=760)
+    staff = partial(_add_staff, bulk, password_hash, now - timedelta(days=760))
+    courts = _add_courts(bulk, court_count, rng)
+    bulk.flush()  # the courts before the clerks bound to them
+    admin_id = staff("admin@scale.test", "Dana Whitfield", Role.ADMIN)
+    for i, court in enumerate(courts, 1):
+        court.clerk_id = staff(f"clerk-{i}@scale.test", person_name(rng), Role.CLERK, court.id)
+    facilitators = [
+        staff(f"facilitator-{i}@scale.test", person_name(rng), Role.FACILITATOR)
+        for i in range(1, facilitator_count + 1)
+    ]
+    cohorts = _plan_cohorts(sizes, versions, courts, facilitators, rng, now.date())
+    cohorts.sort(key=lambda c: c.start)  # ids, and audit events, in rough time order
+    for plan in cohorts:
+        _add_cohort(bulk, plan, rng)
+    bulk.flush()
+    return admin_id, courts, cohorts
 
-    def staff(email, name, role, court_id=None):
-        return bulk.add(
-            User.__table__,
-            email=email,
-            full_name=name,
-            password_hash=password_hash,
-            role=role,
-            court_id=court_id,
-            active=True,
-            created_at=created,
-            session_version=1,
-            # Every staff account needs a second factor: one app key for the generated staff,
-            # given in the manifest so the load test can sign them in.
-            totp_secret=TOTP_SECRET,
-            totp_enabled=True,
-        )
 
+def _add_staff(bulk: Bulk, password_hash: str, created: datetime, email, name, role, court_id=None):
+    return bulk.add(
+        User.__table__,
+        email=email,
+        full_name=name,
+        password_hash=password_hash,
+        role=role,
+        court_id=court_id,
+        active=True,
+        created_at=created,
+        session_version=1,
+        # Every staff account needs a second factor: one app key for the generated staff,
+        # given in the manifest so the load test can sign them in.
+        totp_secret=TOTP_SECRET,
+        totp_enabled=True,
+    )
+
+
+def _add_courts(bulk: Bulk, count: int, rng: random.Random) -> list[CourtPlan]:
+    """`count` courts from COURTS, in divisions once the list runs out."""
     courts = []
-    for i in range(court_count):
+    for i in range(count):
         name, jurisdiction, prefix, tz = COURTS[i % len(COURTS)]
         if i >= len(COURTS):
             division = i // len(COURTS) + 1
@@ -184,27 +206,24 @@ def make_plan(
                 next_case=rng.randint(10000, 40000),
             )
         )
-    bulk.flush()  # the courts before the clerks bound to them
-    admin_id = staff("admin@scale.test", "Dana Whitfield", Role.ADMIN)
-    for i, court in enumerate(courts, 1):
-        court.clerk_id = staff(f"clerk-{i}@scale.test", person_name(rng), Role.CLERK, court.id)
-    facilitators = [
-        staff(f"facilitator-{i}@scale.test", person_name(rng), Role.FACILITATOR)
-        for i in range(1, facilitator_count + 1)
-    ]
+    return courts
 
-    today = now.date()
+
+def _plan_cohorts(sizes, versions, courts, facilitators, rng, today: date) -> list[CohortPlan]:
+    """One cohort per size, in the PHASES cycle, every tenth in Spanish (when loaded); not yet
+    written (id 0)."""
+    english, spanish = versions
     cohorts: list[CohortPlan] = []
     ordinals: dict[str, int] = defaultdict(int)
     for i, size in enumerate(sizes):
         phase = PHASES[i % len(PHASES)]
         is_spanish = spanish is not None and i % 10 == 9
         version = spanish if is_spanish else english
-        court = courts[(i * court_count) // len(sizes)]
+        court = courts[(i * len(courts)) // len(sizes)]
         start, held = _schedule(phase, len(version.modules), ordinals[phase], rng, today)
         ordinals[phase] += 1
         # Facilitators take neighbouring cohorts, so each works mostly with one court.
-        lead = facilitators[(i * facilitator_count) // len(sizes)]
+        lead = facilitators[(i * len(facilitators)) // len(sizes)]
         team = [lead] + ([rng.choice(facilitators)] if rng.random() < 0.15 else [])
         cohorts.append(
             CohortPlan(
@@ -220,11 +239,7 @@ def make_plan(
                 size=size,
             )
         )
-    cohorts.sort(key=lambda c: c.start)  # ids, and audit events, in rough time order
-    for plan in cohorts:
-        _add_cohort(bulk, plan, rng)
-    bulk.flush()
-    return admin_id, courts, cohorts
+    return cohorts
 
 
 def _add_cohort(bulk: Bulk, plan: CohortPlan, rng: random.Random) -> None:
