@@ -4,7 +4,7 @@ transitions, attendance marks and make-ups, reflections and their reviews."""
 from __future__ import annotations
 
 from bisect import bisect_right
-from datetime import time, timedelta
+from datetime import date, datetime, time, timedelta
 from types import SimpleNamespace
 
 from ..models import (
@@ -78,18 +78,31 @@ class Writer:
         self.chain.write(events)
 
     def man(self, plan: CohortPlan, events: list[dict]) -> None:
-        rng, bulk = self.rng, self.bulk
+        """One man referred to this cohort, and what has happened to him since, as his fate
+        (drawn at his referral) says."""
         self.participants += 1
-        n = self.participants
-        name = person_name(rng, plan.spanish)
+        name = person_name(self.rng, plan.spanish)
+        referred, referred_at = self.referral_date(plan)
+        user_id = self.account(name, referred_at)
+        case, fate = self.enroll(plan, events, user_id, name, referred, referred_at)
+        if fate != "referred":
+            self.course(case, fate, referred_at)
+
+    def referral_date(self, plan: CohortPlan) -> tuple[date, datetime]:
+        """The day the court referred him, a week to a month before the cohort starts (never
+        after today), and the moment in a working day, at least an hour ago."""
+        rng = self.rng
         referred = min(plan.start - timedelta(days=rng.randint(7, 30)), self.now.date())
         referred_at = local_to_utc(
             referred, time(rng.randint(9, 16), rng.randint(0, 59)), plan.court.timezone
         )
-        referred_at = min(referred_at, self.now - timedelta(hours=1))
-        user_id = bulk.add(
+        return referred, min(referred_at, self.now - timedelta(hours=1))
+
+    def account(self, name: str, referred_at: datetime) -> int:
+        """His account, made the day he was referred; returns its id."""
+        return self.bulk.add(
             User.__table__,
-            email=f"participant-{n}@scale.test",
+            email=f"participant-{self.participants}@scale.test",
             full_name=name,
             password_hash=self.password_hash,
             role=Role.PARTICIPANT,
@@ -99,7 +112,11 @@ class Writer:
             session_version=1,
             totp_enabled=False,
         )
-        court = plan.court
+
+    def enroll(self, plan, events, user_id, name, referred, referred_at):
+        """His case, with a docket number from his court, its referral and its fate; returns
+        the case and the fate."""
+        rng, court = self.rng, plan.court
         court.next_case += rng.randint(1, 9)
         docket = f"{court.prefix}-{referred:%y}-{court.next_case:06d}"
         kind = rng.choices([k for k, _ in REFERRAL_WEIGHTS], [w for _, w in REFERRAL_WEIGHTS])[0]
@@ -108,7 +125,7 @@ class Writer:
             "referred": EnrollmentState.REFERRED,
             "terminated": EnrollmentState.TERMINATED,
         }.get(fate, EnrollmentState.ACTIVE)
-        enrollment_id = bulk.add(
+        enrollment_id = self.bulk.add(
             Enrollment.__table__,
             participant_id=user_id,
             cohort_id=plan.id,
@@ -143,8 +160,11 @@ class Writer:
                 referral_date=referred.isoformat(),
             )
         )
-        if fate == "referred":
-            return
+        return case, fate
+
+    def course(self, case, fate: str, referred_at: datetime) -> None:
+        """From intake on: his marks, his answers, his sign-ins, and how it ended."""
+        rng, plan, events, user_id = self.rng, case.plan, case.events, case.user_id
         intake = min(
             referred_at + timedelta(days=rng.randint(1, 5)), self.now - timedelta(minutes=30)
         )
@@ -171,7 +191,7 @@ class Writer:
                 "Absent from two sessions in a row; terminated under the attendance policy.",
             )
         if fate == "complete":
-            self.complete.append(enrollment_id)
+            self.complete.append(case.id)
 
     def fate(self, plan: CohortPlan) -> str:
         roll = self.rng.random()
@@ -402,46 +422,15 @@ class Writer:
         session_at = plan.session_at[index]
         latest = self.now - timedelta(minutes=rng.randint(5, 600))
         if outcome == "draft":
-            saved = min(
-                session_at + timedelta(days=rng.randint(0, 3), hours=rng.randint(1, 9)), latest
-            )
-            if saved < session_at - timedelta(days=6):
-                saved = latest
-            revision = rng.randint(1, 6)
-            self.bulk.add(
-                Reflection.__table__,
-                enrollment_id=case.id,
-                prompt_id=prompt.id,
-                state=ReflectionState.DRAFT,
-                draft_text=" ".join(body.split()[: max(5, words // 2)]),
-                draft_saved_at=saved,
-                draft_revision=revision,
-            )
-            return revision
-
-        sent = min(session_at + timedelta(days=rng.randint(1, 5), hours=rng.randint(0, 12)), latest)
-        rounds = [("returned" if outcome != "returned" and rng.random() < 0.1 else None)]
-        if outcome == "returned":
-            rounds = ["returned"]
-        elif rounds[0] == "returned":
-            rounds.append(outcome)
-        else:
-            rounds = [outcome]
-        reflection_id = self.bulk.next_id[Reflection.__table__.name]
-        attempts = []
-        for number, result in enumerate(rounds, 1):
-            attempts.append((number, sent, result))
-            if result == "returned":
-                reviewed = min(sent + timedelta(days=rng.randint(1, 3)), latest)
-                sent = min(reviewed + timedelta(days=rng.randint(1, 4)), latest)
-        final = rounds[-1]
+            return self.draft(case, prompt, body, words, session_at, latest)
+        attempts = self.attempts(outcome, session_at, latest)
         state = {
             "accepted": ReflectionState.ACCEPTED,
             "returned": ReflectionState.RETURNED,
             "submitted": ReflectionState.SUBMITTED,
-        }[final]
+        }[attempts[-1][2]]
         revision = len(attempts) + rng.randint(0, 4)
-        self.bulk.add(
+        reflection_id = self.bulk.add(
             Reflection.__table__,
             enrollment_id=case.id,
             prompt_id=prompt.id,
@@ -450,7 +439,6 @@ class Writer:
             draft_saved_at=attempts[-1][1],
             draft_revision=revision,
         )
-        reviewer = self.facilitator(plan)
         for number, submitted, result in attempts:
             attempt_id = self.bulk.add(
                 ReflectionAttempt.__table__,
@@ -471,36 +459,79 @@ class Writer:
                     words=words,
                 )
             )
-            if result == "submitted":
-                continue
-            reviewed = min(submitted + timedelta(days=rng.randint(1, 3)), latest)
-            if reviewed <= submitted:
-                reviewed = submitted + (latest - submitted) / 2
-            review_outcome = (
-                ReviewOutcome.ACCEPTED if result == "accepted" else ReviewOutcome.RETURNED
-            )
-            scores = {c["id"]: rng.randrange(len(c["levels"])) for c in plan.version.rubric or []}
-            self.bulk.add(
-                Review.__table__,
-                attempt_id=attempt_id,
-                reviewer_id=reviewer,
-                outcome=review_outcome,
-                comment=rng.choice(
-                    RETURN_COMMENTS if review_outcome is ReviewOutcome.RETURNED else ACCEPT_COMMENTS
-                ),
-                rubric_scores=scores,
-                created_at=reviewed,
-            )
-            case.events.append(
-                event(
-                    reviewed,
-                    reviewer,
-                    "reflection.review",
-                    "reflection",
-                    reflection_id,
-                    attempt=number,
-                    outcome=review_outcome.value,
-                    rubric=scores,
-                )
-            )
+            if result != "submitted":
+                self.review(case, reflection_id, attempt_id, number, submitted, result, latest)
         return revision
+
+    def draft(self, case, prompt, body: str, words: int, session_at, latest) -> int:
+        """A reflection still being written: the first half of his answer, saved within days
+        of the session; returns its draft revision."""
+        rng = self.rng
+        saved = min(session_at + timedelta(days=rng.randint(0, 3), hours=rng.randint(1, 9)), latest)
+        if saved < session_at - timedelta(days=6):
+            saved = latest
+        revision = rng.randint(1, 6)
+        self.bulk.add(
+            Reflection.__table__,
+            enrollment_id=case.id,
+            prompt_id=prompt.id,
+            state=ReflectionState.DRAFT,
+            draft_text=" ".join(body.split()[: max(5, words // 2)]),
+            draft_saved_at=saved,
+            draft_revision=revision,
+        )
+        return revision
+
+    def attempts(self, outcome: str, session_at, latest) -> list[tuple[int, datetime, str]]:
+        """(number, sent, result) of each attempt that ends in `outcome`: now and then a first
+        attempt returned and sent again, each within days of the one before."""
+        rng = self.rng
+        sent = min(session_at + timedelta(days=rng.randint(1, 5), hours=rng.randint(0, 12)), latest)
+        rounds = [("returned" if outcome != "returned" and rng.random() < 0.1 else None)]
+        if outcome == "returned":
+            rounds = ["returned"]
+        elif rounds[0] == "returned":
+            rounds.append(outcome)
+        else:
+            rounds = [outcome]
+        attempts = []
+        for number, result in enumerate(rounds, 1):
+            attempts.append((number, sent, result))
+            if result == "returned":
+                reviewed = min(sent + timedelta(days=rng.randint(1, 3)), latest)
+                sent = min(reviewed + timedelta(days=rng.randint(1, 4)), latest)
+        return attempts
+
+    def review(self, case, reflection_id, attempt_id, number, submitted, result, latest) -> None:
+        """The facilitator's review of one attempt (`result` accepted or returned), a few days
+        after it was sent, with its rubric scores."""
+        rng, plan = self.rng, case.plan
+        reviewer = self.facilitator(plan)
+        reviewed = min(submitted + timedelta(days=rng.randint(1, 3)), latest)
+        if reviewed <= submitted:
+            reviewed = submitted + (latest - submitted) / 2
+        review_outcome = ReviewOutcome.ACCEPTED if result == "accepted" else ReviewOutcome.RETURNED
+        scores = {c["id"]: rng.randrange(len(c["levels"])) for c in plan.version.rubric or []}
+        self.bulk.add(
+            Review.__table__,
+            attempt_id=attempt_id,
+            reviewer_id=reviewer,
+            outcome=review_outcome,
+            comment=rng.choice(
+                RETURN_COMMENTS if review_outcome is ReviewOutcome.RETURNED else ACCEPT_COMMENTS
+            ),
+            rubric_scores=scores,
+            created_at=reviewed,
+        )
+        case.events.append(
+            event(
+                reviewed,
+                reviewer,
+                "reflection.review",
+                "reflection",
+                reflection_id,
+                attempt=number,
+                outcome=review_outcome.value,
+                rubric=scores,
+            )
+        )
