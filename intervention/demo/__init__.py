@@ -1,8 +1,8 @@
 """Data generators, kept apart from the product code: the demo data `make run` adds for trying
 the product (seed.py), and the large realistic data sets of the benchmarks and scale tests
-(scale.py). `flask seed-demo` runs them; the product code never imports this package at
-request time (the sign-in page reads only DEMO_TOTP_SECRET, when its module is imported), and
-neither generator ever runs in production.
+(scale.py, which runs plan.py, people.py and bulk.py). `flask seed-demo` runs them. The
+product code never imports this package at request time (the sign-in page reads only
+DEMO_TOTP_SECRET, when its module is imported), and neither generator runs in production.
 
 The scale generator's shared password is `intervention.demo.scale.PASSWORD`, not exported
 here, where it would read as the demo's (DEMO_PASSWORD).
