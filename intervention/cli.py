@@ -130,7 +130,7 @@ def seed_demo(
 
 
 def _seed_scale(n: int, certificates: int, manifest: Path | None, seed: int, if_empty: bool):
-    from .scale import PASSWORD, ScaleRefused, generate
+    from .demo.scale import PASSWORD, ScaleRefused, generate
 
     try:
         summary = generate(n, certificates=certificates, seed=seed, manifest=manifest)

@@ -210,8 +210,7 @@ def test_seed_demo_refuses_in_production(app, runner, monkeypatch, args):
 
 
 def test_the_demo_data_services_refuse_in_production_too(app, monkeypatch):
-    from intervention.demo import DemoRefused, seed
-    from intervention.scale import ScaleRefused, generate
+    from intervention.demo import DemoRefused, ScaleRefused, generate, seed
 
     monkeypatch.setitem(app.config, "ENV_NAME", "production")
     with pytest.raises(DemoRefused, match="never added in production"):

@@ -3,6 +3,7 @@ with its holiday, the next free day is one click away, and keeping the date is r
 
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -341,7 +342,8 @@ def _holidays_met_on() -> list[tuple[str, int, date, str]]:
 )
 def test_the_demo_never_meets_on_its_courts_holidays(monkeypatch, today):
     if today is not None:
-        import intervention.demo as demo
+        # The module, not the package's `seed` (the function of the same name).
+        demo = importlib.import_module("intervention.demo.seed")
 
         now = datetime.combine(today, time(17, 0), tzinfo=UTC)
         monkeypatch.setattr(demo, "utcnow", lambda: now)

@@ -8,6 +8,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
+from intervention.demo.scale import PASSWORD, ScaleRefused, generate
 from intervention.extensions import db
 from intervention.models import (
     Attendance,
@@ -26,7 +27,6 @@ from intervention.models import (
     User,
     utcnow,
 )
-from intervention.scale import PASSWORD, ScaleRefused, generate
 from intervention.services import audit, certificates, completion
 from intervention.services import completion_text as words
 from intervention.services.curriculum import is_open

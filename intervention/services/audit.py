@@ -96,7 +96,7 @@ def _payload(event: AuditEvent | Row) -> bytes:
 def digest(event: AuditEvent | Row) -> str:
     """The keyed hash of an event (HMAC-SHA256 under the audit key) from its fields and its
     predecessor's hash. Any object with the AuditEvent attributes will do: a stored row, or
-    an event being written in bulk (scale.py)."""
+    an event being written in bulk (demo/bulk.py)."""
     return hmac.new(audit_keys.chain_key(), _payload(event), hashlib.sha256).hexdigest()
 
 

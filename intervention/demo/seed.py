@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -10,8 +11,8 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import func, select
 
-from .extensions import db
-from .models import (
+from ..extensions import db
+from ..models import (
     AttendanceStatus,
     Cohort,
     Court,
@@ -24,7 +25,7 @@ from .models import (
     User,
     utcnow,
 )
-from .services import (
+from ..services import (
     attendance,
     certificates,
     documents,
@@ -33,7 +34,7 @@ from .services import (
     reflections,
     scheduling,
 )
-from .services import provider as provider_service
+from ..services import provider as provider_service
 
 DEMO_PASSWORD = "demo-password"
 # Demo staff accounts come with an authenticator app enrolled, all with this key (in the
@@ -169,7 +170,67 @@ def _answer(enrollment, prompt, author, text: str):
     return reflections.submit(reflection, " ".join(words), reflection.draft_revision, author)
 
 
+@dataclass
+class _People:
+    """The demo's accounts that the rest of the seed refers to."""
+
+    admin: User
+    facilitator: User
+    mid: User  # James Carter, partway through the fall cohort
+    done: User  # Robert Nguyen, finished in the summer
+    others: list[User]  # the rest of the men, in both cohorts
+
+
+@dataclass
+class _Cases:
+    done: Enrollment
+    summer_other: Enrollment
+    mid: Enrollment
+    fall: list[Enrollment]  # the fall cohort's cases, his first
+
+
 def seed() -> str:
+    _refuse_unless_empty()
+    version = _english_version()
+    modules = version.modules
+    king, muni = _courts()
+    people = _people(king, muni)
+
+    today = utcnow().date()
+    # Summer cohort: finished. Fall cohort: about two thirds of the way through.
+    summer = _cohort(
+        "Summer 2026, Tuesday evening",
+        version,
+        people.facilitator,
+        _next_weekday(today, TUESDAY) - timedelta(weeks=len(modules) + 6),
+        king,
+    )
+    held = max(1, len(modules) * 2 // 3)
+    fall = _cohort(
+        "Fall 2026, Thursday evening",
+        version,
+        people.facilitator,
+        # The next Thursday is session held+1: that many sessions are already behind them.
+        _next_weekday(today, THURSDAY) - timedelta(weeks=held),
+        king,
+    )
+    cases = _cases(people, summer, fall, king, muni)
+    _attendance(summer, fall, held, cases, people.facilitator)
+    _reflections(modules, cases, people)
+    cohorts = 2 + _spanish_cohort(king, people.facilitator, people.admin, today)
+    db.session.flush()
+    _backdate_answers()
+    _documents(cases, people.facilitator)
+    return (
+        f"Demo data added: 2 courts, {cohorts} cohorts, "
+        f"{db.session.scalar(select(func.count(Enrollment.id)))} cases, "
+        f"1 certificate. Sign in as participant@demo.test (or admin@, facilitator@, "
+        f"clerk@, participant2@demo.test) with password '{DEMO_PASSWORD}'; staff accounts "
+        f"then ask for a code from an authenticator app with the key {DEMO_TOTP_SECRET}."
+    )
+
+
+def _refuse_unless_empty() -> None:
     # The demo accounts' password is published: never in a production database.
     if current_app.config["ENV_NAME"] == "production":
         raise DemoRefused("demo data is never added in production.")
@@ -180,10 +241,14 @@ def seed() -> str:
             "the database already has accounts or courts; demo data goes only "
             "into an empty database."
         )
+
+
+def _english_version():
+    """The English program's latest version, loading the curricula first if none is."""
     english = select(Program).where(Program.language == "en").order_by(Program.id)
     program = db.session.scalar(english)
     if program is None:
-        from .curriculum.sync import sync_curricula
+        from ..curriculum.sync import sync_curricula
 
         sync_curricula(Path(current_app.config["CURRICULA_PATH"]))
         program = db.session.scalar(english)
@@ -192,9 +257,10 @@ def seed() -> str:
                 "no curriculum could be loaded; run 'flask --app intervention "
                 "curriculum check' to see why."
             )
-    version = program.latest_version
-    modules = version.modules
+    return program.latest_version
 
+
+def _courts() -> tuple[Court, Court]:
     king = Court(
         name="King County District Court",
         jurisdiction="King County, Washington",
@@ -210,6 +276,11 @@ def seed() -> str:
         notice_deadline_days=10,
     )
     db.session.add_all([king, muni])
+    return king, muni
+
+
+def _people(king: Court, muni: Court) -> _People:
+    """The demo accounts, and the provider the director set up before anyone else."""
     admin = _user("admin@demo.test", "Dana Whitfield", Role.ADMIN)
     db.session.flush()
     provider_service.save(actor=admin, logo=DEMO_LOGO, **DEMO_PROVIDER)
@@ -229,30 +300,14 @@ def seed() -> str:
         ]
     ]
     db.session.flush()
+    return _People(admin, facilitator, mid, done, others)
 
-    today = utcnow().date()
-    # Summer cohort: finished. Fall cohort: about two thirds of the way through.
-    summer = _cohort(
-        "Summer 2026, Tuesday evening",
-        version,
-        facilitator,
-        _next_weekday(today, TUESDAY) - timedelta(weeks=len(modules) + 6),
-        king,
-    )
-    held = max(1, len(modules) * 2 // 3)
-    fall = _cohort(
-        "Fall 2026, Thursday evening",
-        version,
-        facilitator,
-        # The next Thursday is session held+1: that many sessions are already behind them.
-        _next_weekday(today, THURSDAY) - timedelta(weeks=held),
-        king,
-    )
 
-    rt = ReferralType
-    done_case = _enroll(done, summer, king, "KC-26-104417", rt.DEFERRED_PROSECUTION, admin)
+def _cases(people: _People, summer: Cohort, fall: Cohort, king: Court, muni: Court) -> _Cases:
+    rt, admin, others = ReferralType, people.admin, people.others
+    done_case = _enroll(people.done, summer, king, "KC-26-104417", rt.DEFERRED_PROSECUTION, admin)
     summer_other = _enroll(others[4], summer, muni, "SMC-26-55812", rt.PRE_FILING, admin)
-    mid_case = _enroll(mid, fall, king, "KC-26-118204", rt.PRE_FILING, admin)
+    mid_case = _enroll(people.mid, fall, king, "KC-26-118204", rt.PRE_FILING, admin)
     fall_cases = [mid_case] + [
         _enroll(p, fall, court, number, kind, admin)
         for p, court, number, kind in [
@@ -262,13 +317,20 @@ def seed() -> str:
             (others[3], king, "KC-26-119877", rt.PRE_FILING),
         ]
     ]
+    return _Cases(done_case, summer_other, mid_case, fall_cases)
 
+
+def _attendance(summer: Cohort, fall: Cohort, held: int, cases: _Cases, facilitator: User):
+    """The summer men at every session; the fall men at the sessions held so far, with one
+    late and one who has missed two in a row."""
     full = lambda s: s.module.duration_minutes  # noqa: E731
     for session in summer.sessions:
-        attendance.mark(session, done_case, AttendanceStatus.PRESENT, full(session), facilitator)
-        attendance.mark(session, summer_other, AttendanceStatus.PRESENT, full(session), facilitator)
+        attendance.mark(session, cases.done, AttendanceStatus.PRESENT, full(session), facilitator)
+        attendance.mark(
+            session, cases.summer_other, AttendanceStatus.PRESENT, full(session), facilitator
+        )
     for index, session in enumerate(fall.sessions[:held]):
-        for n, case in enumerate(fall_cases):
+        for n, case in enumerate(cases.fall):
             status = AttendanceStatus.PRESENT
             if n == 3 and index >= held - 2:
                 status = AttendanceStatus.ABSENT  # Luis has missed two in a row: cannot finish
@@ -281,9 +343,14 @@ def seed() -> str:
             )
             attendance.mark(session, case, status, minutes, facilitator)
 
+
+def _reflections(modules, cases: _Cases, people: _People) -> None:
+    """Every answer of the summer men accepted; the man partway through has his first
+    module's accepted and one waiting for review; another man has one returned."""
+    facilitator = people.facilitator
     for i, module in enumerate(modules):
         for prompt in module.prompts:
-            for case, author in ((done_case, done), (summer_other, others[4])):
+            for case, author in ((cases.done, people.done), (cases.summer_other, people.others[4])):
                 attempt = _answer(case, prompt, author, ANSWERS[i % 2])
                 reflections.review(
                     attempt,
@@ -294,15 +361,15 @@ def seed() -> str:
 
     first, second = modules[0], modules[min(1, len(modules) - 1)]
     for prompt in first.prompts:
-        attempt = _answer(mid_case, prompt, mid, ANSWERS[0])
+        attempt = _answer(cases.mid, prompt, people.mid, ANSWERS[0])
         reflections.review(
             attempt,
             reflections.ReviewOutcome.ACCEPTED,
             "Thank you for being so direct about the lie at home.",
             facilitator,
         )
-    _answer(mid_case, second.prompts[0], mid, ANSWERS[1])  # waiting for review
-    returned = _answer(fall_cases[1], first.prompts[0], others[0], ANSWERS[0])
+    _answer(cases.mid, second.prompts[0], people.mid, ANSWERS[1])  # waiting for review
+    returned = _answer(cases.fall[1], first.prompts[0], people.others[0], ANSWERS[0])
     reflections.review(
         returned,
         reflections.ReviewOutcome.RETURNED,
@@ -310,25 +377,19 @@ def seed() -> str:
         "and when? Please add that.",
         facilitator,
     )
-    cohorts = 2 + _spanish_cohort(king, facilitator, admin, today)
-    db.session.flush()
-    _backdate_answers()
+
+
+def _documents(cases: _Cases, facilitator: User) -> None:
+    """The certificate, the notices and the progress report the program would have made."""
     # Issued once his answers carry their real dates, so the certificate says the day he
     # finished (his last review, in the summer), not the day the demo was seeded.
-    certificates.issue(done_case, facilitator)
+    certificates.issue(cases.done, facilitator)
     # What the roster would have done as attendance was taken: draft notices for breaches.
     for enrollment in db.session.scalars(select(Enrollment)):
         if enrollment.state.is_open:
             notices.draft_for(enrollment, facilitator)
     # The prosecutor asked how the man partway through is doing: a signed progress report.
-    documents.progress_report(mid_case, facilitator)
-    return (
-        f"Demo data added: 2 courts, {cohorts} cohorts, "
-        f"{db.session.scalar(select(func.count(Enrollment.id)))} cases, "
-        f"1 certificate. Sign in as participant@demo.test (or admin@, facilitator@, "
-        f"clerk@, participant2@demo.test) with password '{DEMO_PASSWORD}'; staff accounts "
-        f"then ask for a code from an authenticator app with the key {DEMO_TOTP_SECRET}."
-    )
+    documents.progress_report(cases.mid, facilitator)
 
 
 def _spanish_cohort(court: Court, facilitator: User, admin: User, today: date) -> int:
@@ -367,8 +428,8 @@ def _spanish_cohort(court: Court, facilitator: User, admin: User, today: date) -
 def _backdate_answers() -> None:
     """Demo answers were all written just now; date them two days after their session (and
     reviews a day later) so the pages show a believable history, not every answer late."""
-    from .models import ReflectionAttempt
-    from .services.curriculum import session_for
+    from ..models import ReflectionAttempt
+    from ..services.curriculum import session_for
 
     now = utcnow()
     for attempt in db.session.scalars(select(ReflectionAttempt)):
