@@ -33,7 +33,6 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy import func, select
 
-from ..demo import DEMO_TOTP_SECRET
 from ..extensions import db, limiter
 from ..forms import EmptyForm
 from ..i18n import COOKIE, DEFAULT, offered_languages
@@ -197,9 +196,14 @@ def login():
                 return redirect(_safe_next(request.args.get("next")) or home_url(user))
     # Demo accounts are listed only outside production, whatever DEMO_MODE was set to.
     listed = current_app.config["DEMO_MODE"] and current_app.config["ENV_NAME"] != "production"
-    demo = DEMO_ACCOUNTS if listed else []
+    demo, secret = [], None
+    if listed:
+        # The demo's data, loaded only where a demo instance lists its accounts.
+        from ..demo import DEMO_TOTP_SECRET as secret
+
+        demo = DEMO_ACCOUNTS
     return render_template(
-        "auth/login.html", form=form, demo_accounts=demo, demo_totp_secret=DEMO_TOTP_SECRET
+        "auth/login.html", form=form, demo_accounts=demo, demo_totp_secret=secret
     ), status
 
 
