@@ -261,55 +261,17 @@ def attendance(session_id: int):
         for e in enrollments
         if e.id in current and current[e.id].status is AttendanceStatus.MADE_UP
     ]
-    editable = [e for e in enrollments if e.id not in dict(made_up)]
-    by_id = {e.id: e for e in editable}
+    by_id = {e.id: e for e in enrollments if e.id not in dict(made_up)}  # marked here
     closed = attendance_service.session_closed_reason(session)
     form = RosterForm()
     if request.method == "GET":
-        for e in editable:
-            mark = current.get(e.id)
-            form.rows.append_entry(
-                {
-                    "enrollment_id": e.id,
-                    "status": mark.status.value if mark else "",
-                    "minutes": mark.minutes_credited if mark else None,
-                    "note": mark.note if mark else "",
-                }
-            )
+        _fill_roster(form, by_id.values(), current)
     errors: list[str] = []
     if closed and request.method == "POST":
         errors.append(closed)
     elif form.validate_on_submit():
-        errors = _unremovable(form.rows, by_id, current)
-        rows = [
-            attendance_service.RosterRow(
-                row.enrollment_id.data,
-                AttendanceStatus(row.status.data),
-                row.minutes.data,
-                note=row.note.data or "",
-                reason=row.reason.data or "",
-            )
-            for row in form.rows
-            if row.status.data
-        ]
-        try:
-            result = attendance_service.mark_roster(session, rows, current_user)
-        except attendance_service.RosterRefused as exc:
-            errors += [problem for _index, problem in exc.problems]
-        if errors:
-            db.session.rollback()  # all or nothing: one bad row saves none
-        else:
-            db.session.commit()
-            flash(
-                ngettext(
-                    "Attendance saved for session %(number)s (%(num)d change(s)).",
-                    "Attendance saved for session %(number)s (%(num)d change(s)).",
-                    result.changed,
-                    number=session.number,
-                ),
-                "success",
-            )
-            _flash_drafted(result.drafted)
+        errors = _save_roster(session, form, by_id, current)
+        if not errors:
             return redirect(url_for(".cohort", cohort_id=session.cohort_id))
     elif request.method == "POST":
         errors.append(_("The roster could not be read. Check the rows marked below."))
@@ -317,11 +279,7 @@ def attendance(session_id: int):
         (row, by_id.get(row.enrollment_id.data), current.get(row.enrollment_id.data))
         for row in form.rows
     ]
-    makeup_form = MakeupForm()
-    candidates = [] if closed else attendance_service.makeup_candidates(session, current_user)
-    makeup_form.enrollment_id.choices = [("", _("Choose…"))] + [
-        (c.enrollment.id, _makeup_choice(c)) for c in candidates
-    ]
+    makeup_form, candidates = _makeup_form(session, closed)
     return render_template(
         "facilitator/attendance.html",
         session=session,
@@ -335,6 +293,65 @@ def attendance(session_id: int):
         candidates=candidates,
         can_facilitate=can_facilitate,
     ), (422 if errors else 200)
+
+
+def _fill_roster(form: RosterForm, enrollments, current: dict) -> None:
+    """One row per man marked on this roster, showing his mark as it stands."""
+    for e in enrollments:
+        mark = current.get(e.id)
+        form.rows.append_entry(
+            {
+                "enrollment_id": e.id,
+                "status": mark.status.value if mark else "",
+                "minutes": mark.minutes_credited if mark else None,
+                "note": mark.note if mark else "",
+            }
+        )
+
+
+def _save_roster(session: Session, form: RosterForm, by_id: dict, current: dict) -> list[str]:
+    """Record the posted roster, all rows or none; the problems, or [] once saved."""
+    errors = _unremovable(form.rows, by_id, current)
+    rows = [
+        attendance_service.RosterRow(
+            row.enrollment_id.data,
+            AttendanceStatus(row.status.data),
+            row.minutes.data,
+            note=row.note.data or "",
+            reason=row.reason.data or "",
+        )
+        for row in form.rows
+        if row.status.data
+    ]
+    try:
+        result = attendance_service.mark_roster(session, rows, current_user)
+    except attendance_service.RosterRefused as exc:
+        errors += [problem for _index, problem in exc.problems]
+    if errors:
+        db.session.rollback()  # all or nothing: one bad row saves none
+        return errors
+    db.session.commit()
+    flash(
+        ngettext(
+            "Attendance saved for session %(number)s (%(num)d change(s)).",
+            "Attendance saved for session %(number)s (%(num)d change(s)).",
+            result.changed,
+            number=session.number,
+        ),
+        "success",
+    )
+    _flash_drafted(result.drafted)
+    return []
+
+
+def _makeup_form(session: Session, closed: str | None) -> tuple[MakeupForm, list]:
+    """The form recording a make-up here, offering the men who may make this session up."""
+    form = MakeupForm()
+    candidates = [] if closed else attendance_service.makeup_candidates(session, current_user)
+    form.enrollment_id.choices = [("", _("Choose…"))] + [
+        (c.enrollment.id, _makeup_choice(c)) for c in candidates
+    ]
+    return form, candidates
 
 
 def _unremovable(rows, by_id: dict, current: dict) -> list[str]:

@@ -240,6 +240,35 @@ def _record(
                 status=record.status.label.lower(),
             )
         )
+    record, change = _write_mark(session, enrollment, record, status, minutes, actor, note, reason)
+    audit.record(
+        action or ("attendance.mark" if change.from_status is None else "attendance.change"),
+        actor,
+        record,
+        enrollment_id=enrollment.id,
+        session_id=session.id,
+        to=status.value,
+        minutes=minutes,
+        # The reason stays on the change, where retention can remove it; the event points there.
+        change_id=change.id,
+        **({"from": change.from_status.value} if change.from_status else {}),
+        **details,
+    )
+    return record
+
+
+def _write_mark(
+    session: Session,
+    enrollment: Enrollment,
+    record: Attendance | None,
+    status: AttendanceStatus,
+    minutes: int,
+    actor: User,
+    note: str,
+    reason: str,
+) -> tuple[Attendance, AttendanceChange]:
+    """The mark as it is now, and the history entry saying what it was before; a session
+    with a mark has been held."""
     change = AttendanceChange(
         from_status=record.status if record else None,
         from_minutes=record.minutes_credited if record else None,
@@ -262,20 +291,7 @@ def _record(
     if session.status is SessionStatus.SCHEDULED:
         session.status = SessionStatus.HELD
     db.session.flush()
-    audit.record(
-        action or ("attendance.mark" if change.from_status is None else "attendance.change"),
-        actor,
-        record,
-        enrollment_id=enrollment.id,
-        session_id=session.id,
-        to=status.value,
-        minutes=minutes,
-        # The reason stays on the change, where retention can remove it; the event points there.
-        change_id=change.id,
-        **({"from": change.from_status.value} if change.from_status else {}),
-        **details,
-    )
-    return record
+    return record, change
 
 
 def roster(session: Session) -> list[Enrollment]:
@@ -331,6 +347,15 @@ def own_session(enrollment: Enrollment, number: int) -> Session | None:
 
 def makeup_refusal(session: Session, enrollment: Enrollment) -> str | None:
     """Why he cannot make up his session of this module at `session`, or None."""
+    return (
+        _makeup_place_refusal(session, enrollment)
+        or _makeup_case_refusal(session, enrollment)
+        or _makeup_missed_refusal(session, enrollment)
+    )
+
+
+def _makeup_place_refusal(session: Session, enrollment: Enrollment) -> str | None:
+    """The session must be another cohort's, of his program, held and not cancelled."""
     name = enrollment.participant.full_name
     if enrollment.cohort_id == session.cohort_id:
         return _("%(name)s is in this cohort; mark him on the roster instead.", name=name)
@@ -353,6 +378,12 @@ def makeup_refusal(session: Session, enrollment: Enrollment) -> str | None:
             cohort=session.cohort.name,
             when=format_datetime(session.scheduled_at, session.cohort.timezone),
         )
+    return None
+
+
+def _makeup_case_refusal(session: Session, enrollment: Enrollment) -> str | None:
+    """His case must be open, and started by the day of the session."""
+    name = enrollment.participant.full_name
     if not enrollment.state.is_open:
         return _(
             "%(name)s's case is %(status)s; it is closed.",
@@ -365,6 +396,13 @@ def makeup_refusal(session: Session, enrollment: Enrollment) -> str | None:
             name=name,
             date=format_date(session.local_date),
         )
+    return None
+
+
+def _makeup_missed_refusal(session: Session, enrollment: Enrollment) -> str | None:
+    """His own session of the module must exist, be past and not credited, and he must not
+    be recorded here already."""
+    name = enrollment.participant.full_name
     missed = own_session(enrollment, session.number)
     if missed is None:
         return _(
