@@ -291,41 +291,60 @@ def verify_chain(last: int | None = None) -> ChainReport:
     anchor, problem = _anchor()
     if problem:
         return ChainReport(False, problem=problem, checkpoint=anchor)
-    prev, after, position = GENESIS, 0, 0
-    if last is not None:
-        window = select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).offset(last)
-        before = db.session.execute(window.limit(1)).first()
-        if before is not None:
-            after, prev = before
-    checked = 0
+    after, prev = _window_start(last)
+    checked = position = 0
     keyed_before = False
     for event in _walk(after):
         checked += 1
         position += 1
         problem = _seal_problem(event, prev, keyed_before)
+        if not problem and last is None and anchor is not None and position == anchor.count:
+            problem = _rewritten_before(anchor, event)
         if problem:
             return ChainReport(False, checked, event, problem, anchor)
         keyed_before = True
-        if last is None and anchor is not None and position == anchor.count:
-            if not hmac.compare_digest(event.hash, anchor.head):
-                problem = _(
-                    "It is not the event the newest checkpoint (%(at)s) recorded at position "
-                    "%(count)d: the log was rewritten up to here.",
-                    at=anchor.at,
-                    count=anchor.count,
-                )
-                return ChainReport(False, checked, event, problem, anchor)
         prev = event.hash
     report = ChainReport(True, checked, None, "", anchor, position if last is None else None)
-    if anchor is None:
-        if checked:
-            report.ok, report.problem = False, _unanchored()
-    elif last is None:
-        if position < anchor.count:
-            report.ok, report.problem = False, _cut(anchor, position)
-    elif anchor.count and _position_of(anchor.head) is None:
-        report.ok, report.problem = False, _cut(anchor, None)
+    problem = _end_problem(anchor, checked, position, last)
+    if problem:
+        report.ok, report.problem = False, problem
     return report
+
+
+def _window_start(last: int | None) -> tuple[int, str]:
+    """(id, hash) of the event before the newest `last` (all of them: before the first)."""
+    if last is not None:
+        window = select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).offset(last)
+        before = db.session.execute(window.limit(1)).first()
+        if before is not None:
+            return before[0], before[1]
+    return 0, GENESIS
+
+
+def _rewritten_before(anchor: checkpoints.Checkpoint, event: Row) -> str:
+    """At the checkpoint's position, the event must be the one it recorded."""
+    if hmac.compare_digest(event.hash, anchor.head):
+        return ""
+    return _(
+        "It is not the event the newest checkpoint (%(at)s) recorded at position "
+        "%(count)d: the log was rewritten up to here.",
+        at=anchor.at,
+        count=anchor.count,
+    )
+
+
+def _end_problem(
+    anchor: checkpoints.Checkpoint | None, checked: int, position: int, last: int | None
+) -> str:
+    """What the end of the walk says against the checkpoint: events without one, or fewer
+    events than it counted (the end was cut), or, for a window, its last event gone."""
+    if anchor is None:
+        return _unanchored() if checked else ""
+    if last is None:
+        return _cut(anchor, position) if position < anchor.count else ""
+    if anchor.count and _position_of(anchor.head) is None:
+        return _cut(anchor, None)
+    return ""
 
 
 def _position_of(head: str) -> int | None:
