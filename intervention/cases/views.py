@@ -149,9 +149,8 @@ def record_contact(enrollment_id: int):
             method=form.method.data,
             outcome=form.outcome.data,
         )
-    if not done:
-        return redirect(_back(enrollment, "contacts"))
-    flash(_("Contact attempt recorded."), "success")
+    if done:
+        flash(_("Contact attempt recorded."), "success")
     return redirect(_back(enrollment, "contacts"))
 
 
@@ -170,9 +169,10 @@ def set_recommendation(enrollment_id: int):
             text=form.text.data,
             may_reenroll=form.reenroll,
         )
-    if not done:
-        return redirect(_back(enrollment, "contacts"))
-    flash(_("Recommendation saved; the next notice or termination report states it."), "success")
+    if done:
+        flash(
+            _("Recommendation saved; the next notice or termination report states it."), "success"
+        )
     return redirect(_back(enrollment, "contacts"))
 
 

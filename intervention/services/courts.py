@@ -94,31 +94,20 @@ def create_court(
     if state is None:
         state = state_from_jurisdiction(jurisdiction)
     _check_court(name, timezone, notice_deadline_days, language, None, state)
-    court = Court(
-        name=name,
-        jurisdiction=jurisdiction,
-        timezone=timezone,
-        notice_deadline_days=notice_deadline_days,
-        language=language,
-        state=state,
-        session_titles_on_documents=session_titles_on_documents,
-        requires_date_of_birth=requires_date_of_birth,
-    )
+    details = {
+        "name": name,
+        "jurisdiction": jurisdiction,
+        "timezone": timezone,
+        "notice_deadline_days": notice_deadline_days,
+        "language": language,
+        "state": state,
+        "session_titles_on_documents": session_titles_on_documents,
+        "requires_date_of_birth": requires_date_of_birth,
+    }
+    court = Court(**details)
     db.session.add(court)
     _flush_court(name)
-    audit.record(
-        "court.create",
-        actor,
-        court,
-        name=name,
-        jurisdiction=jurisdiction,
-        timezone=timezone,
-        notice_deadline_days=notice_deadline_days,
-        language=language,
-        state=state,
-        session_titles_on_documents=session_titles_on_documents,
-        requires_date_of_birth=requires_date_of_birth,
-    )
+    audit.record("court.create", actor, court, **details)
     return court
 
 
