@@ -46,6 +46,7 @@ from ..models import (
 from ..services import calendar as calendar_service
 from ..services import certificates as certificate_service
 from ..services import completion, curriculum, loading
+from ..services import enrollments as enrollment_service
 from ..services import reflections as reflection_service
 from ..transaction import committed, retrying
 from .forms import DraftForm, ReflectionForm
@@ -89,7 +90,7 @@ PAGE_RECORDS = {
 
 @bp.before_request
 def load_enrollment():
-    g.enrollment = calendar_service.latest_enrollment(
+    g.enrollment = enrollment_service.latest_enrollment(
         current_user, *loading.enrollment_course(), *PAGE_RECORDS.get(request.endpoint, ())
     )
 

@@ -26,6 +26,7 @@ from ..models import Certificate
 from ..services import audit
 from ..services import calendar as calendar_service
 from ..services import certificates as certificate_service
+from ..services import enrollments as enrollment_service
 from .forms import VerifyForm
 
 bp = Blueprint("public", __name__)
@@ -59,7 +60,7 @@ def calendar_feed(token: str):
         abort(404)
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
     body = calendar_service.build_feed(
-        calendar_service.latest_enrollment(user),
+        enrollment_service.latest_enrollment(user),
         lambda number: base + url_for("participant.module", number=number),
     )
     response = Response(body, mimetype="text/calendar")

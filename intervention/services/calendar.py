@@ -51,18 +51,6 @@ class ScheduleLine:
         return self.session.scheduled_at + timedelta(minutes=self.session.module.duration_minutes)
 
 
-def latest_enrollment(user: User, *options) -> Enrollment | None:
-    """His current case: the most recent one, as on his own pages, with what the page will
-    read of it loaded up front (`options`, see services.loading)."""
-    return db.session.scalar(
-        select(Enrollment)
-        .where(Enrollment.participant_id == user.id)
-        .order_by(Enrollment.created_at.desc(), Enrollment.id.desc())
-        .limit(1)
-        .options(*options)
-    )
-
-
 def schedule(enrollment: Enrollment, now: datetime | None = None) -> list[ScheduleLine]:
     """Every session of his cohort in time order, with his mark and the next one flagged."""
     now = now or utcnow()

@@ -407,3 +407,15 @@ def find_participants(find: str, chosen: int | None = None) -> list[User]:
     if chosen and all(u.id != chosen for u in found):
         found[:0] = db.session.scalars(active.where(User.id == chosen)).all()
     return found
+
+
+def latest_enrollment(user: User, *options) -> Enrollment | None:
+    """His current case: the most recent one, as on his own pages, with what the page will
+    read of it loaded up front (`options`, see services.loading)."""
+    return db.session.scalar(
+        select(Enrollment)
+        .where(Enrollment.participant_id == user.id)
+        .order_by(Enrollment.created_at.desc(), Enrollment.id.desc())
+        .limit(1)
+        .options(*options)
+    )
