@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from .. import csv_safety
 from ..inputs import TEXT_CONTROLS, has_control
 from ..models import (
+    Attendance,
     AttendanceStatus,
     Cohort,
     Enrollment,
@@ -52,6 +53,31 @@ COHORT_COLUMNS = (
     "recorded_at",
 )
 ROSTER_COLUMNS = ("case_number", "participant", "status", "minutes", "note", "reason")
+# The two tables of a man's record, under its summary.
+RECORD_ATTENDANCE_COLUMNS = (
+    "session_number",
+    "date",
+    "status",
+    "minutes",
+    "credited",
+    "counts",
+    "note",
+    "recorded_by",
+    "recorded_at",
+    "made_up_at",
+)
+RECORD_HISTORY_COLUMNS = (
+    "session_number",
+    "session_cohort",
+    "date",
+    "changed_at",
+    "changed_by",
+    "from_status",
+    "from_minutes",
+    "to_status",
+    "to_minutes",
+    "reason",
+)
 IMPORTABLE = [s for s in AttendanceStatus if s is not AttendanceStatus.MADE_UP]
 
 
@@ -124,10 +150,32 @@ def record_csv(enrollment: Enrollment, actor: User) -> tuple[str, str]:
     States and counts only: never the words of his reflections."""
     result = completion.evaluate(enrollment)
     tz = enrollment.cohort.timezone
-    yes = lambda flag: "yes" if flag else "no"  # noqa: E731
     rows: list[list] = [
         ["Summary"],
         ["field", "value"],
+        *_case_fields(enrollment),
+        *_completion_fields(result),
+        [],
+        ["Attendance"],
+        list(RECORD_ATTENDANCE_COLUMNS),
+        *[_attendance_row(line, tz) for line in result.lines],
+        [],
+        ["History"],
+        list(RECORD_HISTORY_COLUMNS),
+        *_history_rows(enrollment, tz),
+    ]
+    audit.record("case.export", actor, enrollment)
+    return f"record-{slug(enrollment.case_number)}.csv", _write(rows)
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _case_fields(enrollment: Enrollment) -> list[list]:
+    """The summary's rows about the case itself: who, which court and cohort, which dates."""
+    deadline = enrollment.completion_deadline
+    return [
         ["case_number", enrollment.case_number],
         ["participant", enrollment.participant.full_name],
         ["court", enrollment.court.name],
@@ -137,11 +185,14 @@ def record_csv(enrollment: Enrollment, actor: User) -> tuple[str, str]:
         ["referral_type", enrollment.referral_type.label],
         ["referral_date", enrollment.referral_date.isoformat()],
         ["starts_on", enrollment.starts_on.isoformat()],
-        [
-            "completion_deadline",
-            enrollment.completion_deadline.isoformat() if enrollment.completion_deadline else "",
-        ],
+        ["completion_deadline", deadline.isoformat() if deadline else ""],
         ["case_status", enrollment.state.value],
+    ]
+
+
+def _completion_fields(result: completion.Completion) -> list[list]:
+    """The summary's rows about where he stands: counts, what is still owed, any violation."""
+    return [
         ["sessions_required", result.sessions_required],
         ["sessions_credited", result.sessions_credited],
         ["hours_credited", f"{result.hours_credited:.1f}"],
@@ -149,82 +200,59 @@ def record_csv(enrollment: Enrollment, actor: User) -> tuple[str, str]:
         ["makeups_owed", len(result.makeups_owed)],
         ["reflections_required", result.reflections_required],
         ["reflections_accepted", result.reflections_accepted],
-        ["complete", yes(result.complete)],
-        ["completion_possible", yes(result.possible)],
+        ["complete", _yes(result.complete)],
+        ["completion_possible", _yes(result.possible)],
         *[["still_owed", item] for item in completion_text.unmet(result)],
         *[["violation", item] for item in completion_text.violations(result)],
-        [],
-        ["Attendance"],
-        [
-            "session_number",
-            "date",
-            "status",
-            "minutes",
-            "credited",
-            "counts",
-            "note",
-            "recorded_by",
-            "recorded_at",
-            "made_up_at",
-        ],
     ]
-    for line in result.lines:
-        record = line.attendance
-        made_up_at = ""
-        if record is not None and record.linked_attendance is not None:
-            other = record.linked_attendance.session
-            made_up_at = f"{other.cohort.name}, {other.local_date.isoformat()}"
-        rows.append(
-            [
-                line.session.number,
-                line.session.local_date.isoformat(),
-                line.status.value if line.status else "",
-                line.minutes if record else "",
-                yes(line.credited),
-                yes(line.counts),
-                record.note if record else "",
-                record.recorded_by.full_name if record else "",
-                _when(record.recorded_at, tz) if record else "",
-                made_up_at,
-            ]
-        )
-    rows += [
-        [],
-        ["History"],
-        [
-            "session_number",
-            "session_cohort",
-            "date",
-            "changed_at",
-            "changed_by",
-            "from_status",
-            "from_minutes",
-            "to_status",
-            "to_minutes",
-            "reason",
-        ],
+
+
+def _attendance_row(line: completion.SessionLine, tz: str) -> list:
+    """One session of his cohort as the record's attendance shows it."""
+    record = line.attendance
+    return [
+        line.session.number,
+        line.session.local_date.isoformat(),
+        line.status.value if line.status else "",
+        line.minutes if record else "",
+        _yes(line.credited),
+        _yes(line.counts),
+        record.note if record else "",
+        record.recorded_by.full_name if record else "",
+        _when(record.recorded_at, tz) if record else "",
+        _made_up_at(record),
     ]
+
+
+def _made_up_at(record: Attendance | None) -> str:
+    """Where he made the session up ("cohort, date"), or "" if he did not."""
+    if record is None or record.linked_attendance is None:
+        return ""
+    other = record.linked_attendance.session
+    return f"{other.cohort.name}, {other.local_date.isoformat()}"
+
+
+def _history_rows(enrollment: Enrollment, tz: str) -> list[list]:
+    """Every change of every mark of his, session by session in the order they were held."""
     records = sorted(
         enrollment.attendance, key=lambda a: (a.session.scheduled_at, a.session.cohort_id)
     )
-    for record in records:
-        for change in record.history:
-            rows.append(
-                [
-                    record.session.number,
-                    record.session.cohort.name,
-                    record.session.local_date.isoformat(),
-                    _when(change.at, tz),
-                    change.actor.full_name,
-                    change.from_status.value if change.from_status else "",
-                    "" if change.from_minutes is None else change.from_minutes,
-                    change.to_status.value,
-                    change.to_minutes,
-                    change.reason,
-                ]
-            )
-    audit.record("case.export", actor, enrollment)
-    return f"record-{slug(enrollment.case_number)}.csv", _write(rows)
+    return [
+        [
+            record.session.number,
+            record.session.cohort.name,
+            record.session.local_date.isoformat(),
+            _when(change.at, tz),
+            change.actor.full_name,
+            change.from_status.value if change.from_status else "",
+            "" if change.from_minutes is None else change.from_minutes,
+            change.to_status.value,
+            change.to_minutes,
+            change.reason,
+        ]
+        for record in records
+        for change in record.history
+    ]
 
 
 # --- import -------------------------------------------------------------------------------
