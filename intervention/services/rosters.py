@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -308,11 +309,9 @@ def _decode(data: bytes) -> str:
         raise RosterImportError([_at(line, problem)]) from None
 
 
-def read_roster(session: Session, data: bytes) -> list[_Row]:
-    """Check every row of the file; raise RosterImportError listing every problem found."""
-    text = _decode(data)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    errors: list[str] = []
+def _read_header(reader: Iterator[list[str]]) -> list[str]:
+    """The file's first line as column names (trimmed, lower case; "" for a blank one); raise
+    RosterImportError if a required column is missing, one is unknown or one is named twice."""
     try:
         header = next(reader, [])
     except csv.Error as exc:
@@ -321,19 +320,33 @@ def read_roster(session: Session, data: bytes) -> list[_Row]:
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     unknown = [c for c in columns if c and c not in IMPORT_COLUMNS + EXPORT_ONLY_COLUMNS]
     if missing or unknown:
-        problems = []
-        if missing:
-            problems.append(_("missing column(s) %(names)s", names=", ".join(missing)))
-        if unknown:
-            problems.append(_("unknown column(s) %(names)s", names=", ".join(unknown)))
-        problem = _(
-            "%(problems)s. The first line must be: %(header)s.",
-            problems="; ".join(problems),
-            header=",".join(IMPORT_COLUMNS),
-        )
-        raise RosterImportError([_at(1, problem)])
-    if len(set(c for c in columns if c)) != len([c for c in columns if c]):
+        raise RosterImportError([_at(1, _header_problem(missing, unknown))])
+    named = [c for c in columns if c]
+    if len(set(named)) != len(named):
         raise RosterImportError([_at(1, _("a column is named twice."))])
+    return columns
+
+
+def _header_problem(missing: list[str], unknown: list[str]) -> str:
+    """What is wrong with the header's names, and what the first line must be."""
+    problems = []
+    if missing:
+        problems.append(_("missing column(s) %(names)s", names=", ".join(missing)))
+    if unknown:
+        problems.append(_("unknown column(s) %(names)s", names=", ".join(unknown)))
+    return _(
+        "%(problems)s. The first line must be: %(header)s.",
+        problems="; ".join(problems),
+        header=",".join(IMPORT_COLUMNS),
+    )
+
+
+def read_roster(session: Session, data: bytes) -> list[_Row]:
+    """Check every row of the file; raise RosterImportError listing every problem found."""
+    text = _decode(data)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    errors: list[str] = []
+    columns = _read_header(reader)
 
     duration = session.module.duration_minutes
     day = session.local_date
