@@ -7,7 +7,8 @@ import csv
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
@@ -290,6 +291,33 @@ class _Row:
     reason: str
 
 
+@dataclass
+class _Roster:
+    """What each row of one file is checked against: the session, its length and day, the
+    cohort's enrollments by case number, the session's marks now, and the line each
+    enrollment was first named on."""
+
+    session: Session
+    duration: int
+    day: date
+    cohort_cases: dict[str, list[Enrollment]]
+    current: dict[int, Attendance]
+    seen: dict[int, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, session: Session) -> _Roster:
+        cohort_cases: dict[str, list[Enrollment]] = {}
+        for e in session.cohort.enrollments:
+            cohort_cases.setdefault(e.case_number.strip().upper(), []).append(e)
+        return cls(
+            session=session,
+            duration=session.module.duration_minutes,
+            day=session.local_date,
+            cohort_cases=cohort_cases,
+            current={a.enrollment_id: a for a in session_marks(session)},
+        )
+
+
 def _status(text: str) -> AttendanceStatus | None:
     key = re.sub(r"[\s\-]+", "_", text.strip().lower())
     return next((s for s in IMPORTABLE if key in (s.value, s.label.lower())), None)
@@ -348,13 +376,7 @@ def read_roster(session: Session, data: bytes) -> list[_Row]:
     errors: list[str] = []
     columns = _read_header(reader)
 
-    duration = session.module.duration_minutes
-    day = session.local_date
-    cohort_cases: dict[str, list[Enrollment]] = {}
-    for e in session.cohort.enrollments:
-        cohort_cases.setdefault(e.case_number.strip().upper(), []).append(e)
-    current = {a.enrollment_id: a for a in session_marks(session)}
-    seen: dict[int, int] = {}
+    roster = _Roster.of(session)
     rows: list[_Row] = []
     count = 0
     while True:
@@ -390,8 +412,8 @@ def read_roster(session: Session, data: bytes) -> list[_Row]:
         problems = []
 
         case = cell.get("case_number", "")
-        matches = [e for e in cohort_cases.get(case.upper(), []) if e.state.is_open]
-        matches = matches or cohort_cases.get(case.upper(), [])
+        matches = [e for e in roster.cohort_cases.get(case.upper(), []) if e.state.is_open]
+        matches = matches or roster.cohort_cases.get(case.upper(), [])
         enrollment = matches[0] if len(matches) == 1 else None
         if not case:
             problems.append(_("the case number is empty."))
@@ -404,22 +426,22 @@ def read_roster(session: Session, data: bytes) -> list[_Row]:
                 _("case %(case)s matches more than one open case in this cohort.", case=case)
             )
         if enrollment is not None:
-            if enrollment.id in seen:
+            if enrollment.id in roster.seen:
                 problems.append(
                     _(
                         "case %(case)s is already on line %(line)d.",
                         case=case,
-                        line=seen[enrollment.id],
+                        line=roster.seen[enrollment.id],
                     )
                 )
-            seen.setdefault(enrollment.id, line)
-            if enrollment.starts_on > day:
+            roster.seen.setdefault(enrollment.id, line)
+            if enrollment.starts_on > roster.day:
                 problems.append(
                     _(
                         "%(name)s (%(case)s) was not enrolled yet on %(date)s.",
                         name=enrollment.participant.full_name,
                         case=case,
-                        date=day.isoformat(),
+                        date=roster.day.isoformat(),
                     )
                 )
             elif not enrollment.state.is_open:
@@ -460,14 +482,16 @@ def read_roster(session: Session, data: bytes) -> list[_Row]:
         if raw_minutes:
             if re.fullmatch(r"\d{1,4}", raw_minutes):
                 minutes = int(raw_minutes)
-                if minutes > duration:
-                    problems.append(_("minutes must be between 0 and %(max)d.", max=duration))
+                if minutes > roster.duration:
+                    problems.append(
+                        _("minutes must be between 0 and %(max)d.", max=roster.duration)
+                    )
             else:
                 problems.append(
                     _(
                         "minutes '%(minutes)s' is not a whole number from 0 to %(max)d.",
                         minutes=raw_minutes,
-                        max=duration,
+                        max=roster.duration,
                     )
                 )
         if len(cell.get("note", "")) > 500 or len(cell.get("reason", "")) > 500:
@@ -484,7 +508,7 @@ def read_roster(session: Session, data: bytes) -> list[_Row]:
 
         if minutes is None:
             minutes = default_minutes(session, status)
-        before = current.get(enrollment.id)
+        before = roster.current.get(enrollment.id)
         changes = before is not None and (before.status, before.minutes_credited) != (
             status,
             minutes,
