@@ -371,12 +371,10 @@ def _header_problem(missing: list[str], unknown: list[str]) -> str:
 
 def read_roster(session: Session, data: bytes) -> list[_Row]:
     """Check every row of the file; raise RosterImportError listing every problem found."""
-    text = _decode(data)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    errors: list[str] = []
+    reader = csv.reader(io.StringIO(_decode(data), newline=""))
     columns = _read_header(reader)
-
     roster = _Roster.of(session)
+    errors: list[str] = []
     rows: list[_Row] = []
     count = 0
     while True:
@@ -395,151 +393,196 @@ def read_roster(session: Session, data: bytes) -> list[_Row]:
             problem = _("more than %(max)d rows; split the file.", max=MAX_IMPORT_ROWS)
             errors.append(_at(line, problem))
             break
-        if len(cells) > len(columns):
-            problem = _(
-                "%(cells)d cells but only %(columns)d columns.",
-                cells=len(cells),
-                columns=len(columns),
-            )
-            errors.append(_at(line, problem))
-            continue
-        # Bidirectional controls go from every cell (names.py): in a case number they hide
-        # which case a row marks, in a note they reorder what the record shows.
-        cell = {
-            name: csv_safety.unquote(without_bidi_controls(value).strip())
-            for name, value in zip(columns, cells, strict=False)
-        }
-        problems = []
-
-        case = cell.get("case_number", "")
-        matches = [e for e in roster.cohort_cases.get(case.upper(), []) if e.state.is_open]
-        matches = matches or roster.cohort_cases.get(case.upper(), [])
-        enrollment = matches[0] if len(matches) == 1 else None
-        if not case:
-            problems.append(_("the case number is empty."))
-        elif not matches:
-            problems.append(
-                _("case %(case)s is not in %(cohort)s.", case=case, cohort=session.cohort.name)
-            )
-        elif len(matches) > 1:
-            problems.append(
-                _("case %(case)s matches more than one open case in this cohort.", case=case)
-            )
-        if enrollment is not None:
-            if enrollment.id in roster.seen:
-                problems.append(
-                    _(
-                        "case %(case)s is already on line %(line)d.",
-                        case=case,
-                        line=roster.seen[enrollment.id],
-                    )
-                )
-            roster.seen.setdefault(enrollment.id, line)
-            if enrollment.starts_on > roster.day:
-                problems.append(
-                    _(
-                        "%(name)s (%(case)s) was not enrolled yet on %(date)s.",
-                        name=enrollment.participant.full_name,
-                        case=case,
-                        date=roster.day.isoformat(),
-                    )
-                )
-            elif not enrollment.state.is_open:
-                problems.append(
-                    _(
-                        "case %(case)s is %(status)s; it is closed.",
-                        case=case,
-                        status=enrollment.state.label.lower(),
-                    )
-                )
-        number = cell.get("session_number", "")
-        if number and number != str(session.number):
-            problems.append(
-                _(
-                    "the row is for session %(number)s, not session %(num)d.",
-                    number=number,
-                    num=session.number,
-                )
-            )
-
-        raw_status = cell.get("status", "")
-        status = _status(raw_status) if raw_status else None
-        if raw_status and status is None:
-            if _status_is_made_up(raw_status):
-                problems.append(_("made up is recorded with the make-up form, not by import."))
-            else:
-                allowed = ", ".join(s.value for s in IMPORTABLE)
-                problems.append(
-                    _(
-                        "status '%(status)s' is not one of %(allowed)s.",
-                        status=raw_status,
-                        allowed=allowed,
-                    )
-                )
-
-        raw_minutes = cell.get("minutes", "")
-        minutes: int | None = None
-        if raw_minutes:
-            if re.fullmatch(r"\d{1,4}", raw_minutes):
-                minutes = int(raw_minutes)
-                if minutes > roster.duration:
-                    problems.append(
-                        _("minutes must be between 0 and %(max)d.", max=roster.duration)
-                    )
-            else:
-                problems.append(
-                    _(
-                        "minutes '%(minutes)s' is not a whole number from 0 to %(max)d.",
-                        minutes=raw_minutes,
-                        max=roster.duration,
-                    )
-                )
-        if len(cell.get("note", "")) > 500 or len(cell.get("reason", "")) > 500:
-            problems.append(_("a note or reason is longer than 500 characters."))
-        # A control character is refused (PostgreSQL refuses a NUL); a quoted note may hold
-        # line breaks and tabs.
-        for name, value in cell.items():
-            if has_control(value, TEXT_CONTROLS):
-                problems.append(_("the %(column)s cell contains a control character.", column=name))
-
-        if status is None or enrollment is None or problems:
-            errors += [_at(line, p) for p in problems]
-            continue  # a blank status leaves his mark as it is
-
-        if minutes is None:
-            minutes = default_minutes(session, status)
-        before = roster.current.get(enrollment.id)
-        changes = before is not None and (before.status, before.minutes_credited) != (
-            status,
-            minutes,
-        )
-        if before is not None and before.status is AttendanceStatus.MADE_UP:
-            errors.append(_at(line, kept_with_makeup(enrollment, session)))
-            continue
-        if changes and not cell.get("reason"):
-            problem = _(
-                "%(name)s is marked %(status)s (%(minutes)d min); give a reason for the change.",
-                name=enrollment.participant.full_name,
-                status=before.status.label.lower(),
-                minutes=before.minutes_credited,
-            )
-            errors.append(_at(line, problem))
-            continue
-        rows.append(
-            _Row(
-                line,
-                enrollment,
-                status,
-                minutes,
-                cell.get("note", before.note if before else ""),
-                cell.get("reason", ""),
-            )
-        )
+        row, problems = _check_row(roster, columns, line, cells)
+        errors += problems
+        if row is not None:
+            rows.append(row)
     if not count and not errors:
         errors.append(_at(2, _("the file has no rows under its header.")))
     if errors:
         raise RosterImportError(errors)
     return rows
+
+
+def _check_row(
+    roster: _Roster, columns: list[str], line: int, cells: list[str]
+) -> tuple[_Row | None, list[str]]:
+    """One filled row of the file: the mark it records, or None and its problems, each as
+    'line N: message'. A row without a status has neither: his mark stays as it is."""
+    if len(cells) > len(columns):
+        problem = _(
+            "%(cells)d cells but only %(columns)d columns.",
+            cells=len(cells),
+            columns=len(columns),
+        )
+        return None, [_at(line, problem)]
+    cell = _cells(columns, cells)
+    problems: list[str] = []
+    enrollment = _enrollment(roster, cell.get("case_number", ""), line, problems)
+    _check_session_number(roster.session, cell.get("session_number", ""), problems)
+    status = _read_status(cell.get("status", ""), problems)
+    minutes = _read_minutes(cell.get("minutes", ""), roster.duration, problems)
+    _check_text(cell, problems)
+    if status is None or enrollment is None or problems:
+        return None, [_at(line, p) for p in problems]  # a blank status leaves his mark as it is
+
+    if minutes is None:
+        minutes = default_minutes(roster.session, status)
+    before = roster.current.get(enrollment.id)
+    refused = _refused_change(roster.session, enrollment, before, status, minutes, cell)
+    if refused:
+        return None, [_at(line, refused)]
+    note = cell.get("note", before.note if before else "")
+    return _Row(line, enrollment, status, minutes, note, cell.get("reason", "")), []
+
+
+def _cells(columns: list[str], cells: list[str]) -> dict[str, str]:
+    """The row's cells by column name: trimmed, and without the quote an export puts before
+    a formula."""
+    # Bidirectional controls go from every cell (names.py): in a case number they hide
+    # which case a row marks, in a note they reorder what the record shows.
+    return {
+        name: csv_safety.unquote(without_bidi_controls(value).strip())
+        for name, value in zip(columns, cells, strict=False)
+    }
+
+
+def _enrollment(roster: _Roster, case: str, line: int, problems: list[str]) -> Enrollment | None:
+    """The one enrollment of the cohort with this case number (an open one before closed
+    ones), or None; adds to `problems` why the row cannot mark him."""
+    matches = [e for e in roster.cohort_cases.get(case.upper(), []) if e.state.is_open]
+    matches = matches or roster.cohort_cases.get(case.upper(), [])
+    enrollment = matches[0] if len(matches) == 1 else None
+    if not case:
+        problems.append(_("the case number is empty."))
+    elif not matches:
+        problems.append(
+            _("case %(case)s is not in %(cohort)s.", case=case, cohort=roster.session.cohort.name)
+        )
+    elif len(matches) > 1:
+        problems.append(
+            _("case %(case)s matches more than one open case in this cohort.", case=case)
+        )
+    if enrollment is not None:
+        _check_enrollment(roster, enrollment, case, line, problems)
+    return enrollment
+
+
+def _check_enrollment(
+    roster: _Roster, enrollment: Enrollment, case: str, line: int, problems: list[str]
+) -> None:
+    """He is named once in the file, was enrolled by the session's day, and his case is open.
+    Notes the first line that names him."""
+    if enrollment.id in roster.seen:
+        problems.append(
+            _(
+                "case %(case)s is already on line %(line)d.",
+                case=case,
+                line=roster.seen[enrollment.id],
+            )
+        )
+    roster.seen.setdefault(enrollment.id, line)
+    if enrollment.starts_on > roster.day:
+        problems.append(
+            _(
+                "%(name)s (%(case)s) was not enrolled yet on %(date)s.",
+                name=enrollment.participant.full_name,
+                case=case,
+                date=roster.day.isoformat(),
+            )
+        )
+    elif not enrollment.state.is_open:
+        problems.append(
+            _(
+                "case %(case)s is %(status)s; it is closed.",
+                case=case,
+                status=enrollment.state.label.lower(),
+            )
+        )
+
+
+def _check_session_number(session: Session, number: str, problems: list[str]) -> None:
+    """A row of the cohort export names its session: it must be this one."""
+    if number and number != str(session.number):
+        problems.append(
+            _(
+                "the row is for session %(number)s, not session %(num)d.",
+                number=number,
+                num=session.number,
+            )
+        )
+
+
+def _read_status(raw_status: str, problems: list[str]) -> AttendanceStatus | None:
+    """The status the cell names, or None (blank, or not one an import records)."""
+    status = _status(raw_status) if raw_status else None
+    if raw_status and status is None:
+        if _status_is_made_up(raw_status):
+            problems.append(_("made up is recorded with the make-up form, not by import."))
+        else:
+            allowed = ", ".join(s.value for s in IMPORTABLE)
+            problems.append(
+                _(
+                    "status '%(status)s' is not one of %(allowed)s.",
+                    status=raw_status,
+                    allowed=allowed,
+                )
+            )
+    return status
+
+
+def _read_minutes(raw_minutes: str, duration: int, problems: list[str]) -> int | None:
+    """The minutes the cell gives, or None when it is blank (the status's default then)."""
+    minutes: int | None = None
+    if raw_minutes:
+        if re.fullmatch(r"\d{1,4}", raw_minutes):
+            minutes = int(raw_minutes)
+            if minutes > duration:
+                problems.append(_("minutes must be between 0 and %(max)d.", max=duration))
+        else:
+            problems.append(
+                _(
+                    "minutes '%(minutes)s' is not a whole number from 0 to %(max)d.",
+                    minutes=raw_minutes,
+                    max=duration,
+                )
+            )
+    return minutes
+
+
+def _check_text(cell: dict[str, str], problems: list[str]) -> None:
+    """Notes and reasons of 500 characters at most; no control character in any cell."""
+    if len(cell.get("note", "")) > 500 or len(cell.get("reason", "")) > 500:
+        problems.append(_("a note or reason is longer than 500 characters."))
+    # A control character is refused (PostgreSQL refuses a NUL); a quoted note may hold
+    # line breaks and tabs.
+    for name, value in cell.items():
+        if has_control(value, TEXT_CONTROLS):
+            problems.append(_("the %(column)s cell contains a control character.", column=name))
+
+
+def _refused_change(
+    session: Session,
+    enrollment: Enrollment,
+    before: Attendance | None,
+    status: AttendanceStatus,
+    minutes: int,
+    cell: dict[str, str],
+) -> str | None:
+    """Why the row may not replace his mark `before`: it is kept with his make-up, or the
+    row changes it without a reason. None when it may."""
+    if before is None:
+        return None
+    if before.status is AttendanceStatus.MADE_UP:
+        return kept_with_makeup(enrollment, session)
+    if (before.status, before.minutes_credited) != (status, minutes) and not cell.get("reason"):
+        return _(
+            "%(name)s is marked %(status)s (%(minutes)d min); give a reason for the change.",
+            name=enrollment.participant.full_name,
+            status=before.status.label.lower(),
+            minutes=before.minutes_credited,
+        )
+    return None
 
 
 def _status_is_made_up(text: str) -> bool:
