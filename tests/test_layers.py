@@ -132,3 +132,18 @@ def test_shared_layers_import_no_blueprint_or_template_code(layer):
         and imported.split(".")[1] in blueprints
     }
     assert wrong == set()
+
+
+# A function longer than this is read in pieces; split it into steps with names.
+LONGEST_FUNCTION = 60
+
+
+def test_no_function_in_the_package_is_longer_than_a_screen():
+    long = []
+    for path in _modules().values():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > LONGEST_FUNCTION:
+                    long.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.name}")
+    assert long == []
