@@ -1,5 +1,5 @@
-"""Helpers the test files share: answers of a given length, forms posted like a browser,
-links read from pages, and a case brought to completion through the services."""
+"""Helpers the test files share: clients signed in, answers of a given length, forms posted
+like a browser, links read from pages, and a case brought to completion through the services."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from intervention.services import attendance as attendance_service
 from intervention.services import audit, completion_text
 from intervention.services import reflections as reflection_service
 
-from .conftest import csrf_token
+from .conftest import PASSWORD, csrf_token, login
 
 REQUIRED_PROMPTS = {
     "what-happened": 80,
@@ -27,6 +27,14 @@ REQUIRED_PROMPTS = {
     "what-i-was-looking-for": 60,
 }
 OPTIONAL_PROMPTS = {"what-i-want-from-this", "behind-the-mask"}
+
+
+def signed_in(app, user: User, password: str = PASSWORD):
+    """A client of its own, signed in as the user the way a person signs in: one test can
+    hold several, one per person."""
+    client = app.test_client()
+    login(client, user, password)
+    return client
 
 
 def violated(result) -> dict[str, str]:

@@ -24,8 +24,8 @@ from intervention.models import (
 from intervention.services import calendar as calendar_service
 from intervention.services import reflections as reflection_service
 
-from .conftest import csrf_token, login
-from .helpers import answer, prompts_by_key, save_provider, stored_certificate, text_of
+from .conftest import csrf_token
+from .helpers import answer, prompts_by_key, save_provider, signed_in, stored_certificate, text_of
 
 P, F, C, A = Role.PARTICIPANT, Role.FACILITATOR, Role.CLERK, Role.ADMIN
 SIGNED_IN = frozenset(Role)
@@ -332,12 +332,6 @@ def send(client, method: str, url: str, token_page: str = "/login", data: dict |
     if method == "GET":
         return client.get(url)
     return client.post(url, data={**(data or {}), "csrf_token": csrf_token(client, token_page)})
-
-
-def signed_in(app, user: User):
-    client = app.test_client()
-    login(client, user)
-    return client
 
 
 # --- the table covers every route ---------------------------------------------------------------

@@ -25,8 +25,7 @@ from intervention.services import ServiceError, completion, enrollments
 from intervention.services import attendance as attendance_service
 from intervention.services import completion_text as words
 
-from .conftest import login
-from .helpers import post_form, text_of, violated
+from .helpers import post_form, signed_in, text_of, violated
 
 S = AttendanceStatus
 NO_GAP_RULE = {"max_gap_days": None}  # the fixture sessions were weeks ago
@@ -57,12 +56,6 @@ def makeup(enrollment, other_cohort, number: int, minutes: int | None = None):
 
 def day_of(enrollment, number: int):
     return enrollment.cohort.sessions[number - 1].local_date
-
-
-def signed_in(app, user):
-    client = app.test_client()
-    login(client, user)
-    return client
 
 
 # --- every status -----------------------------------------------------------------------------

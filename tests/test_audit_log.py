@@ -15,7 +15,7 @@ from intervention.models import AuditEvent, Role
 from intervention.services import audit
 
 from .conftest import login
-from .helpers import text_of
+from .helpers import signed_in, text_of
 
 
 @pytest.fixture
@@ -160,8 +160,7 @@ def test_non_admins_cannot_see_the_log(app, client, make_user, make_court):
     for role in (Role.PARTICIPANT, Role.FACILITATOR, Role.CLERK):
         user = make_user(role, court=make_court() if role is Role.CLERK else None)
         db.session.commit()
-        browser = app.test_client()
-        login(browser, user)
+        browser = signed_in(app, user)
         assert browser.get("/admin/audit").status_code == 403
         assert browser.get("/admin/audit.csv").status_code == 403
     assert client.get("/admin/audit").status_code in (302, 401)

@@ -21,8 +21,8 @@ from intervention.services import (
     retention,
 )
 
-from .conftest import csrf_token, login
-from .helpers import complete_case, text_of
+from .conftest import csrf_token
+from .helpers import complete_case, signed_in, text_of
 
 S = AttendanceStatus
 UNKNOWN_EMAIL = "nobody.here@mail.example"
@@ -34,12 +34,6 @@ QUINN = ("Peter Quinn", "Quinn", "p.quinn@mail.example", "KC-26-777002")
 
 def today():
     return datetime.now(UTC).date()
-
-
-def signed_in(app, user):
-    client = app.test_client()
-    login(client, user)
-    return client
 
 
 def test_no_event_of_a_whole_journey_holds_a_participants_name_email_or_case_number(

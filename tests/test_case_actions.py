@@ -23,8 +23,8 @@ from intervention.models import (
 from intervention.services import ServiceError, documents, enrollments
 from intervention.services import certificates as certificate_service
 
-from .conftest import csrf_token, login
-from .helpers import complete_case, post_form, text_of
+from .conftest import csrf_token
+from .helpers import complete_case, post_form, signed_in, text_of
 
 ES = EnrollmentState
 
@@ -33,12 +33,6 @@ def events(action: str) -> list[AuditEvent]:
     return db.session.scalars(
         sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
     ).all()
-
-
-def signed_in(app, user):
-    client = app.test_client()
-    login(client, user)
-    return client
 
 
 @pytest.fixture

@@ -23,18 +23,12 @@ from intervention.models import (
 from intervention.services import ServiceError
 from intervention.services import certificates as certificate_service
 
-from .conftest import csrf_token, login
-from .helpers import complete_case, post_form, text_of
+from .conftest import csrf_token
+from .helpers import complete_case, post_form, signed_in, text_of
 
 REVOKE_REASON = "Attendance sheet for session 3 was forged by Xqzrevokereason."
 AGAIN_REASON = "Court clerk confirmed the real sheet, Xqzagainreason."
 CORRECTION_REASON = "Middle name was missing, Xqzcorrectionreason."
-
-
-def signed_in(app, user):
-    client = app.test_client()
-    login(client, user)
-    return client
 
 
 def events(action: str) -> list[AuditEvent]:

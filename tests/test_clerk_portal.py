@@ -28,8 +28,7 @@ from intervention.services import completion
 from intervention.services import enrollments as enrollment_service
 from intervention.services import reflections as reflection_service
 
-from .conftest import login
-from .helpers import answer, prompts_by_key, text_of
+from .helpers import answer, prompts_by_key, signed_in, text_of
 
 C, A = Role.CLERK, Role.ADMIN
 JAN = datetime(2026, 1, 15, 18, 0, tzinfo=UTC)  # 10 AM in Los Angeles
@@ -118,9 +117,7 @@ def court_world(make_user, make_court, make_enrollment, make_cohort):
 
 
 def clerk_client(app, user):
-    client = app.test_client()
-    login(client, user)
-    return client
+    return signed_in(app, user)
 
 
 def events(action: str) -> list[AuditEvent]:

@@ -42,6 +42,7 @@ from .helpers import (
     mark_all,
     prompts_by_key,
     save_provider,
+    signed_in,
     stored_certificate,
 )
 from .test_access import ACCESS, FORM_DATA, SIGNING_OUT, World
@@ -298,12 +299,10 @@ def test_the_walk_finds_the_text_wherever_it_is(app, world):
         (world.admin, f"/facilitator/reviews/{latest.id}"),
         (world.participant, f"/me/reflections/{prompt.id}"),
     ]:
-        client = app.test_client()
-        login(client, user)
+        client = signed_in(app, user)
         assert leaks(client.get(url).get_data()) == sorted(SECRETS), (user, url)
 
-    client = app.test_client()
-    login(client, world.facilitator)
+    client = signed_in(app, world.facilitator)
     found = walk(app, client, world, "/facilitator/")
     assert any("(facilitator.review)" in where for where in found), found
 

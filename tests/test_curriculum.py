@@ -16,8 +16,8 @@ from intervention.curriculum.sync import sync_curricula
 from intervention.extensions import db
 from intervention.models import CurriculumVersion, Program
 
-from .conftest import FIXTURE_CURRICULA, ROOT, login
-from .helpers import text_of
+from .conftest import FIXTURE_CURRICULA, ROOT
+from .helpers import signed_in, text_of
 
 PROGRAM_YAML = """\
 title: "Test Program"
@@ -299,8 +299,7 @@ def test_facilitator_notes_never_reach_the_participant_body(program):
 def test_participant_module_page_has_no_facilitator_notes(app, make_enrollment):
     enrollment = make_enrollment()
     db.session.commit()
-    client = app.test_client()
-    login(client, enrollment.participant)
+    client = signed_in(app, enrollment.participant)
     for number in (1, 2, 3):
         page = text_of(client.get(f"/me/modules/{number}"))
         assert "<h2>" in page

@@ -20,8 +20,7 @@ from intervention.services import attendance as attendance_service
 from intervention.services import certificates as certificate_service
 from intervention.services import completion, documents
 
-from .conftest import login
-from .helpers import complete_case, post_form, text_of
+from .helpers import complete_case, post_form, signed_in, text_of
 
 
 def pdf_text(data: bytes) -> str:
@@ -139,8 +138,7 @@ def test_a_certificate_lists_sessions_without_titles_and_keeps_the_fingerprint_i
 def test_a_court_that_asks_for_titles_gets_them(app, make_user, make_enrollment):
     enrollment = make_enrollment()
     court = enrollment.court
-    director = app.test_client()
-    login(director, make_user(Role.ADMIN))
+    director = signed_in(app, make_user(Role.ADMIN))
     form = {
         "name": court.name,
         "jurisdiction": court.jurisdiction,
@@ -311,8 +309,7 @@ def test_notices_and_termination_reports_state_contacts_and_recommendation(app, 
     for session in sessions[:2]:
         attendance_service.mark(session, enrollment, AttendanceStatus.ABSENT, 0, facilitator)
     db.session.commit()
-    client = app.test_client()
-    login(client, facilitator)
+    client = signed_in(app, facilitator)
     page = f"/cases/{enrollment.id}"
     today = notice_service.court_today(enrollment)
 

@@ -24,8 +24,7 @@ from intervention.services import ServiceError, documents, enrollments, notices
 from intervention.services import attendance as attendance_service
 from intervention.services import reflections as reflection_service
 
-from .conftest import login
-from .helpers import answer, post_form, prompts_by_key, text_of
+from .helpers import answer, post_form, prompts_by_key, signed_in, text_of
 
 S = AttendanceStatus
 SECRET = "Quokkazanzibar"  # a word only his reflection contains
@@ -50,12 +49,6 @@ def events(action: str) -> list[AuditEvent]:
     return db.session.scalars(
         sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
     ).all()
-
-
-def signed_in(app, user):
-    client = app.test_client()
-    login(client, user)
-    return client
 
 
 @pytest.fixture

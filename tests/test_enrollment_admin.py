@@ -26,7 +26,7 @@ from intervention.services import ServiceError
 from intervention.services import enrollments as enrollment_service
 
 from .conftest import PASSWORD, csrf_token, login
-from .helpers import post_form, text_of
+from .helpers import post_form, signed_in, text_of
 
 
 def today() -> date:
@@ -247,9 +247,7 @@ class TestInvitationLinks:
 @pytest.fixture
 def director(app, admin):
     db.session.commit()
-    client = app.test_client()
-    login(client, admin)
-    return client
+    return signed_in(app, admin)
 
 
 def enrollment_form(cohort, court, **values):
@@ -503,8 +501,7 @@ def test_new_admin_pages_answer_403_to_every_other_role(app, make_user, make_cou
         "/admin/invitation",
     ]
     for role in (Role.PARTICIPANT, Role.FACILITATOR, Role.CLERK):
-        client = app.test_client()
-        login(client, make_user(role, court=court if role is Role.CLERK else None))
+        client = signed_in(app, make_user(role, court=court if role is Role.CLERK else None))
         for url in urls:
             assert client.get(url).status_code == 403, (role, url)
         home = {Role.PARTICIPANT: "/me/", Role.FACILITATOR: "/facilitator/"}.get(role, "/court/")

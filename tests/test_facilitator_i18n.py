@@ -13,8 +13,7 @@ from intervention.models import AttendanceStatus
 from intervention.services import attendance as attendance_service
 from intervention.services import reflections as reflection_service
 
-from .conftest import login
-from .helpers import REQUIRED_PROMPTS, answer, post_form, prompts_by_key, text_of
+from .helpers import REQUIRED_PROMPTS, answer, post_form, prompts_by_key, signed_in, text_of
 
 
 @pytest.fixture
@@ -34,8 +33,7 @@ def spanish(app, make_cohort, make_enrollment, make_user):
         enrollment.participant,
     )
     db.session.commit()
-    client = app.test_client()
-    login(client, facilitator)
+    client = signed_in(app, facilitator)
     return client, enrollment, attempt
 
 

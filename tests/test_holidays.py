@@ -14,8 +14,7 @@ from intervention.extensions import db
 from intervention.models import AuditEvent, Cohort, Court, Role, Session, SessionStatus, User
 from intervention.services import scheduling
 
-from .conftest import login
-from .helpers import post_form, text_of
+from .helpers import post_form, signed_in, text_of
 
 LA = ZoneInfo("America/Los_Angeles")
 THANKSGIVING = date(2026, 11, 26)
@@ -58,9 +57,7 @@ def washington(admin) -> Court:
 @pytest.fixture
 def director(app, admin):
     db.session.commit()
-    client = app.test_client()
-    login(client, admin)
-    return client
+    return signed_in(app, admin)
 
 
 def cohort_form(program, facilitator, **extra) -> dict:
@@ -180,8 +177,7 @@ def test_keeping_the_date_anyway_is_recorded_and_shown(
     )
 
     # The facilitator's pages and the man's schedule say so plainly.
-    teacher = app.test_client()
-    login(teacher, facilitator)
+    teacher = signed_in(app, facilitator)
     assert "on Thanksgiving Day (WA), kept on purpose" in text_of(
         teacher.get(f"/facilitator/cohorts/{cohort.id}")
     )
@@ -190,8 +186,7 @@ def test_keeping_the_date_anyway_is_recorded_and_shown(
     )
     case = make_enrollment(cohort=cohort, court=washington)
     db.session.commit()
-    man = app.test_client()
-    login(man, case.participant)
+    man = signed_in(app, case.participant)
     assert "This is a public holiday (Thanksgiving Day (WA)), but the class still meets." in (
         text_of(man.get("/me/schedule"))
     )

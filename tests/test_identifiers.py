@@ -18,7 +18,7 @@ from intervention.services import ServiceError, certificates, documents
 from intervention.services import enrollments as enrollment_service
 
 from .conftest import csrf_token, login
-from .helpers import complete_case, text_of
+from .helpers import complete_case, signed_in, text_of
 from .test_enrollment_admin import enroll, enrollment_form, upcoming  # noqa: F401
 
 BIRTH = date(1984, 3, 9)
@@ -133,8 +133,7 @@ def test_his_courts_clerks_see_them_and_no_one_else_does(app, identified, make_u
     clerk = make_user(Role.CLERK, court=identified.court)
     stranger = make_user(Role.CLERK, court=make_court())
     db.session.commit()
-    ours = app.test_client()
-    login(ours, clerk)
+    ours = signed_in(app, clerk)
     page = text_of(ours.get(f"/court/cases/{identified.id}"))
     assert "Mar 9, 1984" in page and PERSON in page
     rows = list(csv.DictReader(io.StringIO(text_of(ours.get("/court/cases.csv")))))
@@ -144,8 +143,7 @@ def test_his_courts_clerks_see_them_and_no_one_else_does(app, identified, make_u
     api = ours.get("/court/api/cases/KC-26-770001").get_json()
     assert (api["date_of_birth"], api["court_person_number"]) == ("1984-03-09", PERSON)
 
-    theirs = app.test_client()
-    login(theirs, stranger)
+    theirs = signed_in(app, stranger)
     assert theirs.get(f"/court/cases/{identified.id}").status_code == 404
     listing = text_of(theirs.get("/court/cases.csv"))
     assert PERSON not in listing and "1984-03-09" not in listing

@@ -13,8 +13,7 @@ from intervention.extensions import db
 from intervention.models import Court, ReferralType, Role, User
 from intervention.services import enrollments, rosters, scheduling, staff_accounts
 
-from .conftest import login
-from .helpers import post_form, text_of
+from .helpers import post_form, signed_in, text_of
 
 # Every character the issue names: embeddings and overrides (U+202A-U+202E), isolates
 # (U+2066-U+2069), the left-to-right and right-to-left marks and the Arabic letter mark.
@@ -102,8 +101,7 @@ def test_forms_remove_them_before_checking_a_name_is_given(app, make_user, make_
     admin = make_user(Role.ADMIN)
     court = make_court()
     db.session.commit()
-    client = app.test_client()
-    login(client, admin)
+    client = signed_in(app, admin)
     # A name of nothing but control characters is no name.
     response = post_form(
         client,

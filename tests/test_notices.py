@@ -21,8 +21,7 @@ from intervention.models import (
 from intervention.services import ServiceError, enrollments, notices
 from intervention.services import attendance as attendance_service
 
-from .conftest import login
-from .helpers import post_form, text_of
+from .helpers import post_form, signed_in, text_of
 
 S = AttendanceStatus
 NO_GAP_RULE = {"max_gap_days": None}
@@ -47,12 +46,6 @@ def mark(enrollment, number, status, minutes=None, **kw):
 
 def all_notices():
     return db.session.scalars(sa.select(CourtDocument).order_by(CourtDocument.id)).all()
-
-
-def signed_in(app, user):
-    client = app.test_client()
-    login(client, user)
-    return client
 
 
 @pytest.fixture

@@ -24,8 +24,8 @@ from intervention.models import (
 from intervention.services import ServiceError
 from intervention.services import reflections as reflection_service
 
-from .conftest import csrf_token, login
-from .helpers import REQUIRED_PROMPTS, answer, post_form, prompts_by_key, text_of
+from .conftest import csrf_token
+from .helpers import REQUIRED_PROMPTS, answer, post_form, prompts_by_key, signed_in, text_of
 
 MINIMUM = {**REQUIRED_PROMPTS, "what-i-want-from-this": 50, "behind-the-mask": 50}
 
@@ -43,12 +43,6 @@ def submitted(enrollment, key: str, marker: str, hours_ago: float = 1):
     attempt.submitted_at = utcnow() - timedelta(hours=hours_ago)
     db.session.flush()
     return attempt
-
-
-def signed_in(app, user):
-    client = app.test_client()
-    login(client, user)
-    return client
 
 
 def review_url(attempt, **args) -> str:

@@ -16,18 +16,11 @@ from intervention.services import attendance as attendance_service
 from intervention.services import enrollments, rosters
 from intervention.services.rosters import RosterImportError
 
-from .conftest import login
-from .helpers import answer, post_form, prompts_by_key, text_of
+from .helpers import answer, post_form, prompts_by_key, signed_in, text_of
 
 S = AttendanceStatus
 NO_GAP_RULE = {"max_gap_days": None}
 HEADER = "case_number,status,minutes,note,reason"
-
-
-def signed_in(app, user):
-    client = app.test_client()
-    login(client, user)
-    return client
 
 
 def parse(text: str) -> list[list[str]]:

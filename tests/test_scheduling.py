@@ -21,8 +21,7 @@ from intervention.models import (
 from intervention.services import ServiceError, scheduling
 from intervention.services import attendance as attendance_service
 
-from .conftest import login
-from .helpers import post_form, text_of
+from .helpers import post_form, signed_in, text_of
 
 LA = ZoneInfo("America/Los_Angeles")
 
@@ -364,9 +363,7 @@ class TestSessionChanges:
 @pytest.fixture
 def director(app, admin):
     db.session.commit()
-    client = app.test_client()
-    login(client, admin)
-    return client
+    return signed_in(app, admin)
 
 
 def test_admin_adds_and_edits_a_court_in_the_browser(director):

@@ -21,7 +21,7 @@ from intervention.models import AuditEvent, BrowserSession, Role
 from intervention.services import staff_accounts
 
 from .conftest import PASSWORD, csrf_token, login
-from .helpers import post_form, text_of
+from .helpers import post_form, signed_in, text_of
 from .querycount import counting
 
 COOKIE = "session"
@@ -74,8 +74,7 @@ def clock(monkeypatch):
 
 def test_a_cookie_saved_before_signing_out_opens_nothing_after(app, make_user):
     man = make_user(Role.PARTICIPANT)
-    client = app.test_client()
-    login(client, man)
+    client = signed_in(app, man)
     copy = saved_cookie(client)
     assert replayed(app, copy).get("/account").status_code == 200  # a copy works meanwhile
 
@@ -125,8 +124,7 @@ def test_signing_out_everywhere_ends_every_session_and_its_copies(app, make_user
 
 def test_an_idle_session_is_ended_for_its_copies_too(app, make_user, clock):
     user = make_user(Role.FACILITATOR)
-    client = app.test_client()
-    login(client, user)
+    client = signed_in(app, user)
     copy = saved_cookie(client)
     clock[0] += 31 * 60
     response = replayed(app, copy).get("/facilitator/")
@@ -139,8 +137,7 @@ def test_an_idle_session_is_ended_for_its_copies_too(app, make_user, clock):
 
 def test_a_disabled_account_is_signed_out_at_once(app, make_user):
     director, clerk = make_user(Role.ADMIN), make_user(Role.FACILITATOR)
-    client = app.test_client()
-    login(client, clerk)
+    client = signed_in(app, clerk)
     copy = saved_cookie(client)
     staff_accounts.set_active(clerk, False, director)
     db.session.commit()
@@ -258,8 +255,7 @@ def test_a_pending_sign_in_and_an_invitation_link_stay_on_the_server(app, make_u
     assert "pending" not in decoded_parts(saved_cookie(client))  # ...but not in the cookie
 
     director, man = make_user(Role.ADMIN), make_user(Role.PARTICIPANT)
-    admin = app.test_client()
-    login(admin, director)
+    admin = signed_in(app, director)
     response = post_form(admin, f"/admin/participants/{man.id}/invitation", {}, page="/admin/")
     assert response.headers["Location"] == "/admin/invitation"
     assert "invitation" not in decoded_parts(saved_cookie(admin))
@@ -291,8 +287,7 @@ def test_a_page_without_a_session_writes_nothing(app):
 
 def test_last_seen_is_written_at_most_once_a_minute(app, make_user, clock):
     user = make_user(Role.PARTICIPANT)
-    client = app.test_client()
-    login(client, user)
+    client = signed_in(app, user)
     client.get("/account")  # its forms put a new CSRF token in the session: written now
     (row,) = rows(user)
     first = row.last_seen_at

@@ -15,7 +15,7 @@ from intervention.services import ServiceError
 from intervention.services import staff_accounts as accounts
 
 from .conftest import PASSWORD, csrf_token, login
-from .helpers import post_form, text_of
+from .helpers import post_form, signed_in, text_of
 
 
 @pytest.fixture
@@ -212,8 +212,7 @@ def test_non_admins_are_refused(client, make_user, make_court, role):
 def test_disabling_signs_out_open_sessions(app, director, make_user):
     facilitator = make_user(Role.FACILITATOR)
     db.session.commit()
-    theirs = app.test_client()
-    login(theirs, facilitator)
+    theirs = signed_in(app, facilitator)
     assert theirs.get("/facilitator/").status_code == 200
     accounts.set_active(facilitator, False, director)
     db.session.commit()

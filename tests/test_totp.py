@@ -19,8 +19,8 @@ from intervention.services import ServiceError
 from intervention.services import accounts as account_service
 
 from .authenticator import SoftPasskey
-from .conftest import PASSWORD, csrf_token, login
-from .helpers import post_form, text_of
+from .conftest import PASSWORD, csrf_token
+from .helpers import post_form, signed_in, text_of
 from .test_second_factor import passkey_post
 
 SECRET_RE = re.compile(r'<code class="totp-secret">([A-Z2-7 ]+)</code>')
@@ -129,8 +129,7 @@ def test_a_right_code_costs_no_extra_attempt(app, make_user):
     limiter.reset()
     try:
         for _ in range(9):
-            client = app.test_client()
-            login(client, make_user(Role.FACILITATOR))
+            signed_in(app, make_user(Role.FACILITATOR))
         sign_in(app.test_client(), make_user(Role.FACILITATOR))  # the tenth
         response = sign_in(app.test_client(), make_user(Role.FACILITATOR))
         assert response.status_code == 429
@@ -141,8 +140,7 @@ def test_a_right_code_costs_no_extra_attempt(app, make_user):
 
 def test_turning_it_off_needs_a_code_and_another_factor(app, make_user):
     user = make_user(Role.FACILITATOR)
-    client = app.test_client()
-    login(client, user)
+    client = signed_in(app, user)
     secret = user.totp_secret
     page = text_of(client.get("/account/two-step"))
     assert "only second factor" in page and "Turn off" not in page
