@@ -1,14 +1,18 @@
-"""Helpers the test files share: clients signed in, answers of a given length, forms posted
-like a browser, links read from pages, and a case brought to completion through the services."""
+"""Helpers the test files share: clients signed in, audit events read back, answers of a given
+length, forms posted like a browser, links read from pages, and a case brought to completion
+through the services."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 
+import sqlalchemy as sa
+
 from intervention.extensions import db
 from intervention.models import (
     AttendanceStatus,
+    AuditEvent,
     Certificate,
     Enrollment,
     ReviewOutcome,
@@ -35,6 +39,12 @@ def signed_in(app, user: User, password: str = PASSWORD):
     client = app.test_client()
     login(client, user, password)
     return client
+
+
+def events(action: str) -> list[AuditEvent]:
+    """The audit log's events of one action, oldest first."""
+    query = sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+    return list(db.session.scalars(query))
 
 
 def violated(result) -> dict[str, str]:

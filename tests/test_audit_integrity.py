@@ -22,7 +22,7 @@ from intervention.services import certificates as certificate_service
 from intervention.services import documents as document_service
 
 from .conftest import csrf_token, login
-from .helpers import complete_case, text_of
+from .helpers import complete_case, events, text_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -177,11 +177,11 @@ def director(client, make_user):
 def chain(make_user):
     """Five events, committed as any request commits them."""
     actor = make_user(Role.ADMIN)
-    events = [audit.record("test.event", actor, actor, n=n) for n in range(5)]
+    recorded = [audit.record("test.event", actor, actor, n=n) for n in range(5)]
     db.session.commit()
     ok, broken, _count = audit.verify_chain()
     assert ok and broken is None
-    return events
+    return recorded
 
 
 @pytest.mark.parametrize("tamper", TAMPERINGS, ids=lambda f: f.__name__)
@@ -244,11 +244,7 @@ def _verify(client, method: str, cert, data: bytes):
 
 
 def _incidents() -> list[AuditEvent]:
-    return list(
-        db.session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.action == "certificate.integrity_failure")
-        )
-    )
+    return events("certificate.integrity_failure")
 
 
 @pytest.mark.parametrize("method", ["upload", "code", "link"])
@@ -341,12 +337,12 @@ def _lines() -> list[dict]:
 
 def test_a_commit_that_adds_events_writes_a_signed_checkpoint(director):
     before = len(_lines())
-    events = [audit.record("test.event", director, None, n=n) for n in range(3)]
+    recorded = [audit.record("test.event", director, None, n=n) for n in range(3)]
     assert len(_lines()) == before  # flushed, not committed: nothing vouched for yet
     db.session.commit()
     newest = checkpoints.newest()
     assert len(_lines()) == before + 1
-    assert newest.head == events[-1].hash
+    assert newest.head == recorded[-1].hash
     assert newest.count == db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
     assert checkpoints.is_genuine(newest)
     db.session.commit()  # nothing new: no checkpoint
@@ -445,9 +441,9 @@ def test_the_checkpoint_command_signs_the_log_as_it_stands(chain, runner):
 
 
 def test_the_admin_pages_say_the_log_was_cut(client, director):
-    events = [audit.record("test.event", director, None, n=n) for n in range(3)]
+    recorded = [audit.record("test.event", director, None, n=n) for n in range(3)]
     db.session.commit()
-    _raw("DELETE FROM audit_events WHERE id >= :id", id=events[1].id)
+    _raw("DELETE FROM audit_events WHERE id >= :id", id=recorded[1].id)
     for url in ("/admin/audit", "/admin/"):
         page = text_of(client.get(url))
         assert "Chain broken" in page

@@ -15,7 +15,7 @@ from intervention.models import AuditEvent, Role
 from intervention.services import audit
 
 from .conftest import login
-from .helpers import signed_in, text_of
+from .helpers import events, signed_in, text_of
 
 
 @pytest.fixture
@@ -101,16 +101,12 @@ def test_a_broken_chain_is_named_at_the_top(client, director):
 
 def test_viewing_and_exporting_are_audited(client, director):
     client.get("/admin/audit?action=auth.login")
-    view = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "audit.view")).all()[
-        -1
-    ]
+    view = events("audit.view")[-1]
     assert view.actor_id == director.id
     assert view.details["filters"] == {"action": "auth.login"}
     response = client.get("/admin/audit.csv?actor=director")
     response.get_data()
-    export = db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == "audit.export")
-    ).all()[-1]
+    export = events("audit.export")[-1]
     # Whether an actor was searched for, never the words: they may be a participant's email.
     assert export.actor_id == director.id
     assert export.details == {"filters": {"actor_searched": True}}

@@ -6,13 +6,11 @@ from __future__ import annotations
 from io import BytesIO
 
 import pytest
-import sqlalchemy as sa
 from flask import render_template
 from pypdf import PdfReader
 
 from intervention.extensions import db
 from intervention.models import (
-    AuditEvent,
     CertificateStatus,
     DocumentKind,
     Enrollment,
@@ -24,15 +22,9 @@ from intervention.services import ServiceError, documents, enrollments
 from intervention.services import certificates as certificate_service
 
 from .conftest import csrf_token
-from .helpers import complete_case, post_form, signed_in, text_of
+from .helpers import complete_case, events, post_form, signed_in, text_of
 
 ES = EnrollmentState
-
-
-def events(action: str) -> list[AuditEvent]:
-    return db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-    ).all()
 
 
 @pytest.fixture

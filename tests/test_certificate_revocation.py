@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from intervention.extensions import db
 from intervention.i18n import format_date
 from intervention.models import (
-    AuditEvent,
     Certificate,
     CertificateStatus,
     EnrollmentState,
@@ -24,17 +23,11 @@ from intervention.services import ServiceError
 from intervention.services import certificates as certificate_service
 
 from .conftest import csrf_token
-from .helpers import complete_case, post_form, signed_in, text_of
+from .helpers import complete_case, events, post_form, signed_in, text_of
 
 REVOKE_REASON = "Attendance sheet for session 3 was forged by Xqzrevokereason."
 AGAIN_REASON = "Court clerk confirmed the real sheet, Xqzagainreason."
 CORRECTION_REASON = "Middle name was missing, Xqzcorrectionreason."
-
-
-def events(action: str) -> list[AuditEvent]:
-    return db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-    ).all()
 
 
 @pytest.fixture

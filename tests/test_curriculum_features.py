@@ -20,7 +20,6 @@ from intervention.curriculum import render, sync
 from intervention.curriculum.sync import sync_curricula
 from intervention.extensions import db
 from intervention.models import (
-    AuditEvent,
     CurriculumAsset,
     CurriculumVersion,
     Module,
@@ -34,7 +33,7 @@ from intervention.services import curriculum as curriculum_service
 from intervention.services import reflections as reflection_service
 
 from .conftest import FIXTURE_CURRICULA, csrf_token
-from .helpers import answer, complete_case, prompts_by_key, signed_in, text_of
+from .helpers import answer, complete_case, events, prompts_by_key, signed_in, text_of
 
 SLUG = "accountability-and-change"
 MODULE_1 = "modules/01-why-you-are-here.md"
@@ -745,9 +744,7 @@ def test_a_cohort_stays_on_its_version_until_moved(
     # The certificate still names the version he took.
     assert cert.version_id == a.id
 
-    [event] = db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == "cohort.move_version")
-    ).all()
+    [event] = events("cohort.move_version")
     assert (event.actor_id, event.object_type, event.object_id) == (admin.id, "cohort", cohort.id)
     assert event.details == {
         "from": "2026.1",

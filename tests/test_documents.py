@@ -13,7 +13,6 @@ from pypdf import PdfReader
 from intervention.extensions import db
 from intervention.models import (
     AttendanceStatus,
-    AuditEvent,
     CourtDocument,
     DocumentKind,
     EnrollmentState,
@@ -24,7 +23,7 @@ from intervention.services import ServiceError, documents, enrollments, notices
 from intervention.services import attendance as attendance_service
 from intervention.services import reflections as reflection_service
 
-from .helpers import answer, post_form, prompts_by_key, signed_in, text_of
+from .helpers import answer, events, post_form, prompts_by_key, signed_in, text_of
 
 S = AttendanceStatus
 SECRET = "Quokkazanzibar"  # a word only his reflection contains
@@ -43,12 +42,6 @@ def mark(enrollment, number, status):
     return attendance_service.mark(
         session, enrollment, status, minutes, enrollment.cohort.facilitators[0]
     )
-
-
-def events(action: str) -> list[AuditEvent]:
-    return db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-    ).all()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from itsdangerous import TimestampSigner
 from intervention.auth import invitations
 from intervention.extensions import db
 from intervention.models import (
-    AuditEvent,
     Court,
     Enrollment,
     EnrollmentState,
@@ -26,19 +25,11 @@ from intervention.services import ServiceError
 from intervention.services import enrollments as enrollment_service
 
 from .conftest import PASSWORD, csrf_token, login
-from .helpers import post_form, signed_in, text_of
+from .helpers import events, post_form, signed_in, text_of
 
 
 def today() -> date:
     return datetime.now(UTC).date()
-
-
-def events(action: str) -> list[AuditEvent]:
-    return list(
-        db.session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-        )
-    )
 
 
 @pytest.fixture

@@ -11,21 +11,16 @@ import sqlalchemy as sa
 
 from intervention.demo import seed
 from intervention.extensions import db
-from intervention.models import AuditEvent, Cohort, Court, Role, Session, SessionStatus, User
+from intervention.models import Cohort, Court, Role, Session, SessionStatus, User
 from intervention.services import scheduling
 
-from .helpers import post_form, signed_in, text_of
+from .helpers import events, post_form, signed_in, text_of
 
 LA = ZoneInfo("America/Los_Angeles")
 THANKSGIVING = date(2026, 11, 26)
 # Thanksgiving's Friday is Native American Heritage Day, a state holiday in Washington:
 # the next free day is the Saturday.
 FREE_DAY = date(2026, 11, 28)
-
-
-def events(action: str) -> list[AuditEvent]:
-    query = sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-    return list(db.session.scalars(query))
 
 
 def local_days(cohort: Cohort) -> list[date]:

@@ -18,7 +18,7 @@ from intervention.services import ServiceError, certificates, documents
 from intervention.services import enrollments as enrollment_service
 
 from .conftest import csrf_token, login
-from .helpers import complete_case, signed_in, text_of
+from .helpers import complete_case, events, signed_in, text_of
 from .test_enrollment_admin import enroll, enrollment_form, upcoming  # noqa: F401
 
 BIRTH = date(1984, 3, 9)
@@ -169,9 +169,6 @@ def test_verify_never_shows_them(client, identified):
 
 
 def test_the_director_corrects_them_and_the_next_document_uses_them(client, identified, make_user):
-    import sqlalchemy as sa
-
-    from intervention.models import AuditEvent
 
     facilitator = identified.cohort.facilitators[0]
     before = documents.progress_report(identified, facilitator)
@@ -191,9 +188,7 @@ def test_the_director_corrects_them_and_the_next_document_uses_them(client, iden
     assert response.status_code == 302, text_of(response)
     db.session.expire_all()
     assert identified.date_of_birth == date(1985, 3, 9) and identified.probation_officer == ""
-    [event] = db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == "enrollment.referral_update")
-    ).all()
+    [event] = events("enrollment.referral_update")
     assert event.details == {
         "fields": ["court_person_number", "date_of_birth", "probation_officer"]
     }

@@ -12,7 +12,6 @@ from intervention.extensions import db
 from intervention.i18n import format_date
 from intervention.models import (
     AttendanceStatus,
-    AuditEvent,
     CourtDocument,
     DocumentKind,
     EnrollmentState,
@@ -21,7 +20,7 @@ from intervention.models import (
 from intervention.services import ServiceError, enrollments, notices
 from intervention.services import attendance as attendance_service
 
-from .helpers import post_form, signed_in, text_of
+from .helpers import events, post_form, signed_in, text_of
 
 S = AttendanceStatus
 NO_GAP_RULE = {"max_gap_days": None}
@@ -74,10 +73,8 @@ def test_one_notice_per_broken_rule_due_within_the_courts_deadline(absent_twice)
     mark(absent_twice, 3, S.ABSENT)  # worse, but the same breach
     assert notices.draft_for(absent_twice) == []
     assert len(all_notices()) == 2
-    events = db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == "notice.draft")
-    ).all()
-    assert [e.details["rule"] for e in events] == ["max_absences", "max_consecutive_absences"]
+    drafted = events("notice.draft")
+    assert [e.details["rule"] for e in drafted] == ["max_absences", "max_consecutive_absences"]
 
 
 def test_a_sent_notice_is_not_drafted_again_for_the_same_breach(absent_twice, make_user):
@@ -152,9 +149,7 @@ def test_mark_sent_records_date_and_method_and_is_audited(absent_twice, make_use
     )
     with pytest.raises(ServiceError, match="already marked sent"):
         notices.mark_sent(notice, court_today(absent_twice), "Fax", actor)
-    event = db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == "notice.sent")
-    ).one()
+    [event] = events("notice.sent")
     assert event.details["method"] == "E-filing" and event.actor_id == actor.id
 
 

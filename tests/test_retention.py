@@ -13,7 +13,7 @@ from intervention.services import ServiceError, notices, retention
 from intervention.services import enrollments as enrollment_service
 from intervention.services import reflections as reflection_service
 
-from .helpers import answer, prompts_by_key, stored_certificate
+from .helpers import answer, events, prompts_by_key, stored_certificate
 
 CLOSED_AT = datetime(2020, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -70,11 +70,8 @@ def test_closed_case_past_its_period_is_anonymised(make_enrollment, make_user, r
     # The court can still verify: number, status, hash and the case number survive.
     assert cert.number and cert.status.value == "valid" and cert.pdf
     assert enrollment.case_number.startswith("TC-")
-    events = db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == "retention.apply")
-    ).all()
-    assert len(events) == 1
-    assert enrollment.id in events[0].details["enrollment_ids"]
+    [applied] = events("retention.apply")
+    assert enrollment.id in applied.details["enrollment_ids"]
 
 
 def test_not_yet_due_open_and_held_cases_are_kept(make_enrollment, make_user):

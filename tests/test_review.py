@@ -25,7 +25,7 @@ from intervention.services import ServiceError
 from intervention.services import reflections as reflection_service
 
 from .conftest import csrf_token
-from .helpers import REQUIRED_PROMPTS, answer, post_form, prompts_by_key, signed_in, text_of
+from .helpers import REQUIRED_PROMPTS, answer, events, post_form, prompts_by_key, signed_in, text_of
 
 MINIMUM = {**REQUIRED_PROMPTS, "what-i-want-from-this": 50, "behind-the-mask": 50}
 
@@ -295,9 +295,7 @@ def test_rubric_scores_are_optional_validated_stored_and_shown(app, case):
     review.rubric_scores = {"honesty": 0, "harm": 3}
     assert reflection_service.rubric_lines(review) == [("Honesty", "Avoids the question")]
 
-    [event] = db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == "reflection.review")
-    ).all()
+    [event] = events("reflection.review")
     assert event.details["rubric"] == {"honesty": 2}
 
 
@@ -476,15 +474,11 @@ def test_assign_reviewer_hands_reviews_over_and_back_with_an_audit_event(case, m
     reflection_service.assign_reviewer(cohort, None, admin, "Dana is back.")
     assert cohort.reviewer_id is None
 
-    events = db.session.scalars(
-        sa.select(AuditEvent)
-        .where(AuditEvent.action == "cohort.assign_reviewer")
-        .order_by(AuditEvent.id)
-    ).all()
-    assert [(e.actor_id, e.object_type, e.object_id) for e in events] == [
+    assigned = events("cohort.assign_reviewer")
+    assert [(e.actor_id, e.object_type, e.object_id) for e in assigned] == [
         (admin.id, "cohort", cohort.id)
     ] * 2
-    assert [e.details for e in events] == [
+    assert [e.details for e in assigned] == [
         {"from": None, "to": ray.id, "reason": "Dana is on leave."},
         {"from": ray.id, "to": None, "reason": "Dana is back."},
     ]
@@ -540,9 +534,7 @@ def test_the_admin_cohort_page_reassigns_reviews(app, case, make_user):
     assert f'<option selected value="{ray.email}">' in page
     db.session.expire_all()
     assert cohort.reviewer_id == ray.id
-    event = db.session.scalar(
-        sa.select(AuditEvent).where(AuditEvent.action == "cohort.assign_reviewer")
-    )
+    event = events("cohort.assign_reviewer")[0]
     assert event.details == {"from": None, "to": ray.id, "reason": "Dana is on leave."}
 
     name = enrollment.participant.full_name

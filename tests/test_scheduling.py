@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from intervention.extensions import db
 from intervention.models import (
     AttendanceStatus,
-    AuditEvent,
     Cohort,
     Court,
     Role,
@@ -21,17 +20,9 @@ from intervention.models import (
 from intervention.services import ServiceError, scheduling
 from intervention.services import attendance as attendance_service
 
-from .helpers import post_form, signed_in, text_of
+from .helpers import events, post_form, signed_in, text_of
 
 LA = ZoneInfo("America/Los_Angeles")
-
-
-def events(action: str) -> list[AuditEvent]:
-    return list(
-        db.session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-        )
-    )
 
 
 @pytest.fixture

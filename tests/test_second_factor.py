@@ -18,12 +18,12 @@ from intervention.auth import views as auth_views
 from intervention.config import ROOT
 from intervention.demo import DEMO_PASSWORD, seed
 from intervention.extensions import db, limiter
-from intervention.models import AuditEvent, Passkey, RecoveryCode, Role, User
+from intervention.models import Passkey, RecoveryCode, Role, User
 from intervention.services import ServiceError, second_factor
 
 from .authenticator import SoftPasskey, options_on
 from .conftest import CSRF_RE, PASSWORD, csrf_token, send_code
-from .helpers import post_form, signed_in, text_of
+from .helpers import events, post_form, signed_in, text_of
 
 F, C, A = Role.FACILITATOR, Role.CLERK, Role.ADMIN
 HOME = {F: "/facilitator/", C: "/court/", A: "/admin/"}
@@ -46,14 +46,6 @@ STAFF_PAGES = [
     "/account/recovery-codes",
     "/me/",
 ]
-
-
-def events(action: str) -> list[AuditEvent]:
-    return list(
-        db.session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-        )
-    )
 
 
 def password_step(client, user, password: str = PASSWORD):

@@ -26,13 +26,7 @@ from intervention.services import certificates as certificate_service
 from intervention.services import completion_text as words
 from intervention.services import reflections as reflection_service
 
-from .helpers import (
-    accept_all_required,
-    answer,
-    complete_case,
-    mark_all,
-    prompts_by_key,
-)
+from .helpers import accept_all_required, answer, complete_case, events, mark_all, prompts_by_key
 
 NO_GAP_RULE = {"max_gap_days": None}  # the 21-day rule would trip on sessions weeks ago
 
@@ -399,10 +393,7 @@ class TestReflections:
         again = reflection_service.submit(reflection, text, 0, man)  # the resent form
         assert again is first
         assert len(reflection.attempts) == 1
-        submits = db.session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.action == "reflection.submit")
-        ).all()
-        assert len(submits) == 1
+        assert len(events("reflection.submit")) == 1
 
     def test_a_different_answer_while_waiting_is_refused(self, reflection):
         man = reflection.enrollment.participant
@@ -548,9 +539,7 @@ class TestCertificates:
         assert enrollment.state is EnrollmentState.COMPLETED
         assert enrollment.transitions[-1].reason == f"Certificate {cert.number} issued."
         assert certificate_service.find_by_pdf(cert.pdf) is cert
-        event = db.session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.action == "certificate.issue")
-        ).one()
+        [event] = events("certificate.issue")
         # The hash and the case, sealed: what /verify and `audit verify` hold the PDF against.
         assert event.details == {
             "number": cert.number,
@@ -673,10 +662,10 @@ class TestCertificates:
 def chain(make_user):
     """Five events on top of whatever the database already holds."""
     actor = make_user(Role.ADMIN)
-    events = [audit.record("test.event", actor, actor, n=n) for n in range(5)]
+    recorded = [audit.record("test.event", actor, actor, n=n) for n in range(5)]
     ok, broken, _count = audit.verify_chain()
     assert ok and broken is None
-    return events
+    return recorded
 
 
 def _raw(sql: str, **params) -> None:

@@ -10,24 +10,19 @@ import time
 
 import pyotp
 import pytest
-import sqlalchemy as sa
 
 from intervention.auth import invitations
 from intervention.auth import sessions as session_store
 from intervention.auth import throttle as auth_throttle
 from intervention.extensions import db, limiter
-from intervention.models import AuditEvent, Role
+from intervention.models import Role
 from intervention.services import ServiceError
 from intervention.services import accounts as account_service
 
 from .conftest import PASSWORD, csrf_token, login
-from .helpers import post_form, text_of
+from .helpers import events, post_form, text_of
 
 NEW_PASSWORD = "lantern orchard quietly"
-
-
-def events(action: str) -> list[AuditEvent]:
-    return list(db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action)))
 
 
 # --- the password policy ---------------------------------------------------------------------

@@ -9,7 +9,6 @@ import io
 import re
 
 import pytest
-from sqlalchemy import select
 
 from intervention.config import load_config
 from intervention.extensions import db, limiter
@@ -18,7 +17,7 @@ from intervention.services import audit
 from intervention.services import certificates as certificate_service
 
 from .conftest import csrf_token
-from .helpers import complete_case, text_of
+from .helpers import complete_case, events, text_of
 
 
 @pytest.fixture
@@ -48,13 +47,7 @@ def by_code(client, code: str):
 
 
 def verifications() -> list[AuditEvent]:
-    return list(
-        db.session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.action == "certificate.verify")
-            .order_by(AuditEvent.id)
-        )
-    )
+    return events("certificate.verify")
 
 
 def second_certificate(old: Certificate) -> Certificate:
