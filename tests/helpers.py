@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from intervention.extensions import db
 from intervention.models import (
+    Attendance,
     AttendanceStatus,
     AuditEvent,
     Certificate,
@@ -79,9 +80,28 @@ def prompts_by_key(enrollment: Enrollment) -> dict:
     return {p.key: p for m in enrollment.cohort.version.modules for p in m.prompts}
 
 
+def mark(
+    enrollment: Enrollment,
+    number: int,
+    status: AttendanceStatus,
+    minutes: int | None = None,
+    **kw,
+) -> Attendance:
+    """His mark at session `number` of his cohort (1 is the first), made by its first
+    facilitator. Without `minutes`, the product's default for the status
+    (attendance.default_minutes): the whole session when present or late, none otherwise.
+    `note=` and `reason=` go on to the service."""
+    session = enrollment.cohort.sessions[number - 1]
+    if minutes is None:
+        minutes = attendance_service.default_minutes(session, status)
+    facilitator = enrollment.cohort.facilitators[0]
+    return attendance_service.mark(session, enrollment, status, minutes, facilitator, **kw)
+
+
 def mark_all(enrollment: Enrollment, actor: User, status=AttendanceStatus.PRESENT) -> None:
     for session in enrollment.cohort.sessions:
-        attendance_service.mark(session, enrollment, status, session.module.duration_minutes, actor)
+        minutes = attendance_service.default_minutes(session, status)
+        attendance_service.mark(session, enrollment, status, minutes, actor)
 
 
 def accept_all_required(enrollment: Enrollment, reviewer: User, marker: str = "Answer") -> None:

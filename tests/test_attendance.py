@@ -25,7 +25,7 @@ from intervention.services import ServiceError, completion, enrollments
 from intervention.services import attendance as attendance_service
 from intervention.services import completion_text as words
 
-from .helpers import post_form, signed_in, text_of, violated
+from .helpers import mark, post_form, signed_in, text_of, violated
 
 S = AttendanceStatus
 NO_GAP_RULE = {"max_gap_days": None}  # the fixture sessions were weeks ago
@@ -33,15 +33,6 @@ NO_GAP_RULE = {"max_gap_days": None}  # the fixture sessions were weeks ago
 
 def today():
     return datetime.now(UTC).date()
-
-
-def mark(enrollment, number: int, status: AttendanceStatus, minutes: int | None = None, **kw):
-    session = enrollment.cohort.sessions[number - 1]
-    if minutes is None:
-        full = status in (S.PRESENT, S.LATE)
-        minutes = session.module.duration_minutes if full else 0
-    facilitator = enrollment.cohort.facilitators[0]
-    return attendance_service.mark(session, enrollment, status, minutes, facilitator, **kw)
 
 
 def director():

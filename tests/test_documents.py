@@ -20,10 +20,9 @@ from intervention.models import (
     Role,
 )
 from intervention.services import ServiceError, documents, enrollments, notices
-from intervention.services import attendance as attendance_service
 from intervention.services import reflections as reflection_service
 
-from .helpers import answer, events, post_form, prompts_by_key, signed_in, text_of
+from .helpers import answer, events, mark, post_form, prompts_by_key, signed_in, text_of
 
 S = AttendanceStatus
 SECRET = "Quokkazanzibar"  # a word only his reflection contains
@@ -33,14 +32,6 @@ def pdf_text(data: bytes) -> str:
     """The document's words, with line breaks made spaces so wrapped phrases still match."""
     return " ".join(
         " ".join(page.extract_text().split()) for page in PdfReader(BytesIO(data)).pages
-    )
-
-
-def mark(enrollment, number, status):
-    session = enrollment.cohort.sessions[number - 1]
-    minutes = 120 if status in (S.PRESENT, S.LATE) else 0
-    return attendance_service.mark(
-        session, enrollment, status, minutes, enrollment.cohort.facilitators[0]
     )
 
 

@@ -20,7 +20,7 @@ from intervention.models import (
 from intervention.services import ServiceError, enrollments, notices
 from intervention.services import attendance as attendance_service
 
-from .helpers import events, post_form, signed_in, text_of
+from .helpers import events, mark, post_form, signed_in, text_of
 
 S = AttendanceStatus
 NO_GAP_RULE = {"max_gap_days": None}
@@ -32,15 +32,6 @@ def today():
 
 def court_today(enrollment):
     return notices.court_today(enrollment)
-
-
-def mark(enrollment, number, status, minutes=None, **kw):
-    session = enrollment.cohort.sessions[number - 1]
-    if minutes is None:
-        minutes = 120 if status in (S.PRESENT, S.LATE) else 0
-    return attendance_service.mark(
-        session, enrollment, status, minutes, enrollment.cohort.facilitators[0], **kw
-    )
 
 
 def all_notices():

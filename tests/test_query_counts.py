@@ -24,11 +24,10 @@ from intervention.models import (
     Role,
     User,
 )
-from intervention.services import attendance as attendance_service
 from intervention.services import reflections as reflection_service
 
 from .conftest import csrf_token
-from .helpers import answer, prompts_by_key, signed_in, stored_certificate
+from .helpers import answer, mark, prompts_by_key, signed_in, stored_certificate
 from .querycount import counting
 
 MAX_QUERIES = 10
@@ -92,13 +91,10 @@ class Builder:
             participant=self.make_user(name=f"Matthew Ortega{n:03d}"),
             case_number=f"KC-26-{n:06d}",
         )
-        facilitator = cohort.facilitators[0]
         statuses = [AttendanceStatus.PRESENT, AttendanceStatus.LATE, AttendanceStatus.ABSENT]
         for i, session in enumerate(cohort.sessions):
             if session.scheduled_at < datetime.now(UTC):
-                status = statuses[(n + i) % len(statuses)]
-                minutes = session.module.duration_minutes if status is not statuses[2] else 0
-                attendance_service.mark(session, enrollment, status, minutes, facilitator)
+                mark(enrollment, i + 1, statuses[(n + i) % len(statuses)])
         prompts = prompts_by_key(enrollment)
         self.reviewed(enrollment, prompts["what-happened"], [ReviewOutcome.ACCEPTED])
         self.reviewed(

@@ -16,7 +16,7 @@ from intervention.services import attendance as attendance_service
 from intervention.services import enrollments, rosters
 from intervention.services.rosters import RosterImportError
 
-from .helpers import answer, events, post_form, prompts_by_key, signed_in, text_of
+from .helpers import answer, events, mark, post_form, prompts_by_key, signed_in, text_of
 
 S = AttendanceStatus
 NO_GAP_RULE = {"max_gap_days": None}
@@ -46,15 +46,6 @@ def cohort_of_three(make_cohort, make_enrollment, make_user):
     ]
     db.session.commit()
     return cohort, men
-
-
-def mark(enrollment, number, status, minutes=None, **kw):
-    session = enrollment.cohort.sessions[number - 1]
-    if minutes is None:
-        minutes = 120 if status in (S.PRESENT, S.LATE) else 0
-    return attendance_service.mark(
-        session, enrollment, status, minutes, enrollment.cohort.facilitators[0], **kw
-    )
 
 
 def upload(session, text: str, actor):

@@ -26,17 +26,17 @@ from intervention.services import certificates as certificate_service
 from intervention.services import completion_text as words
 from intervention.services import reflections as reflection_service
 
-from .helpers import accept_all_required, answer, complete_case, events, mark_all, prompts_by_key
+from .helpers import (
+    accept_all_required,
+    answer,
+    complete_case,
+    events,
+    mark,
+    mark_all,
+    prompts_by_key,
+)
 
 NO_GAP_RULE = {"max_gap_days": None}  # the 21-day rule would trip on sessions weeks ago
-
-
-def mark(enrollment, number: int, status: AttendanceStatus, minutes: int | None = None, **kw):
-    session = enrollment.cohort.sessions[number - 1]
-    facilitator = enrollment.cohort.facilitators[0]
-    if minutes is None:
-        minutes = session.module.duration_minutes if status is not AttendanceStatus.ABSENT else 0
-    return attendance_service.mark(session, enrollment, status, minutes, facilitator, **kw)
 
 
 def today():
