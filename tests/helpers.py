@@ -149,18 +149,22 @@ SMALL_SVG_LOGO = (
 )
 
 
-def save_provider(admin: User):
-    """The program's letterhead with a logo, as a director keeps it at /admin/provider."""
+# A program's whole letterhead, as long as a real one: the legal name, two address lines, phone,
+# email, licence and the director who signs.
+LETTERHEAD = {
+    "legal_name": "Northwest Accountability Programs",
+    "address": "1420 Fourth Avenue, Suite 300\nSeattle, WA 98101",
+    "phone": "(206) 555-0142",
+    "email": "court-reports@nwap.example",
+    "license_number": "WA-DSHS-IP-2291",
+    "director_name": "Dana Whitfield",
+    "director_title": "Program Director",
+}
+
+
+def save_provider(admin: User, *, logo: bytes | None = SMALL_SVG_LOGO, **fields: str):
+    """The program's full letterhead with a logo, as a director keeps it at /admin/provider.
+    `fields` change any of its LETTERHEAD lines; logo=None leaves the logo out."""
     from intervention.services import provider
 
-    return provider.save(
-        actor=admin,
-        legal_name="Test Accountability Programs",
-        address="1 Main Street\nSeattle, WA 98101",
-        phone="(206) 555-0100",
-        email="reports@test.example",
-        license_number="WA-TEST-1",
-        director_name="Dana Director",
-        director_title="Program Director",
-        logo=SMALL_SVG_LOGO,
-    )
+    return provider.save(actor=admin, logo=logo, **{**LETTERHEAD, **fields})

@@ -20,7 +20,7 @@ from intervention.services import attendance as attendance_service
 from intervention.services import certificates as certificate_service
 from intervention.services import completion, documents
 
-from .helpers import complete_case, post_form, signed_in, text_of
+from .helpers import complete_case, post_form, save_provider, signed_in, text_of
 
 
 def pdf_text(data: bytes) -> str:
@@ -232,23 +232,12 @@ def test_progress_report_page_count(tmp_path, make_user, make_enrollment, sessio
     assert f"{sessions} {format_date(final.scheduled_at, enrollment.cohort.timezone)}" in last
 
 
-def with_full_letterhead(enrollment, make_user) -> None:
-    """Everything a real court document carries above its record: the provider's two-line
+def with_letterhead_and_parties(enrollment, make_user) -> None:
+    """Everything a real court document carries above its record: the provider's full
     letterhead and logo, his identifiers, and a recipient with three copies."""
     from datetime import date
 
-    from intervention.services import provider
-
-    provider.save(
-        actor=make_user(Role.ADMIN),
-        legal_name="Northwest Accountability Programs",
-        address="1420 Fourth Avenue, Suite 300\nSeattle, WA 98101",
-        phone="(206) 555-0142",
-        email="court-reports@nwap.example",
-        license_number="WA-DSHS-IP-2291",
-        director_name="Dana Whitfield",
-        director_title="Program Director",
-    )
+    save_provider(make_user(Role.ADMIN))
     enrollment.date_of_birth = date(1973, 6, 26)
     enrollment.court_person_number = "BK-5076079"
     enrollment.court_department = "Seattle Courthouse, Judge E. Moreno"
@@ -265,7 +254,7 @@ def test_certificate_page_count_with_letterhead_and_parties(
     tmp_path, make_user, make_enrollment, sessions, pages, language
 ):
     enrollment = long_enrollment(tmp_path, sessions, make_user, make_enrollment, absent=())
-    with_full_letterhead(enrollment, make_user)
+    with_letterhead_and_parties(enrollment, make_user)
     enrollment.court.language = language  # Spanish runs longer
     cert = certificate_service.issue(enrollment, enrollment.cohort.facilitators[0])
     reader = PdfReader(BytesIO(cert.pdf))
@@ -291,7 +280,7 @@ def test_progress_report_with_letterhead_and_parties_keeps_its_page_count(
     tmp_path, make_user, make_enrollment, sessions
 ):
     enrollment = long_enrollment(tmp_path, sessions, make_user, make_enrollment)
-    with_full_letterhead(enrollment, make_user)
+    with_letterhead_and_parties(enrollment, make_user)
     report = documents.progress_report(enrollment, enrollment.cohort.facilitators[0])
     assert len(PdfReader(BytesIO(report.pdf)).pages) == (1 if sessions == 10 else 2)
 
