@@ -263,6 +263,29 @@ def make_enrollment(make_user, make_court, make_cohort):
     return make
 
 
+# --- the program's staff -----------------------------------------------------------------
+
+
+@pytest.fixture
+def admin(make_user):
+    """The program director, Dana Director: an admin account."""
+    return make_user(Role.ADMIN, name="Dana Director")
+
+
+@pytest.fixture
+def facilitator(make_user):
+    return make_user(Role.FACILITATOR, name="Frank Facilitator")
+
+
+@pytest.fixture
+def director(app, admin):
+    """A client of its own signed in as the director (`admin`), her account committed first."""
+    from .helpers import signed_in
+
+    db.session.commit()
+    return signed_in(app, admin)
+
+
 # --- signing in, with CSRF on -------------------------------------------------------------
 
 CSRF_RE = re.compile(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import date, time
 
 import sqlalchemy as sa
 
@@ -20,7 +21,7 @@ from intervention.models import (
     User,
 )
 from intervention.services import attendance as attendance_service
-from intervention.services import audit, completion_text
+from intervention.services import audit, completion_text, scheduling
 from intervention.services import reflections as reflection_service
 
 from .conftest import PASSWORD, csrf_token, login
@@ -74,6 +75,25 @@ def links(html: str, pattern: str) -> list[str]:
 
 def text_of(response) -> str:
     return response.get_data(as_text=True)
+
+
+def new_cohort(program, admin: User, facilitator: User, **overrides):
+    """A cohort made by the scheduling service, as the director's form makes one: Monday
+    evenings at 6:30 pm Los Angeles time from Oct 26, 2026, unless `overrides` say otherwise."""
+    values = {
+        "name": "Monday evenings",
+        "version": program.latest_version,
+        "facilitators": [facilitator],
+        "start_date": date(2026, 10, 24),  # a Saturday
+        "weekday": 0,  # Monday
+        "start_time": time(18, 30),
+        "timezone": "America/Los_Angeles",
+        "location": "Room 204",
+        "video_link": "",
+        "actor": admin,
+    }
+    values.update(overrides)
+    return scheduling.create_cohort(**values)
 
 
 def prompts_by_key(enrollment: Enrollment) -> dict:

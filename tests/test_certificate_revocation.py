@@ -31,8 +31,9 @@ CORRECTION_REASON = "Middle name was missing, Xqzcorrectionreason."
 
 
 @pytest.fixture
-def director(make_user):
-    return make_user(Role.ADMIN, name="Dana Director")
+def director(admin):
+    """The program director who revokes and issues again: conftest's `admin`, not a client."""
+    return admin
 
 
 @pytest.fixture

@@ -33,11 +33,6 @@ def today() -> date:
 
 
 @pytest.fixture
-def admin(make_user):
-    return make_user(Role.ADMIN, name="Dana Director")
-
-
-@pytest.fixture
 def upcoming(make_cohort):
     """A cohort whose sessions are all ahead."""
     return make_cohort(start=today() + timedelta(days=5))
@@ -233,12 +228,6 @@ class TestInvitationLinks:
 
 
 # --- the pages ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def director(app, admin):
-    db.session.commit()
-    return signed_in(app, admin)
 
 
 def enrollment_form(cohort, court, **values):

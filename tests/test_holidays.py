@@ -11,10 +11,10 @@ import sqlalchemy as sa
 
 from intervention.demo import seed
 from intervention.extensions import db
-from intervention.models import Cohort, Court, Role, Session, SessionStatus, User
+from intervention.models import Cohort, Court, Session, SessionStatus, User
 from intervention.services import scheduling
 
-from .helpers import events, post_form, signed_in, text_of
+from .helpers import events, new_cohort, post_form, signed_in, text_of
 
 LA = ZoneInfo("America/Los_Angeles")
 THANKSGIVING = date(2026, 11, 26)
@@ -28,16 +28,6 @@ def local_days(cohort: Cohort) -> list[date]:
 
 
 @pytest.fixture
-def admin(make_user):
-    return make_user(Role.ADMIN, name="Dana Director")
-
-
-@pytest.fixture
-def facilitator(make_user):
-    return make_user(Role.FACILITATOR, name="Frank Facilitator")
-
-
-@pytest.fixture
 def washington(admin) -> Court:
     """A court whose jurisdiction names its state: the state is taken from it."""
     return scheduling.create_court(
@@ -47,12 +37,6 @@ def washington(admin) -> Court:
         notice_deadline_days=7,
         actor=admin,
     )
-
-
-@pytest.fixture
-def director(app, admin):
-    db.session.commit()
-    return signed_in(app, admin)
 
 
 def cohort_form(program, facilitator, **extra) -> dict:
@@ -188,22 +172,12 @@ def test_keeping_the_date_anyway_is_recorded_and_shown(
 
 
 def test_no_state_no_warning_and_a_wrong_choice_is_refused(program, admin, facilitator):
-    values = dict(
-        name="Thursdays",
-        version=program.latest_version,
-        facilitators=[facilitator],
-        start_date=date(2026, 11, 12),
-        weekday=3,
-        start_time=time(18, 30),
-        timezone="America/Los_Angeles",
-        location="Room 1",
-        video_link="",
-        actor=admin,
-    )
+    # Thursdays from Nov 12, 2026, as cohort_form: the third session is on Thanksgiving.
+    thursdays = {"name": "Thursdays", "start_date": date(2026, 11, 12), "weekday": 3}
     with pytest.raises(scheduling.ServiceError, match="move the session or keep"):
-        scheduling.create_cohort(**values, on_holiday="maybe")
+        new_cohort(program, admin, facilitator, **thursdays, on_holiday="maybe")
     # No court has a state yet: nothing to check against.
-    cohort = scheduling.create_cohort(**values)
+    cohort = new_cohort(program, admin, facilitator, **thursdays)
     assert local_days(cohort)[2] == THANKSGIVING
 
 
@@ -279,17 +253,12 @@ def test_the_free_day_never_clashes_with_another_session(admin, make_cohort, was
     assert (clash.number, clash.holiday, clash.free_day) == (2, "Thanksgiving Day (WA)", None)
 
 
-def test_only_the_states_of_the_cohorts_courts_count(admin, make_cohort, make_enrollment):
+def test_only_the_states_of_the_cohorts_courts_count(
+    admin, washington, make_cohort, make_enrollment
+):
     oregon = scheduling.create_court(
         name="Multnomah County Circuit Court",
         jurisdiction="Multnomah County, Oregon",
-        timezone="America/Los_Angeles",
-        notice_deadline_days=7,
-        actor=admin,
-    )
-    scheduling.create_court(
-        name="King County District Court",
-        jurisdiction="King County, Washington",
         timezone="America/Los_Angeles",
         notice_deadline_days=7,
         actor=admin,

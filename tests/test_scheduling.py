@@ -20,36 +20,9 @@ from intervention.models import (
 from intervention.services import ServiceError, scheduling
 from intervention.services import attendance as attendance_service
 
-from .helpers import events, post_form, signed_in, text_of
+from .helpers import events, new_cohort, post_form, text_of
 
 LA = ZoneInfo("America/Los_Angeles")
-
-
-@pytest.fixture
-def admin(make_user):
-    return make_user(Role.ADMIN, name="Dana Director")
-
-
-@pytest.fixture
-def facilitator(make_user):
-    return make_user(Role.FACILITATOR, name="Frank Facilitator")
-
-
-def new_cohort(program, admin, facilitator, **overrides):
-    values = {
-        "name": "Monday evenings",
-        "version": program.latest_version,
-        "facilitators": [facilitator],
-        "start_date": date(2026, 10, 24),  # a Saturday
-        "weekday": 0,  # Monday
-        "start_time": time(18, 30),
-        "timezone": "America/Los_Angeles",
-        "location": "Room 204",
-        "video_link": "",
-        "actor": admin,
-    }
-    values.update(overrides)
-    return scheduling.create_cohort(**values)
 
 
 # --- cohorts and their weekly sessions ------------------------------------------------------------
@@ -349,12 +322,6 @@ class TestSessionChanges:
 
 
 # --- the pages ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def director(app, admin):
-    db.session.commit()
-    return signed_in(app, admin)
 
 
 def test_admin_adds_and_edits_a_court_in_the_browser(director):
