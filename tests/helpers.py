@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date, time
+from datetime import UTC, date, datetime, time
+from io import BytesIO
 
 import sqlalchemy as sa
+from pypdf import PdfReader
 
 from intervention.extensions import db
 from intervention.models import (
@@ -33,6 +35,11 @@ REQUIRED_PROMPTS = {
     "what-i-was-looking-for": 60,
 }
 OPTIONAL_PROMPTS = {"what-i-want-from-this", "behind-the-mask"}
+
+
+def today() -> date:
+    """Today in UTC, the day the tests' cohorts count their weeks from."""
+    return datetime.now(UTC).date()
 
 
 def signed_in(app, user: User, password: str = PASSWORD):
@@ -94,6 +101,19 @@ def new_cohort(program, admin: User, facilitator: User, **overrides):
     }
     values.update(overrides)
     return scheduling.create_cohort(**values)
+
+
+def pdf_text(data: bytes, *, stand_in_reads_empty: bool = False) -> str:
+    """A PDF's words, line breaks made spaces so wrapped phrases still match.
+    stand_in_reads_empty: bytes that only begin like a PDF (a stored stand-in such as
+    stored_certificate's) read as no text instead of failing."""
+    try:
+        pages = PdfReader(BytesIO(data)).pages
+        return " ".join(" ".join(page.extract_text().split()) for page in pages)
+    except Exception:
+        if stand_in_reads_empty:
+            return ""
+        raise
 
 
 def prompts_by_key(enrollment: Enrollment) -> dict:

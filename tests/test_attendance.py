@@ -5,7 +5,7 @@ make-ups linked both ways, the change history, and each refusal with its message
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -25,14 +25,10 @@ from intervention.services import ServiceError, completion, enrollments
 from intervention.services import attendance as attendance_service
 from intervention.services import completion_text as words
 
-from .helpers import mark, post_form, signed_in, text_of, violated
+from .helpers import mark, post_form, signed_in, text_of, today, violated
 
 S = AttendanceStatus
 NO_GAP_RULE = {"max_gap_days": None}  # the fixture sessions were weeks ago
-
-
-def today():
-    return datetime.now(UTC).date()
 
 
 def director():

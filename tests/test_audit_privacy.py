@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
@@ -22,7 +22,7 @@ from intervention.services import (
 )
 
 from .conftest import csrf_token
-from .helpers import complete_case, signed_in, text_of
+from .helpers import complete_case, signed_in, text_of, today
 
 S = AttendanceStatus
 UNKNOWN_EMAIL = "nobody.here@mail.example"
@@ -30,10 +30,6 @@ UNKNOWN_EMAIL = "nobody.here@mail.example"
 # email and case number, and an email nobody has.
 THORNTON = ("Michael Thornton", "Thornton", "m.thornton@mail.example", "KC-26-777001")
 QUINN = ("Peter Quinn", "Quinn", "p.quinn@mail.example", "KC-26-777002")
-
-
-def today():
-    return datetime.now(UTC).date()
 
 
 def test_no_event_of_a_whole_journey_holds_a_participants_name_email_or_case_number(

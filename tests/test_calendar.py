@@ -3,7 +3,7 @@ the program or the case, and that only the current secret link opens it."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,18 +18,14 @@ from intervention.services import enrollments as enrollment_service
 from intervention.services import scheduling
 
 from .conftest import csrf_token, login
-from .helpers import events, text_of
-
-
-def _today() -> date:
-    return datetime.now(UTC).date()
+from .helpers import events, text_of, today
 
 
 @pytest.fixture
 def case(make_court, make_cohort, make_enrollment):
     """A man four days into a three-session cohort: session 1 held, sessions 2 and 3 ahead."""
     court = make_court("Sensitive County Superior Court")
-    cohort = make_cohort(start=_today() - timedelta(days=4))
+    cohort = make_cohort(start=today() - timedelta(days=4))
     enrollment = make_enrollment(court=court, cohort=cohort, case_number="SECRET-CASE-4711")
     enrollment.participant.full_name = "Zebulon Quartermain"
     db.session.commit()
@@ -169,7 +165,7 @@ def test_each_move_raises_the_sequence_again(client, case):
 
 
 def test_sessions_before_his_start_are_said_not_to_count(client, make_enrollment, make_cohort):
-    cohort = make_cohort(start=_today() - timedelta(days=4))
+    cohort = make_cohort(start=today() - timedelta(days=4))
     late = make_enrollment(cohort=cohort, starts_on=cohort.start_date + timedelta(days=1))
     db.session.commit()
     vevents = events_by_number(fetch(client, late.participant)[0])
@@ -207,7 +203,7 @@ def test_a_man_without_a_case_gets_an_empty_calendar(client, make_user):
 def test_the_feed_follows_his_latest_case(client, case, make_enrollment, make_cohort):
     admin = case.cohort.facilitators[0]
     enrollment_service.transition(case, EnrollmentState.WITHDRAWN, admin, "Moved away.")
-    later = make_cohort(start=_today() + timedelta(days=30))
+    later = make_cohort(start=today() + timedelta(days=30))
     make_enrollment(participant=case.participant, cohort=later)
     db.session.commit()
     vevents = events_by_number(fetch(client, case.participant)[0])

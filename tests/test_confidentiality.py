@@ -16,7 +16,6 @@ import zipfile
 from datetime import timedelta
 
 import pytest
-from pypdf import PdfReader
 from weasyprint import HTML
 
 from intervention.auth import invitations
@@ -40,6 +39,7 @@ from .helpers import (
     REQUIRED_PROMPTS,
     answer,
     mark_all,
+    pdf_text,
     prompts_by_key,
     save_provider,
     signed_in,
@@ -139,18 +139,12 @@ def world(request, make_user, make_court, make_enrollment) -> World:
 # --- reading every kind of response --------------------------------------------------------------
 
 
-def pdf_text(data: bytes) -> str:
-    try:
-        return " ".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages)
-    except Exception:  # a stored stand-in, not a real PDF: its raw bytes are checked anyway
-        return ""
-
-
 def readable(data: bytes) -> list[str]:
     """Every text a person could read out of these bytes."""
     texts = [data.decode("utf-8", "replace")]
     if data.startswith(b"%PDF"):
-        texts.append(pdf_text(data))
+        # A stored stand-in is no real PDF: its raw bytes, above, are checked anyway.
+        texts.append(pdf_text(data, stand_in_reads_empty=True))
     if data.startswith(b"PK"):
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             for name in archive.namelist():

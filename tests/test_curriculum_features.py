@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from io import BytesIO
 from pathlib import Path
 
@@ -33,7 +33,7 @@ from intervention.services import curriculum as curriculum_service
 from intervention.services import reflections as reflection_service
 
 from .conftest import FIXTURE_CURRICULA, csrf_token
-from .helpers import answer, complete_case, events, prompts_by_key, signed_in, text_of
+from .helpers import answer, complete_case, events, prompts_by_key, signed_in, text_of, today
 
 SLUG = "accountability-and-change"
 MODULE_1 = "modules/01-why-you-are-here.md"
@@ -496,10 +496,6 @@ def test_an_asset_is_served_to_the_cohorts_own_facilitator_only(app, make_user, 
 
 
 # --- modules open on schedule ---------------------------------------------------------------
-
-
-def today():
-    return datetime.now(UTC).date()
 
 
 def test_a_module_is_locked_until_it_opens(app, make_enrollment, make_cohort):

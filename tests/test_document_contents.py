@@ -20,11 +20,7 @@ from intervention.services import attendance as attendance_service
 from intervention.services import certificates as certificate_service
 from intervention.services import completion, documents
 
-from .helpers import complete_case, post_form, save_provider, signed_in, text_of
-
-
-def pdf_text(data: bytes) -> str:
-    return " ".join(" ".join(p.extract_text().split()) for p in PdfReader(BytesIO(data)).pages)
+from .helpers import complete_case, pdf_text, post_form, save_provider, signed_in, text_of
 
 
 def backdate_reviews(enrollment, moment) -> None:

@@ -22,17 +22,10 @@ from intervention.models import (
 from intervention.services import ServiceError, documents, enrollments, notices
 from intervention.services import reflections as reflection_service
 
-from .helpers import answer, events, mark, post_form, prompts_by_key, signed_in, text_of
+from .helpers import answer, events, mark, pdf_text, post_form, prompts_by_key, signed_in, text_of
 
 S = AttendanceStatus
 SECRET = "Quokkazanzibar"  # a word only his reflection contains
-
-
-def pdf_text(data: bytes) -> str:
-    """The document's words, with line breaks made spaces so wrapped phrases still match."""
-    return " ".join(
-        " ".join(page.extract_text().split()) for page in PdfReader(BytesIO(data)).pages
-    )
 
 
 @pytest.fixture

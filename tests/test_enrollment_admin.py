@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time as clock
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -25,11 +25,7 @@ from intervention.services import ServiceError
 from intervention.services import enrollments as enrollment_service
 
 from .conftest import PASSWORD, csrf_token, login
-from .helpers import events, post_form, signed_in, text_of
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
+from .helpers import events, post_form, signed_in, text_of, today
 
 
 @pytest.fixture

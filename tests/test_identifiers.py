@@ -7,10 +7,8 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, timedelta
-from io import BytesIO
 
 import pytest
-from pypdf import PdfReader
 
 from intervention.extensions import db
 from intervention.models import ReferralType, Role
@@ -18,7 +16,7 @@ from intervention.services import ServiceError, certificates, documents
 from intervention.services import enrollments as enrollment_service
 
 from .conftest import csrf_token, login
-from .helpers import complete_case, events, signed_in, text_of
+from .helpers import complete_case, events, pdf_text, signed_in, text_of
 from .test_enrollment_admin import enroll, enrollment_form, upcoming  # noqa: F401
 
 BIRTH = date(1984, 3, 9)
@@ -29,12 +27,6 @@ PARTIES = {
     "defense_attorney": "M. Okafor, Public Defender",
     "probation_officer": "PO D. Hale, Seattle Probation",
 }
-
-
-def pdf_text(data: bytes) -> str:
-    return " ".join(
-        " ".join(page.extract_text().split()) for page in PdfReader(BytesIO(data)).pages
-    )
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ CVE-2021-42574). Forms and the services that set names remove them (issue 13).""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, time, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ from intervention.extensions import db
 from intervention.models import Court, ReferralType, Role, User
 from intervention.services import enrollments, rosters, scheduling, staff_accounts
 
-from .helpers import post_form, signed_in, text_of
+from .helpers import post_form, signed_in, text_of, today
 
 # Every character the issue names: embeddings and overrides (U+202A-U+202E), isolates
 # (U+2066-U+2069), the left-to-right and right-to-left marks and the Arabic letter mark.
@@ -23,10 +23,6 @@ SPOOFED = "\u202eKarl\u202c Smith\u2066\u200f"  # shows as "lraK Smith" with its
 
 def has_bidi(text: str) -> bool:
     return any(c in BIDI for c in text)
-
-
-def today():
-    return datetime.now(UTC).date()
 
 
 @pytest.mark.parametrize("char", list(BIDI))

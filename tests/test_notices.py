@@ -20,14 +20,10 @@ from intervention.models import (
 from intervention.services import ServiceError, enrollments, notices
 from intervention.services import attendance as attendance_service
 
-from .helpers import events, mark, post_form, signed_in, text_of
+from .helpers import events, mark, post_form, signed_in, text_of, today
 
 S = AttendanceStatus
 NO_GAP_RULE = {"max_gap_days": None}
-
-
-def today():
-    return datetime.now(UTC).date()
 
 
 def court_today(enrollment):

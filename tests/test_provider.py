@@ -20,7 +20,7 @@ from intervention.services import ServiceError, certificates, documents
 from intervention.services import provider as provider_service
 
 from .conftest import login
-from .helpers import complete_case, events, post_form, text_of
+from .helpers import complete_case, events, pdf_text, post_form, text_of
 
 AGENCY = {
     "legal_name": "Northwest Accountability Programs",
@@ -31,12 +31,6 @@ AGENCY = {
     "director_name": "Renata Ellison",
     "director_title": "Program Director",
 }
-
-
-def pdf_text(data: bytes) -> str:
-    return " ".join(
-        " ".join(page.extract_text().split()) for page in PdfReader(BytesIO(data)).pages
-    )
 
 
 def png(width: int = 2, height: int = 2) -> bytes:

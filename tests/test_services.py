@@ -34,13 +34,10 @@ from .helpers import (
     mark,
     mark_all,
     prompts_by_key,
+    today,
 )
 
 NO_GAP_RULE = {"max_gap_days": None}  # the 21-day rule would trip on sessions weeks ago
-
-
-def today():
-    return datetime.now(UTC).date()
 
 
 # --- completion engine ----------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from intervention.services import attendance as attendance_service
 from intervention.services import certificates as certificate_service
 from intervention.services import documents, enrollments, notices
 
-from .helpers import complete_case
+from .helpers import complete_case, pdf_text
 from .test_verify import upload
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,10 +48,6 @@ def issued(make_court, make_enrollment, make_user):
     cert = certificate_service.issue(enrollment, facilitator)
     db.session.commit()
     return cert
-
-
-def pdf_text(pdf: bytes) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
 
 
 def validation(pdf: bytes):
