@@ -325,6 +325,16 @@ def send_code(client, user: User, code: str | None = None):
 
 
 @pytest.fixture
+def rate_limits(app, monkeypatch):
+    """Rate limits on for one test (the test config turns them off), their counts cleared
+    before and after."""
+    monkeypatch.setitem(app.config, "RATE_LIMITS", True)
+    limiter.reset()
+    yield
+    limiter.reset()
+
+
+@pytest.fixture
 def login_as(client):
     def sign_in(user: User):
         login(client, user)

@@ -17,7 +17,7 @@ from intervention.auth import invitations, passkeys
 from intervention.auth import views as auth_views
 from intervention.config import ROOT
 from intervention.demo import DEMO_PASSWORD, seed
-from intervention.extensions import db, limiter
+from intervention.extensions import db
 from intervention.models import Passkey, RecoveryCode, Role, User
 from intervention.services import ServiceError, second_factor
 
@@ -84,15 +84,6 @@ def passkey_post(client, page: str, action: str, answer, **fields):
     token = next(g for g in CSRF_RE.search(html).groups() if g)
     data = {**fields, "credential": answer(options_on(html)), "csrf_token": token}
     return client.post(action, data=data)
-
-
-@pytest.fixture
-def rate_limits(app):
-    app.config["RATE_LIMITS"] = True
-    limiter.reset()
-    yield
-    app.config["RATE_LIMITS"] = False
-    limiter.reset()
 
 
 # --- every staff account has a factor before it is signed in -----------------------------------

@@ -14,7 +14,7 @@ import pytest
 from intervention.auth import invitations
 from intervention.auth import sessions as session_store
 from intervention.auth import throttle as auth_throttle
-from intervention.extensions import db, limiter
+from intervention.extensions import db
 from intervention.models import Role
 from intervention.services import ServiceError
 from intervention.services import accounts as account_service
@@ -141,16 +141,6 @@ def test_participants_see_no_two_step_link(client, make_user):
 
 
 # --- throttling ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def rate_limits(app):
-    saved = app.config["RATE_LIMITS"]
-    app.config["RATE_LIMITS"] = True
-    limiter.reset()
-    yield
-    app.config["RATE_LIMITS"] = saved
-    limiter.reset()
 
 
 def try_password(client, email: str, password: str):

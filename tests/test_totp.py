@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from intervention.auth import views as auth_views
-from intervention.extensions import db, limiter
+from intervention.extensions import db
 from intervention.models import AuditEvent, Role
 from intervention.services import ServiceError
 from intervention.services import accounts as account_service
@@ -105,37 +105,25 @@ def test_the_code_step_ends_after_five_minutes(app, make_user, monkeypatch):
     assert other.get("/login/code").headers["Location"] == "/login"
 
 
-def test_wrong_codes_are_throttled(app, make_user):
+def test_wrong_codes_are_throttled(app, make_user, rate_limits):
     user = make_user(Role.FACILITATOR)
-    app.config["RATE_LIMITS"] = True
-    limiter.reset()
-    try:
-        other = app.test_client()
-        sign_in(other, user)
-        for _ in range(5):
-            post_form(other, "/login/code", {"code": "000000"})
-        response = post_form(other, "/login/code", {"code": "000000"})
-        assert response.status_code == 429
-        assert "Too many attempts." in text_of(response)
-    finally:
-        app.config["RATE_LIMITS"] = False
-        limiter.reset()
+    other = app.test_client()
+    sign_in(other, user)
+    for _ in range(5):
+        post_form(other, "/login/code", {"code": "000000"})
+    response = post_form(other, "/login/code", {"code": "000000"})
+    assert response.status_code == 429
+    assert "Too many attempts." in text_of(response)
 
 
-def test_a_right_code_costs_no_extra_attempt(app, make_user):
+def test_a_right_code_costs_no_extra_attempt(app, make_user, rate_limits):
     """The code step completes the attempt the password step counted: nine people signing in
     from one office address are nine attempts of the ten allowed, not eighteen."""
-    app.config["RATE_LIMITS"] = True
-    limiter.reset()
-    try:
-        for _ in range(9):
-            signed_in(app, make_user(Role.FACILITATOR))
-        sign_in(app.test_client(), make_user(Role.FACILITATOR))  # the tenth
-        response = sign_in(app.test_client(), make_user(Role.FACILITATOR))
-        assert response.status_code == 429
-    finally:
-        app.config["RATE_LIMITS"] = False
-        limiter.reset()
+    for _ in range(9):
+        signed_in(app, make_user(Role.FACILITATOR))
+    sign_in(app.test_client(), make_user(Role.FACILITATOR))  # the tenth
+    response = sign_in(app.test_client(), make_user(Role.FACILITATOR))
+    assert response.status_code == 429
 
 
 def test_turning_it_off_needs_a_code_and_another_factor(app, make_user):

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from intervention.config import load_config
-from intervention.extensions import db, limiter
+from intervention.extensions import db
 from intervention.models import AuditEvent, Certificate, CertificateStatus, Role, utcnow
 from intervention.services import audit
 from intervention.services import certificates as certificate_service
@@ -209,14 +209,9 @@ def test_a_superseded_certificate_links_to_the_current_one(client, issued):
 
 
 @pytest.fixture
-def rate_limits(app):
-    """Limits on, three checks a minute, counts cleared before and after."""
-    saved = app.config["RATE_LIMITS"], app.config["VERIFY_RATE_LIMIT"]
-    app.config.update(RATE_LIMITS=True, VERIFY_RATE_LIMIT="3 per minute")
-    limiter.reset()
-    yield
-    app.config["RATE_LIMITS"], app.config["VERIFY_RATE_LIMIT"] = saved
-    limiter.reset()
+def rate_limits(rate_limits, app, monkeypatch):
+    """Limits on (conftest's rate_limits), and three checks a minute."""
+    monkeypatch.setitem(app.config, "VERIFY_RATE_LIMIT", "3 per minute")
 
 
 def test_too_many_checks_from_one_address_get_a_429_page(client, issued, rate_limits):
