@@ -286,6 +286,25 @@ def director(app, admin):
     return signed_in(app, admin)
 
 
+@pytest.fixture
+def issued(admin, make_court, make_enrollment, make_user):
+    """A real certificate, rendered, signed, stored and recorded by the service, for a completed
+    case: Daniel Carter's, KC-26-104417, from Kings County District Court. The program has its
+    director (`admin`), who attests it."""
+    from intervention.services import certificates as certificate_service
+
+    from .helpers import complete_case
+
+    enrollment = make_enrollment(
+        court=make_court("Kings County District Court"),
+        case_number="KC-26-104417",
+        participant=make_user(name="Daniel Carter"),
+    )
+    cert = certificate_service.issue(enrollment, complete_case(enrollment))
+    db.session.commit()
+    return cert
+
+
 # --- signing in, with CSRF on -------------------------------------------------------------
 
 CSRF_RE = re.compile(

@@ -22,7 +22,7 @@ from intervention.services import ServiceError, documents, enrollments
 from intervention.services import certificates as certificate_service
 
 from .conftest import csrf_token
-from .helpers import complete_case, events, post_form, signed_in, text_of
+from .helpers import events, post_form, signed_in, text_of
 
 ES = EnrollmentState
 
@@ -45,15 +45,6 @@ def referred(make_user, make_court, make_cohort):
     db.session.add(enrollment)
     db.session.flush()
     return enrollment
-
-
-@pytest.fixture
-def issued(make_enrollment):
-    """A completed case with its certificate."""
-    enrollment = make_enrollment(case_number="KC-26-500200")
-    facilitator = complete_case(enrollment)
-    cert = certificate_service.issue(enrollment, facilitator)
-    return cert
 
 
 # --- the state machine --------------------------------------------------------------------------

@@ -202,8 +202,7 @@ def test_only_a_notice_is_generated_as_a_notice(case):
 # --- termination report -------------------------------------------------------------------------
 
 
-def test_terminating_generates_the_termination_report(absent_case, make_user):
-    admin = make_user(Role.ADMIN, name="Dana Director")
+def test_terminating_generates_the_termination_report(absent_case, admin):
     _, report = enrollments.change_status(
         absent_case, EnrollmentState.TERMINATED, admin, "Two absences in a row; court agreed."
     )

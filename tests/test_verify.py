@@ -17,20 +17,7 @@ from intervention.services import audit
 from intervention.services import certificates as certificate_service
 
 from .conftest import csrf_token
-from .helpers import complete_case, events, text_of
-
-
-@pytest.fixture
-def issued(make_court, make_enrollment, make_user):
-    """A real certificate, rendered and stored by the service, for a completed case."""
-    court = make_court("Kings County District Court")
-    enrollment = make_enrollment(
-        court=court, case_number="KC-26-104417", participant=make_user(name="Daniel Carter")
-    )
-    facilitator = complete_case(enrollment)
-    cert = certificate_service.issue(enrollment, facilitator)
-    db.session.commit()
-    return cert
+from .helpers import events, text_of
 
 
 def upload(client, data: bytes, name: str = "certificate.pdf"):
