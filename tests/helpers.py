@@ -18,6 +18,8 @@ from intervention.models import (
     AttendanceStatus,
     AuditEvent,
     Certificate,
+    CourtDocument,
+    DocumentKind,
     Enrollment,
     ReviewOutcome,
     User,
@@ -182,6 +184,20 @@ def stored_certificate(enrollment: Enrollment, issued_by: User, code: str) -> Ce
     # Its sealed issue event, as the service writes it: /verify confirms nothing without one.
     audit.record("certificate.issue", issued_by, cert, number=cert.number, sha256=cert.sha256)
     return cert
+
+
+def drafted_notice(enrollment: Enrollment) -> CourtDocument:
+    """A non-compliance notice as the engine drafts one (two absences, the limit is one),
+    not yet generated or sent."""
+    notice = CourtDocument(
+        enrollment=enrollment,
+        kind=DocumentKind.NONCOMPLIANCE_NOTICE,
+        rule="max_absences",
+        reason="2 absences; the limit is 1.",
+        due_on=enrollment.cohort.start_date,
+    )
+    db.session.add(notice)
+    return notice
 
 
 SMALL_SVG_LOGO = (

@@ -22,7 +22,7 @@ from intervention.services import ServiceError, documents, enrollments
 from intervention.services import certificates as certificate_service
 
 from .conftest import csrf_token
-from .helpers import events, post_form, signed_in, text_of
+from .helpers import drafted_notice, events, post_form, signed_in, text_of
 
 ES = EnrollmentState
 
@@ -358,16 +358,7 @@ def case_urls(enrollment, cert_id, doc_id, notice_id) -> list[tuple[str, str]]:
 def case_world(issued, make_user):
     enrollment = issued.enrollment
     report = documents.progress_report(enrollment, enrollment.cohort.facilitators[0])
-    from intervention.models import CourtDocument
-
-    notice = CourtDocument(
-        enrollment=enrollment,
-        kind=DocumentKind.NONCOMPLIANCE_NOTICE,
-        rule="max_absences",
-        reason="2 absences; the limit is 1.",
-        due_on=enrollment.cohort.start_date,
-    )
-    db.session.add(notice)
+    notice = drafted_notice(enrollment)
     db.session.commit()
     return enrollment, issued.id, report.id, notice.id
 

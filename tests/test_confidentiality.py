@@ -23,7 +23,6 @@ from intervention.extensions import db
 from intervention.models import (
     Certificate,
     CourtDocument,
-    DocumentKind,
     EnrollmentState,
     ReviewOutcome,
     Role,
@@ -38,6 +37,7 @@ from .conftest import csrf_token, login
 from .helpers import (
     REQUIRED_PROMPTS,
     answer,
+    drafted_notice,
     mark_all,
     pdf_text,
     prompts_by_key,
@@ -104,14 +104,7 @@ def build_world(kind: str, make_user, make_court, make_enrollment) -> World:
         mark_all(enrollment, facilitator)
         waiting = submit(enrollment, "behind-the-mask", 50)
         cert = certificate_service.issue(enrollment, facilitator)
-    notice = CourtDocument(
-        enrollment=enrollment,
-        kind=DocumentKind.NONCOMPLIANCE_NOTICE,
-        rule="max_absences",
-        reason="2 absences; the limit is 1.",
-        due_on=enrollment.cohort.start_date,
-    )
-    db.session.add(notice)
+    notice = drafted_notice(enrollment)
     report = document_service.progress_report(enrollment, facilitator)
     calendar_service.ensure_token(enrollment.participant)
     db.session.commit()
