@@ -5,7 +5,9 @@ through the services."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from io import BytesIO
 
@@ -56,6 +58,49 @@ def events(action: str) -> list[AuditEvent]:
     """The audit log's events of one action, oldest first."""
     query = sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
     return list(db.session.scalars(query))
+
+
+def raw_sql(sql: str, **params) -> None:
+    """Run SQL straight against the database, past the services, as someone with access to it
+    would; the session forgets what it had loaded."""
+    db.session.execute(sa.text(sql), params)
+    db.session.expire_all()
+
+
+def forge_event(
+    event_id: int,
+    prev_hash: str,
+    *,
+    hash_with: Callable[[AuditEvent], str] = audit.digest,
+) -> AuditEvent:
+    """Write a forged event into the audit log by SQL: a certificate's revocation nobody made,
+    at `event_id`, linked to `prev_hash` and hashed with `hash_with` (the log's own digest,
+    unless the forger only knows an unkeyed one)."""
+    forged = AuditEvent(
+        at=datetime.now(UTC).replace(microsecond=0),
+        actor_id=None,
+        action="certificate.revoke",
+        object_type="certificate",
+        object_id=1,
+        ip_address="",
+        details={"reason": "forged"},
+        prev_hash=prev_hash,
+    )
+    forged.hash = hash_with(forged)
+    raw_sql(
+        "INSERT INTO audit_events (id, at, actor_id, action, object_type, object_id,"
+        " ip_address, details, prev_hash, hash) VALUES (:id, :at, NULL, :action, :type,"
+        " :object_id, '', :details, :prev, :hash)",
+        id=event_id,
+        at=forged.at.replace(tzinfo=None),
+        action=forged.action,
+        type=forged.object_type,
+        object_id=forged.object_id,
+        details=json.dumps(forged.details),
+        prev=prev_hash,
+        hash=forged.hash,
+    )
+    return forged
 
 
 def violated(result) -> dict[str, str]:

@@ -15,7 +15,7 @@ from intervention.models import AuditEvent, Role
 from intervention.services import audit
 
 from .conftest import login
-from .helpers import events, signed_in, text_of
+from .helpers import events, forge_event, signed_in, text_of
 
 
 @pytest.fixture
@@ -172,35 +172,7 @@ def test_a_row_inserted_in_the_middle_is_found(director):
             sa.text("UPDATE audit_events SET id = :new WHERE id = :old"),
             {"new": event.id + 1, "old": event.id},
         )
-    forged = AuditEvent(
-        at=datetime.now(UTC),
-        actor_id=None,
-        action="certificate.revoke",
-        object_type="certificate",
-        object_id=1,
-        ip_address="",
-        details={"reason": "forged"},
-        prev_hash=chain[1].hash,
-    )
-    forged.hash = audit.digest(forged)
-    db.session.execute(
-        sa.text(
-            "INSERT INTO audit_events (id, at, actor_id, action, object_type, object_id,"
-            " ip_address, details, prev_hash, hash) VALUES (:id, :at, NULL, :action, :type,"
-            " :object_id, '', :details, :prev, :hash)"
-        ),
-        {
-            "id": spot,
-            "at": forged.at.replace(tzinfo=None),
-            "action": forged.action,
-            "type": forged.object_type,
-            "object_id": forged.object_id,
-            "details": '{"reason": "forged"}',
-            "prev": forged.prev_hash,
-            "hash": forged.hash,
-        },
-    )
-    db.session.expire_all()
+    forge_event(spot, chain[1].hash)
     ok, broken, _ = audit.verify_chain()
     assert not ok
     assert broken.id == spot + 1  # the genuine event that followed event 1

@@ -31,9 +31,11 @@ from .helpers import (
     answer,
     complete_case,
     events,
+    forge_event,
     mark,
     mark_all,
     prompts_by_key,
+    raw_sql,
     today,
 )
 
@@ -665,11 +667,6 @@ def chain(make_user):
     return recorded
 
 
-def _raw(sql: str, **params) -> None:
-    db.session.execute(sa.text(sql), params)
-    db.session.expire_all()
-
-
 class TestAuditChain:
     def test_events_link_to_the_one_before(self, chain):
         for before, after in zip(chain, chain[1:], strict=False):
@@ -679,48 +676,25 @@ class TestAuditChain:
         assert count >= 5
 
     def test_an_edited_event_is_found(self, chain):
-        _raw("UPDATE audit_events SET action = 'test.innocent' WHERE id = :id", id=chain[2].id)
+        raw_sql("UPDATE audit_events SET action = 'test.innocent' WHERE id = :id", id=chain[2].id)
         ok, broken, _ = audit.verify_chain()
         assert not ok
         assert broken.id == chain[2].id
 
     def test_an_edited_detail_is_found(self, chain):
-        _raw("UPDATE audit_events SET actor_id = NULL WHERE id = :id", id=chain[3].id)
+        raw_sql("UPDATE audit_events SET actor_id = NULL WHERE id = :id", id=chain[3].id)
         ok, broken, _ = audit.verify_chain()
         assert (ok, broken.id) == (False, chain[3].id)
 
     def test_a_deleted_event_is_found(self, chain):
-        _raw("DELETE FROM audit_events WHERE id = :id", id=chain[1].id)
+        raw_sql("DELETE FROM audit_events WHERE id = :id", id=chain[1].id)
         ok, broken, _ = audit.verify_chain()
         assert not ok
         assert broken.id == chain[2].id  # the next event no longer follows its predecessor
 
     def test_an_inserted_event_is_found(self, chain):
         """A forged event spliced in after event 1, hashed correctly, still breaks the chain."""
-        forged = AuditEvent(
-            at=datetime.now(UTC),
-            actor_id=None,
-            action="certificate.revoke",
-            object_type="certificate",
-            object_id=1,
-            ip_address="",
-            details={"reason": "forged"},
-            prev_hash=chain[1].hash,
-        )
-        forged.hash = audit.digest(forged)
-        _raw(
-            "INSERT INTO audit_events (id, at, actor_id, action, object_type, object_id,"
-            " ip_address, details, prev_hash, hash) VALUES (:id, :at, NULL, :action, :type,"
-            " :object_id, '', :details, :prev, :hash)",
-            id=chain[-1].id + 1,
-            at=forged.at.replace(tzinfo=None),
-            action=forged.action,
-            type=forged.object_type,
-            object_id=forged.object_id,
-            details='{"reason": "forged"}',
-            prev=forged.prev_hash,
-            hash=forged.hash,
-        )
+        forge_event(chain[-1].id + 1, chain[1].hash)
         ok, broken, _ = audit.verify_chain()
         assert not ok
         assert broken.id == chain[-1].id + 1
@@ -729,7 +703,7 @@ class TestAuditChain:
         """Stored times must read back the same whatever the server's timezone."""
         if db.session.get_bind().dialect.name == "postgresql":
             # Only PostgreSQL converts timestamps to the session's timezone on the way out.
-            _raw("SET LOCAL TIME ZONE 'America/New_York'")
+            raw_sql("SET LOCAL TIME ZONE 'America/New_York'")
         db.session.expire_all()
         ok, broken, _ = audit.verify_chain()
         assert ok, f"chain reported broken at {broken and broken.id}"
@@ -739,7 +713,7 @@ class TestAuditChain:
         result = runner.invoke(args=["audit", "verify"])
         assert result.exit_code == 0
         assert "Audit chain intact" in result.output
-        _raw("UPDATE audit_events SET action = 'x' WHERE id = :id", id=chain[0].id)
+        raw_sql("UPDATE audit_events SET action = 'x' WHERE id = :id", id=chain[0].id)
         result = runner.invoke(args=["audit", "verify"])
         assert result.exit_code == 1
         assert f"Audit chain broken at event {chain[0].id} (x," in result.output
