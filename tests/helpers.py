@@ -8,7 +8,8 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
+from html.parser import HTMLParser
 from io import BytesIO
 
 import sqlalchemy as sa
@@ -24,6 +25,7 @@ from intervention.models import (
     DocumentKind,
     Enrollment,
     ReviewOutcome,
+    SessionStatus,
     User,
 )
 from intervention.services import attendance as attendance_service
@@ -127,6 +129,25 @@ def links(html: str, pattern: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+class _StartTags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    handle_startendtag = handle_starttag
+
+
+def live_markup(html: str) -> list[tuple[str, dict]]:
+    """Every element the HTML opens, self-closing ones too, with its attributes, in order."""
+    parser = _StartTags()
+    parser.feed(html)
+    parser.close()
+    return parser.tags
+
+
 def text_of(response) -> str:
     return response.get_data(as_text=True)
 
@@ -189,6 +210,20 @@ def mark_all(enrollment: Enrollment, actor: User, status=AttendanceStatus.PRESEN
     for session in enrollment.cohort.sessions:
         minutes = attendance_service.default_minutes(session, status)
         attendance_service.mark(session, enrollment, status, minutes, actor)
+
+
+def move(session, days: int, reason: str) -> None:
+    """The session moved `days` later with a reason, set on it directly (no service checks)."""
+    session.rescheduled_from = session.scheduled_at
+    session.scheduled_at = session.scheduled_at + timedelta(days=days)
+    session.reschedule_reason = reason
+
+
+def cancel(session, reason: str = "Building closed") -> None:
+    """The session cancelled with a reason, set on it directly (no service checks)."""
+    session.status = SessionStatus.CANCELLED
+    session.cancel_reason = reason
+    db.session.flush()
 
 
 def accept_all_required(enrollment: Enrollment, reviewer: User, marker: str = "Answer") -> None:

@@ -25,7 +25,7 @@ from intervention.services import ServiceError, completion, enrollments
 from intervention.services import attendance as attendance_service
 from intervention.services import completion_text as words
 
-from .helpers import mark, post_form, signed_in, text_of, today, violated
+from .helpers import cancel, mark, post_form, signed_in, text_of, today, violated
 
 S = AttendanceStatus
 NO_GAP_RULE = {"max_gap_days": None}  # the fixture sessions were weeks ago
@@ -281,12 +281,6 @@ def test_a_session_before_he_started_can_be_made_up(make_cohort, make_enrollment
 
 
 # --- cancelled sessions ---------------------------------------------------------------------
-
-
-def cancel(session, reason="Building closed"):
-    session.status = SessionStatus.CANCELLED
-    session.cancel_reason = reason
-    db.session.flush()
 
 
 def test_a_cancelled_session_is_ignored_and_not_owed(make_enrollment):

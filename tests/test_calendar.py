@@ -12,13 +12,13 @@ from sqlalchemy import select
 
 from intervention.extensions import db
 from intervention.i18n import format_datetime
-from intervention.models import AuditEvent, EnrollmentState, Role, SessionStatus
+from intervention.models import AuditEvent, EnrollmentState, Role
 from intervention.services import calendar as calendar_service
 from intervention.services import enrollments as enrollment_service
 from intervention.services import scheduling
 
 from .conftest import csrf_token, login
-from .helpers import events, text_of, today
+from .helpers import cancel, events, move, text_of, today
 
 
 @pytest.fixture
@@ -30,17 +30,6 @@ def case(make_court, make_cohort, make_enrollment):
     enrollment.participant.full_name = "Zebulon Quartermain"
     db.session.commit()
     return enrollment
-
-
-def move(session, days: int, reason: str) -> None:
-    session.rescheduled_from = session.scheduled_at
-    session.scheduled_at = session.scheduled_at + timedelta(days=days)
-    session.reschedule_reason = reason
-
-
-def cancel(session, reason: str) -> None:
-    session.status = SessionStatus.CANCELLED
-    session.cancel_reason = reason
 
 
 def feed_url(user) -> str:

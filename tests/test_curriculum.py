@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from intervention.extensions import db
 from intervention.models import CurriculumVersion, Program
 
 from .conftest import FIXTURE_CURRICULA, ROOT
-from .helpers import signed_in, text_of
+from .helpers import live_markup, signed_in, text_of
 
 PROGRAM_YAML = """\
 title: "Test Program"
@@ -355,21 +354,6 @@ def test_facilitator_notes_in_any_fence_form_are_cut_from_the_body(program_dir):
         (6, "facilitator notes inside a list, block quote or footnote"),
         (12, "facilitator notes inside a list, block quote or footnote"),
     ]
-
-
-class _Tags(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.tags: list[tuple[str, dict]] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-
-def live_markup(html: str) -> list[tuple[str, dict]]:
-    parser = _Tags()
-    parser.feed(html)
-    return parser.tags
 
 
 HOSTILE = [

@@ -13,8 +13,7 @@ from intervention.models import AttendanceStatus, Role
 from intervention.services import attendance as attendance_service
 
 from .conftest import login
-from .helpers import text_of, today
-from .test_calendar import cancel, move
+from .helpers import cancel, move, text_of, today
 
 
 @pytest.fixture
