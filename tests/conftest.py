@@ -22,6 +22,7 @@ from intervention.extensions import db, limiter
 from intervention.models import (
     Cohort,
     Court,
+    CurriculumVersion,
     Enrollment,
     EnrollmentState,
     Program,
@@ -198,12 +199,14 @@ def make_cohort(program, make_user):
         facilitator: User | None = None,
         start: date | None = None,
         timezone: str = "America/Los_Angeles",
+        version: CurriculumVersion | None = None,
     ) -> Cohort:
-        """A cohort with one weekly session per module, starting `start` (default: held
-        sessions all in the past, 8 weeks ago)."""
+        """A cohort with one weekly session per module of `version` (default: the test
+        program's latest), starting `start` (default: held sessions all in the past, 8 weeks
+        ago)."""
         from zoneinfo import ZoneInfo
 
-        version = program.latest_version
+        version = version or program.latest_version
         start = start or (datetime.now(UTC).date() - timedelta(weeks=8))
         cohort = Cohort(
             name=f"Cohort starting {start}",

@@ -635,14 +635,14 @@ def test_a_make_up_keeps_the_note_written_with_it(two_cohorts):
 
 
 def test_men_of_the_sessions_own_cohort_or_another_program_are_not_offered(
-    two_cohorts, make_enrollment, make_user, tmp_path
+    two_cohorts, make_cohort, make_enrollment, make_user, tmp_path
 ):
     from .test_document_contents import long_enrollment
 
     ours, theirs, james = two_cohorts
     own = make_enrollment(cohort=theirs, participant=make_user(name="Own Cohort"))
     mark(own, 2, S.ABSENT)  # he missed it in this very cohort: the roster, not a make-up
-    elsewhere = long_enrollment(tmp_path, 3, make_user, make_enrollment, absent=(2,))
+    elsewhere = long_enrollment(tmp_path, 3, make_cohort, make_enrollment, absent=(2,))
     offered = attendance_service.makeup_candidates(theirs.sessions[1], director())
     names = [c.enrollment.participant.full_name for c in offered]
     assert "James Carter" in names

@@ -3,7 +3,7 @@ layout that fits the page."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import timedelta
 from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,7 +15,7 @@ from pypdf import PdfReader
 from intervention.curriculum.sync import sync_curricula
 from intervention.extensions import db
 from intervention.i18n import format_date
-from intervention.models import AttendanceStatus, Cohort, EnrollmentState, Role, Session, utcnow
+from intervention.models import AttendanceStatus, EnrollmentState, Role, utcnow
 from intervention.services import attendance as attendance_service
 from intervention.services import certificates as certificate_service
 from intervention.services import completion, documents
@@ -185,28 +185,10 @@ def long_course(folder: Path, sessions: int):
     return result.version
 
 
-def long_enrollment(folder, sessions, make_user, make_enrollment, absent=(3, 7)):
-    from zoneinfo import ZoneInfo as Zone
-
+def long_enrollment(folder, sessions, make_cohort, make_enrollment, absent=(3, 7)):
     version = long_course(folder, sessions)
     start = utcnow().date() - timedelta(weeks=sessions + 1)
-    cohort = Cohort(
-        name=f"{sessions}-week cohort",
-        version=version,
-        start_date=start,
-        weekday=start.weekday(),
-        start_time=time(18, 30),
-        timezone="America/Los_Angeles",
-        location="Room 1",
-        facilitators=[make_user(Role.FACILITATOR)],
-    )
-    db.session.add(cohort)
-    for i, module in enumerate(version.modules):
-        local = datetime.combine(
-            start + timedelta(weeks=i), time(18, 30), tzinfo=Zone(cohort.timezone)
-        )
-        db.session.add(Session(cohort=cohort, module=module, scheduled_at=local.astimezone(UTC)))
-    db.session.flush()
+    cohort = make_cohort(version=version, start=start)
     enrollment = make_enrollment(cohort=cohort)
     facilitator = cohort.facilitators[0]
     for session in cohort.sessions:
@@ -216,8 +198,8 @@ def long_enrollment(folder, sessions, make_user, make_enrollment, absent=(3, 7))
 
 
 @pytest.mark.parametrize(("sessions", "pages"), [(10, 1), (20, 2)])
-def test_progress_report_page_count(tmp_path, make_user, make_enrollment, sessions, pages):
-    enrollment = long_enrollment(tmp_path, sessions, make_user, make_enrollment)
+def test_progress_report_page_count(tmp_path, make_cohort, make_enrollment, sessions, pages):
+    enrollment = long_enrollment(tmp_path, sessions, make_cohort, make_enrollment)
     report = documents.progress_report(enrollment, enrollment.cohort.facilitators[0])
     reader = PdfReader(BytesIO(report.pdf))
     assert len(reader.pages) == pages
@@ -247,9 +229,9 @@ def with_letterhead_and_parties(enrollment, make_user) -> None:
     ("sessions", "pages", "language"), [(10, 1, "en"), (10, 1, "es"), (20, 2, "en")]
 )
 def test_certificate_page_count_with_letterhead_and_parties(
-    tmp_path, make_user, make_enrollment, sessions, pages, language
+    tmp_path, make_user, make_cohort, make_enrollment, sessions, pages, language
 ):
-    enrollment = long_enrollment(tmp_path, sessions, make_user, make_enrollment, absent=())
+    enrollment = long_enrollment(tmp_path, sessions, make_cohort, make_enrollment, absent=())
     with_letterhead_and_parties(enrollment, make_user)
     enrollment.court.language = language  # Spanish runs longer
     cert = certificate_service.issue(enrollment, enrollment.cohort.facilitators[0])
@@ -273,9 +255,9 @@ def test_certificate_page_count_with_letterhead_and_parties(
 
 @pytest.mark.parametrize("sessions", [10, 20])
 def test_progress_report_with_letterhead_and_parties_keeps_its_page_count(
-    tmp_path, make_user, make_enrollment, sessions
+    tmp_path, make_user, make_cohort, make_enrollment, sessions
 ):
-    enrollment = long_enrollment(tmp_path, sessions, make_user, make_enrollment)
+    enrollment = long_enrollment(tmp_path, sessions, make_cohort, make_enrollment)
     with_letterhead_and_parties(enrollment, make_user)
     report = documents.progress_report(enrollment, enrollment.cohort.facilitators[0])
     assert len(PdfReader(BytesIO(report.pdf)).pages) == (1 if sessions == 10 else 2)
