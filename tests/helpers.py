@@ -24,6 +24,7 @@ from intervention.models import (
     CourtDocument,
     DocumentKind,
     Enrollment,
+    ReflectionAttempt,
     ReviewOutcome,
     SessionStatus,
     User,
@@ -226,16 +227,17 @@ def cancel(session, reason: str = "Building closed") -> None:
     db.session.flush()
 
 
+def submit_answer(enrollment: Enrollment, key: str, text: str) -> ReflectionAttempt:
+    """His answer to the prompt `key`, sent for review through the service as he sends it."""
+    reflection = reflection_service.reflection_for(enrollment, prompts_by_key(enrollment)[key])
+    return reflection_service.submit(
+        reflection, text, reflection.draft_revision, enrollment.participant
+    )
+
+
 def accept_all_required(enrollment: Enrollment, reviewer: User, marker: str = "Answer") -> None:
     for key, minimum in REQUIRED_PROMPTS.items():
-        prompt = prompts_by_key(enrollment)[key]
-        reflection = reflection_service.reflection_for(enrollment, prompt)
-        attempt = reflection_service.submit(
-            reflection,
-            answer(f"{marker}{key.replace('-', '')}", minimum),
-            reflection.draft_revision,
-            enrollment.participant,
-        )
+        attempt = submit_answer(enrollment, key, answer(f"{marker}{key.replace('-', '')}", minimum))
         reflection_service.review(attempt, ReviewOutcome.ACCEPTED, "", reviewer)
 
 

@@ -44,6 +44,7 @@ from .helpers import (
     save_provider,
     signed_in,
     stored_certificate,
+    submit_answer,
 )
 from .test_access import ACCESS, FORM_DATA, SIGNING_OUT, World
 
@@ -60,11 +61,7 @@ def secret_answer(words: int) -> str:
 
 
 def submit(enrollment, key: str, words: int):
-    prompt = prompts_by_key(enrollment)[key]
-    reflection = reflection_service.reflection_for(enrollment, prompt)
-    return reflection_service.submit(
-        reflection, secret_answer(words), reflection.draft_revision, enrollment.participant
-    )
+    return submit_answer(enrollment, key, secret_answer(words))
 
 
 def build_world(kind: str, make_user, make_court, make_enrollment) -> World:

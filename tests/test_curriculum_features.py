@@ -30,10 +30,18 @@ from intervention.models import (
 from intervention.services import ServiceError
 from intervention.services import certificates as certificate_service
 from intervention.services import curriculum as curriculum_service
-from intervention.services import reflections as reflection_service
 
 from .conftest import FIXTURE_CURRICULA, csrf_token
-from .helpers import answer, complete_case, events, prompts_by_key, signed_in, text_of, today
+from .helpers import (
+    answer,
+    complete_case,
+    events,
+    prompts_by_key,
+    signed_in,
+    submit_answer,
+    text_of,
+    today,
+)
 
 SLUG = "accountability-and-change"
 MODULE_1 = "modules/01-why-you-are-here.md"
@@ -592,19 +600,11 @@ def test_every_module_of_held_sessions_is_open(app, make_enrollment):
 # --- the module pages -----------------------------------------------------------------------
 
 
-def submit_answer(enrollment, key: str, marker: str, words: int = 120):
-    prompt = prompts_by_key(enrollment)[key]
-    reflection = reflection_service.reflection_for(enrollment, prompt)
-    return reflection_service.submit(
-        reflection, answer(marker, words), reflection.draft_revision, enrollment.participant
-    )
-
-
 def test_the_participants_module_page(app, make_enrollment):
     enrollment = make_enrollment()
     neighbour = make_enrollment(cohort=enrollment.cohort)
-    submit_answer(enrollment, "what-happened", "Zqmyanswer")
-    submit_answer(neighbour, "what-happened", "Zqhisanswer")
+    submit_answer(enrollment, "what-happened", answer("Zqmyanswer", 120))
+    submit_answer(neighbour, "what-happened", answer("Zqhisanswer", 120))
     db.session.commit()
     client = signed_in(app, enrollment.participant)
     page = text_of(client.get("/me/modules/1"))

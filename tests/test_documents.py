@@ -22,7 +22,16 @@ from intervention.models import (
 from intervention.services import ServiceError, documents, enrollments, notices
 from intervention.services import reflections as reflection_service
 
-from .helpers import answer, events, mark, pdf_text, post_form, prompts_by_key, signed_in, text_of
+from .helpers import (
+    answer,
+    events,
+    mark,
+    pdf_text,
+    post_form,
+    signed_in,
+    submit_answer,
+    text_of,
+)
 
 S = AttendanceStatus
 SECRET = "Quokkazanzibar"  # a word only his reflection contains
@@ -35,11 +44,7 @@ def case(make_enrollment):
     facilitator = enrollment.cohort.facilitators[0]
     mark(enrollment, 1, S.PRESENT)
     mark(enrollment, 2, S.PRESENT)
-    prompt = prompts_by_key(enrollment)["what-happened"]
-    reflection = reflection_service.reflection_for(enrollment, prompt)
-    attempt = reflection_service.submit(
-        reflection, answer(SECRET, 80), reflection.draft_revision, enrollment.participant
-    )
+    attempt = submit_answer(enrollment, "what-happened", answer(SECRET, 80))
     reflection_service.review(attempt, ReviewOutcome.ACCEPTED, "Honest.", facilitator)
     return enrollment
 

@@ -25,21 +25,22 @@ from intervention.services import ServiceError
 from intervention.services import reflections as reflection_service
 
 from .conftest import csrf_token
-from .helpers import REQUIRED_PROMPTS, answer, events, post_form, prompts_by_key, signed_in, text_of
+from .helpers import (
+    REQUIRED_PROMPTS,
+    answer,
+    events,
+    post_form,
+    signed_in,
+    submit_answer,
+    text_of,
+)
 
 MINIMUM = {**REQUIRED_PROMPTS, "what-i-want-from-this": 50, "behind-the-mask": 50}
 
 
 def submitted(enrollment, key: str, marker: str, hours_ago: float = 1):
     """His answer to the prompt, submitted `hours_ago` hours ago."""
-    prompt = prompts_by_key(enrollment)[key]
-    reflection = reflection_service.reflection_for(enrollment, prompt)
-    attempt = reflection_service.submit(
-        reflection,
-        answer(marker, MINIMUM[key]),
-        reflection.draft_revision,
-        enrollment.participant,
-    )
+    attempt = submit_answer(enrollment, key, answer(marker, MINIMUM[key]))
     attempt.submitted_at = utcnow() - timedelta(hours=hours_ago)
     db.session.flush()
     return attempt
