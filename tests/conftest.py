@@ -132,6 +132,17 @@ def runner(app):
 
 
 @pytest.fixture
+def curricula_copy(tmp_path) -> Path:
+    """A copy of the fixture curricula to edit: the program keeps its folder name, so syncing
+    the copy stores versions of the same Program the cohorts are on."""
+    import shutil
+
+    root = tmp_path / "curricula"
+    shutil.copytree(FIXTURE_CURRICULA, root)
+    return root
+
+
+@pytest.fixture
 def program():
     return db.session.scalar(sa.select(Program).where(Program.slug == "accountability-and-change"))
 
@@ -344,6 +355,16 @@ def send_code(client, user: User, code: str | None = None):
     limiter.storage.clear(auth_views._used_code_key(user, code))
     token = csrf_token(client, "/login/code")
     return client.post("/login/code", data={"code": code, "csrf_token": token})
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The session store's clock, stopped: a test moves it on by adding seconds to clock[0]."""
+    from intervention.auth import sessions as session_store
+
+    now = [1_900_000_000.0]
+    monkeypatch.setattr(session_store, "_clock", lambda: now[0])
+    return now
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ facilitator notes and scripts away from participants, and sync stores versions o
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -422,13 +421,6 @@ def test_a_hostile_module_is_refused_by_the_checker_and_harmless_if_rendered(pro
 
 
 # --- sync ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def curricula_copy(tmp_path) -> Path:
-    root = tmp_path / "curricula"
-    shutil.copytree(FIXTURE_CURRICULA, root)
-    return root
 
 
 def _versions(program: Program) -> list[CurriculumVersion]:

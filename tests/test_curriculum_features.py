@@ -52,17 +52,8 @@ NOTES = "SESSION 1 - WHY YOU ARE HERE"  # the first line of module 1's facilitat
 
 
 @pytest.fixture
-def curricula(tmp_path) -> Path:
-    """A copy of the fixture curricula: the program keeps its folder name, so syncing the copy
-    stores versions of the same Program the cohorts are on."""
-    root = tmp_path / "curricula"
-    shutil.copytree(FIXTURE_CURRICULA, root)
-    return root
-
-
-@pytest.fixture
-def folder(curricula) -> Path:
-    return curricula / SLUG
+def folder(curricula_copy) -> Path:
+    return curricula_copy / SLUG
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -750,15 +741,15 @@ def test_a_cohort_stays_on_its_version_until_moved(
 
 
 def test_a_move_to_an_older_or_foreign_version_is_refused(
-    app, program, folder, curricula, make_user, make_cohort
+    app, program, folder, curricula_copy, make_user, make_cohort
 ):
     cohort = make_cohort()
     a = cohort.version
     b = new_version(folder)
-    other_folder = curricula / "another-program"
+    other_folder = curricula_copy / "another-program"
     shutil.copytree(folder, other_folder)
     edit(other_folder / "program.yaml", "code: AAC", "code: OTH")
-    results = {r.slug: r for r in sync_curricula(curricula)}
+    results = {r.slug: r for r in sync_curricula(curricula_copy)}
     foreign = results["another-program"].version
     assert foreign.program_id != a.program_id
     admin = make_user(Role.ADMIN)

@@ -17,11 +17,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from intervention.auth import sessions as session_store
 from intervention.extensions import db
-from intervention.models import AuditEvent, BrowserSession, Role
+from intervention.models import BrowserSession, Role
 from intervention.services import staff_accounts
 
 from .conftest import PASSWORD, csrf_token, login
-from .helpers import post_form, signed_in, text_of
+from .helpers import events, post_form, signed_in, text_of
 from .querycount import counting
 
 COOKIE = "session"
@@ -56,17 +56,6 @@ def rows(user=None) -> list[BrowserSession]:
     if user is not None:
         query = query.where(BrowserSession.user_id == user.id)
     return list(db.session.scalars(query))
-
-
-def actions() -> list[str]:
-    return list(db.session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id)))
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    now = [1_900_000_000.0]
-    monkeypatch.setattr(session_store, "_clock", lambda: now[0])
-    return now
 
 
 # --- a copied cookie after each way of ending a session --------------------------------------
@@ -119,7 +108,7 @@ def test_signing_out_everywhere_ends_every_session_and_its_copies(app, make_user
     for copy in copies:
         assert signed_out(replayed(app, copy).get("/account"))
     assert not rows(user)
-    assert "auth.sessions_ended" in actions()
+    assert events("auth.sessions_ended")
 
 
 def test_an_idle_session_is_ended_for_its_copies_too(app, make_user, clock):

@@ -12,7 +12,6 @@ import pyotp
 import pytest
 
 from intervention.auth import invitations
-from intervention.auth import sessions as session_store
 from intervention.auth import throttle as auth_throttle
 from intervention.extensions import db
 from intervention.models import Role
@@ -292,13 +291,6 @@ def test_limits_are_off_in_tests_unless_turned_on(client, make_user):
 
 
 # --- idle timeout ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    now = [1_900_000_000.0]
-    monkeypatch.setattr(session_store, "_clock", lambda: now[0])
-    return now
 
 
 @pytest.mark.parametrize(
