@@ -1,5 +1,7 @@
 """Fixtures: the app on a migrated database, a transaction rolled back after each test,
-clients signed in per role, and builders for the domain."""
+builders for the domain, the program's staff (admin, facilitator, the director's client), a
+certificate issued, and switches a test turns on (rate limits, the session clock). Plain
+helpers the test files share are in helpers.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
-"""Helpers the test files share: clients signed in, audit events read back, answers of a given
-length, forms posted like a browser, links read from pages, and a case brought to completion
-through the services."""
+"""Plain helpers the test files share (fixtures live in conftest.py): clients signed in, audit
+events read back or forged, answers of a given length sent for review, attendance marked by the
+product's default minutes, forms posted like a browser, links, tags and PDF text read from
+responses, sessions moved or cancelled, and builders for cohorts, a completed case, stored
+certificates and notices, and the program's letterhead."""
 
 from __future__ import annotations
 
