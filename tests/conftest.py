@@ -1,5 +1,7 @@
 """Fixtures: the app on a migrated database, a transaction rolled back after each test,
-clients signed in per role, and builders for the domain."""
+builders for the domain, the program's staff (admin, facilitator, the director's client), a
+certificate issued, and switches a test turns on (rate limits, the session clock). Plain
+helpers the test files share are in helpers.py."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from intervention.extensions import db, limiter
 from intervention.models import (
     Cohort,
     Court,
+    CurriculumVersion,
     Enrollment,
     EnrollmentState,
     Program,
@@ -131,6 +134,17 @@ def runner(app):
 
 
 @pytest.fixture
+def curricula_copy(tmp_path) -> Path:
+    """A copy of the fixture curricula to edit: the program keeps its folder name, so syncing
+    the copy stores versions of the same Program the cohorts are on."""
+    import shutil
+
+    root = tmp_path / "curricula"
+    shutil.copytree(FIXTURE_CURRICULA, root)
+    return root
+
+
+@pytest.fixture
 def program():
     return db.session.scalar(sa.select(Program).where(Program.slug == "accountability-and-change"))
 
@@ -198,12 +212,14 @@ def make_cohort(program, make_user):
         facilitator: User | None = None,
         start: date | None = None,
         timezone: str = "America/Los_Angeles",
+        version: CurriculumVersion | None = None,
     ) -> Cohort:
-        """A cohort with one weekly session per module, starting `start` (default: held
-        sessions all in the past, 8 weeks ago)."""
+        """A cohort with one weekly session per module of `version` (default: the test
+        program's latest), starting `start` (default: held sessions all in the past, 8 weeks
+        ago)."""
         from zoneinfo import ZoneInfo
 
-        version = program.latest_version
+        version = version or program.latest_version
         start = start or (datetime.now(UTC).date() - timedelta(weeks=8))
         cohort = Cohort(
             name=f"Cohort starting {start}",
@@ -263,6 +279,48 @@ def make_enrollment(make_user, make_court, make_cohort):
     return make
 
 
+# --- the program's staff -----------------------------------------------------------------
+
+
+@pytest.fixture
+def admin(make_user):
+    """The program director, Dana Director: an admin account."""
+    return make_user(Role.ADMIN, name="Dana Director")
+
+
+@pytest.fixture
+def facilitator(make_user):
+    return make_user(Role.FACILITATOR, name="Frank Facilitator")
+
+
+@pytest.fixture
+def director(app, admin):
+    """A client of its own signed in as the director (`admin`), her account committed first."""
+    from .helpers import signed_in
+
+    db.session.commit()
+    return signed_in(app, admin)
+
+
+@pytest.fixture
+def issued(admin, make_court, make_enrollment, make_user):
+    """A real certificate, rendered, signed, stored and recorded by the service, for a completed
+    case: Daniel Carter's, KC-26-104417, from Kings County District Court. The program has its
+    director (`admin`), who attests it."""
+    from intervention.services import certificates as certificate_service
+
+    from .helpers import complete_case
+
+    enrollment = make_enrollment(
+        court=make_court("Kings County District Court"),
+        case_number="KC-26-104417",
+        participant=make_user(name="Daniel Carter"),
+    )
+    cert = certificate_service.issue(enrollment, complete_case(enrollment))
+    db.session.commit()
+    return cert
+
+
 # --- signing in, with CSRF on -------------------------------------------------------------
 
 CSRF_RE = re.compile(
@@ -299,6 +357,26 @@ def send_code(client, user: User, code: str | None = None):
     limiter.storage.clear(auth_views._used_code_key(user, code))
     token = csrf_token(client, "/login/code")
     return client.post("/login/code", data={"code": code, "csrf_token": token})
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The session store's clock, stopped: a test moves it on by adding seconds to clock[0]."""
+    from intervention.auth import sessions as session_store
+
+    now = [1_900_000_000.0]
+    monkeypatch.setattr(session_store, "_clock", lambda: now[0])
+    return now
+
+
+@pytest.fixture
+def rate_limits(app, monkeypatch):
+    """Rate limits on for one test (the test config turns them off), their counts cleared
+    before and after."""
+    monkeypatch.setitem(app.config, "RATE_LIMITS", True)
+    limiter.reset()
+    yield
+    limiter.reset()
 
 
 @pytest.fixture

@@ -24,8 +24,16 @@ from intervention.models import (
 from intervention.services import calendar as calendar_service
 from intervention.services import reflections as reflection_service
 
-from .conftest import csrf_token, login
-from .helpers import answer, prompts_by_key, save_provider, stored_certificate, text_of
+from .conftest import csrf_token
+from .helpers import (
+    answer,
+    drafted_notice,
+    prompts_by_key,
+    save_provider,
+    signed_in,
+    stored_certificate,
+    text_of,
+)
 
 P, F, C, A = Role.PARTICIPANT, Role.FACILITATOR, Role.CLERK, Role.ADMIN
 SIGNED_IN = frozenset(Role)
@@ -280,14 +288,7 @@ def world(make_user, make_court, make_enrollment) -> World:
     reflection = reflection_service.reflection_for(enrollment, prompt)
     attempt = reflection_service.submit(reflection, answer(SECRET, 80), 0, enrollment.participant)
     cert = stored_certificate(enrollment, admin, "ACCESSTEST000001")
-    notice = CourtDocument(
-        enrollment=enrollment,
-        kind=DocumentKind.NONCOMPLIANCE_NOTICE,
-        rule="max_absences",
-        reason="2 absences; the limit is 1.",
-        due_on=enrollment.cohort.start_date,
-    )
-    db.session.add(notice)
+    notice = drafted_notice(enrollment)
     report_pdf = b"%PDF-1.7 stand-in progress report"
     report = CourtDocument(
         enrollment=enrollment,
@@ -332,12 +333,6 @@ def send(client, method: str, url: str, token_page: str = "/login", data: dict |
     if method == "GET":
         return client.get(url)
     return client.post(url, data={**(data or {}), "csrf_token": csrf_token(client, token_page)})
-
-
-def signed_in(app, user: User):
-    client = app.test_client()
-    login(client, user)
-    return client
 
 
 # --- the table covers every route ---------------------------------------------------------------

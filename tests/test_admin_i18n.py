@@ -9,8 +9,7 @@ import sqlalchemy as sa
 from intervention.extensions import db
 from intervention.models import Court, Role
 
-from .conftest import login
-from .helpers import post_form, text_of
+from .helpers import post_form, signed_in, text_of
 
 
 def spanish(user):
@@ -21,9 +20,7 @@ def spanish(user):
 
 @pytest.fixture
 def director(app, make_user):
-    client = app.test_client()
-    login(client, spanish(make_user(Role.ADMIN)))
-    return client
+    return signed_in(app, spanish(make_user(Role.ADMIN)))
 
 
 @pytest.fixture
@@ -33,9 +30,7 @@ def case(make_enrollment):
 
 @pytest.fixture
 def clerk(app, make_user, case):
-    client = app.test_client()
-    login(client, spanish(make_user(Role.CLERK, court=case.court)))
-    return client
+    return signed_in(app, spanish(make_user(Role.CLERK, court=case.court)))
 
 
 @pytest.mark.parametrize(
@@ -109,8 +104,7 @@ def court_form(**values) -> dict:
 
 
 def test_a_court_keeps_the_language_of_its_documents(app, make_user):
-    director = app.test_client()
-    login(director, make_user(Role.ADMIN))
+    director = signed_in(app, make_user(Role.ADMIN))
     response = post_form(director, "/admin/courts/new", court_form())
     assert response.status_code == 302, text_of(response)
     court = db.session.scalar(sa.select(Court).where(Court.name == "Juzgado de Paz de Yakima"))
@@ -127,8 +121,7 @@ def test_a_court_keeps_the_language_of_its_documents(app, make_user):
 
 
 def test_a_court_without_a_language_chosen_writes_english(app, make_user):
-    director = app.test_client()
-    login(director, make_user(Role.ADMIN))
+    director = signed_in(app, make_user(Role.ADMIN))
     values = court_form(name="Bellevue Municipal Court")
     del values["language"]
     assert post_form(director, "/admin/courts/new", values).status_code == 302
@@ -137,8 +130,7 @@ def test_a_court_without_a_language_chosen_writes_english(app, make_user):
 
 
 def test_a_language_we_do_not_write_is_refused(app, make_user):
-    director = app.test_client()
-    login(director, make_user(Role.ADMIN))
+    director = signed_in(app, make_user(Role.ADMIN))
     response = post_form(director, "/admin/courts/new", court_form(language="fr"))
     assert response.status_code == 422
     assert db.session.scalar(sa.select(Court).where(Court.language == "fr")) is None

@@ -5,7 +5,7 @@ make-ups linked both ways, the change history, and each refusal with its message
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -25,24 +25,10 @@ from intervention.services import ServiceError, completion, enrollments
 from intervention.services import attendance as attendance_service
 from intervention.services import completion_text as words
 
-from .conftest import login
-from .helpers import post_form, text_of, violated
+from .helpers import cancel, mark, post_form, signed_in, text_of, today, violated
 
 S = AttendanceStatus
 NO_GAP_RULE = {"max_gap_days": None}  # the fixture sessions were weeks ago
-
-
-def today():
-    return datetime.now(UTC).date()
-
-
-def mark(enrollment, number: int, status: AttendanceStatus, minutes: int | None = None, **kw):
-    session = enrollment.cohort.sessions[number - 1]
-    if minutes is None:
-        full = status in (S.PRESENT, S.LATE)
-        minutes = session.module.duration_minutes if full else 0
-    facilitator = enrollment.cohort.facilitators[0]
-    return attendance_service.mark(session, enrollment, status, minutes, facilitator, **kw)
 
 
 def director():
@@ -57,12 +43,6 @@ def makeup(enrollment, other_cohort, number: int, minutes: int | None = None):
 
 def day_of(enrollment, number: int):
     return enrollment.cohort.sessions[number - 1].local_date
-
-
-def signed_in(app, user):
-    client = app.test_client()
-    login(client, user)
-    return client
 
 
 # --- every status -----------------------------------------------------------------------------
@@ -301,12 +281,6 @@ def test_a_session_before_he_started_can_be_made_up(make_cohort, make_enrollment
 
 
 # --- cancelled sessions ---------------------------------------------------------------------
-
-
-def cancel(session, reason="Building closed"):
-    session.status = SessionStatus.CANCELLED
-    session.cancel_reason = reason
-    db.session.flush()
 
 
 def test_a_cancelled_session_is_ignored_and_not_owed(make_enrollment):
@@ -661,14 +635,14 @@ def test_a_make_up_keeps_the_note_written_with_it(two_cohorts):
 
 
 def test_men_of_the_sessions_own_cohort_or_another_program_are_not_offered(
-    two_cohorts, make_enrollment, make_user, tmp_path
+    two_cohorts, make_cohort, make_enrollment, make_user, tmp_path
 ):
     from .test_document_contents import long_enrollment
 
     ours, theirs, james = two_cohorts
     own = make_enrollment(cohort=theirs, participant=make_user(name="Own Cohort"))
     mark(own, 2, S.ABSENT)  # he missed it in this very cohort: the roster, not a make-up
-    elsewhere = long_enrollment(tmp_path, 3, make_user, make_enrollment, absent=(2,))
+    elsewhere = long_enrollment(tmp_path, 3, make_cohort, make_enrollment, absent=(2,))
     offered = attendance_service.makeup_candidates(theirs.sessions[1], director())
     names = [c.enrollment.participant.full_name for c in offered]
     assert "James Carter" in names

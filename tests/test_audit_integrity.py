@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,14 +21,9 @@ from intervention.services import certificates as certificate_service
 from intervention.services import documents as document_service
 
 from .conftest import csrf_token, login
-from .helpers import complete_case, text_of
+from .helpers import events, forge_event, raw_sql, text_of
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _raw(sql: str, **params) -> None:
-    db.session.execute(sa.text(sql), params)
-    db.session.expire_all()
 
 
 def attacker_hash(row) -> str:
@@ -49,32 +43,6 @@ def attacker_hash(row) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _insert(event_id: int, prev_hash: str, **fields) -> None:
-    row = AuditEvent(
-        at=datetime.now(UTC).replace(microsecond=0),
-        actor_id=None,
-        action=fields.get("action", "certificate.revoke"),
-        object_type="certificate",
-        object_id=1,
-        ip_address="",
-        details={"reason": "forged"},
-        prev_hash=prev_hash,
-    )
-    _raw(
-        "INSERT INTO audit_events (id, at, actor_id, action, object_type, object_id,"
-        " ip_address, details, prev_hash, hash) VALUES (:id, :at, NULL, :action, :type,"
-        " :object_id, '', :details, :prev, :hash)",
-        id=event_id,
-        at=row.at.replace(tzinfo=None),
-        action=row.action,
-        type=row.object_type,
-        object_id=row.object_id,
-        details=json.dumps(row.details),
-        prev=prev_hash,
-        hash=attacker_hash(row),
-    )
-
-
 def _events() -> list[AuditEvent]:
     return list(db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id)))
 
@@ -84,12 +52,12 @@ def _events() -> list[AuditEvent]:
 
 
 def edit_a_field(chain):
-    _raw("UPDATE audit_events SET action = 'test.innocent' WHERE id = :id", id=chain[2].id)
+    raw_sql("UPDATE audit_events SET action = 'test.innocent' WHERE id = :id", id=chain[2].id)
     return chain[2].id, "edited"
 
 
 def edit_the_actor(chain):
-    _raw("UPDATE audit_events SET actor_id = NULL WHERE id = :id", id=chain[3].id)
+    raw_sql("UPDATE audit_events SET actor_id = NULL WHERE id = :id", id=chain[3].id)
     return chain[3].id, "edited"
 
 
@@ -103,7 +71,7 @@ def edit_the_details(chain):
 
 
 def delete_one_in_the_middle(chain):
-    _raw("DELETE FROM audit_events WHERE id = :id", id=chain[1].id)
+    raw_sql("DELETE FROM audit_events WHERE id = :id", id=chain[1].id)
     return chain[2].id, "does not follow"
 
 
@@ -111,28 +79,28 @@ def insert_one_in_the_middle(chain):
     """Later events renumbered to make room, a forged one spliced in hashed onto event 1."""
     spot = chain[2].id
     for event in reversed(chain[2:]):
-        _raw("UPDATE audit_events SET id = :new WHERE id = :old", new=event.id + 1, old=event.id)
-    _insert(spot, chain[1].hash)
+        raw_sql("UPDATE audit_events SET id = :new WHERE id = :old", new=event.id + 1, old=event.id)
+    forge_event(spot, chain[1].hash, hash_with=attacker_hash)
     return spot, "not sealed with the audit key"
 
 
 def delete_the_last_events(chain):
-    _raw("DELETE FROM audit_events WHERE id >= :id", id=chain[3].id)
+    raw_sql("DELETE FROM audit_events WHERE id >= :id", id=chain[3].id)
     return None, "cut"
 
 
 def delete_every_event(chain):
-    _raw("DELETE FROM audit_events")
+    raw_sql("DELETE FROM audit_events")
     return None, "cut"
 
 
 def append_a_forged_event(chain):
-    _insert(chain[-1].id + 1, chain[-1].hash)
+    forge_event(chain[-1].id + 1, chain[-1].hash, hash_with=attacker_hash)
     return chain[-1].id + 1, "not sealed with the audit key"
 
 
 def edit_and_recompute_every_later_hash(chain):
-    _raw("UPDATE audit_events SET action = 'test.innocent' WHERE id = :id", id=chain[1].id)
+    raw_sql("UPDATE audit_events SET action = 'test.innocent' WHERE id = :id", id=chain[1].id)
     prev = None
     for row in _events():
         if row.id < chain[1].id:
@@ -141,7 +109,7 @@ def edit_and_recompute_every_later_hash(chain):
         new = attacker_hash(
             type("Row", (), {**{c: getattr(row, c) for c in _FIELDS}, "prev_hash": prev})
         )
-        _raw(
+        raw_sql(
             "UPDATE audit_events SET prev_hash = :prev, hash = :hash WHERE id = :id",
             prev=prev,
             hash=new,
@@ -177,11 +145,11 @@ def director(client, make_user):
 def chain(make_user):
     """Five events, committed as any request commits them."""
     actor = make_user(Role.ADMIN)
-    events = [audit.record("test.event", actor, actor, n=n) for n in range(5)]
+    recorded = [audit.record("test.event", actor, actor, n=n) for n in range(5)]
     db.session.commit()
     ok, broken, _count = audit.verify_chain()
     assert ok and broken is None
-    return events
+    return recorded
 
 
 @pytest.mark.parametrize("tamper", TAMPERINGS, ids=lambda f: f.__name__)
@@ -201,23 +169,12 @@ def test_every_way_of_cutting_or_rewriting_the_chain_is_found(chain, runner, tam
 # --- certificates and court documents: the stored bytes against the sealed issue event ---------
 
 
-@pytest.fixture
-def issued(make_court, make_enrollment, make_user):
-    """A real certificate, rendered, stored and recorded by the service."""
-    enrollment = make_enrollment(
-        court=make_court(), case_number="KC-26-104417", participant=make_user(name="Dan Carter")
-    )
-    cert = certificate_service.issue(enrollment, complete_case(enrollment))
-    db.session.commit()
-    return cert
-
-
 FORGED = b"%PDF-1.7\n% a certificate nobody issued\n%%EOF\n"
 
 
 def replace_the_pdf_and_its_hash(cert) -> bytes:
     """What an attacker with database access did: a forged file, and its hash to match."""
-    _raw(
+    raw_sql(
         "UPDATE certificates SET pdf = :pdf, sha256 = :sha WHERE id = :id",
         pdf=FORGED,
         sha=hashlib.sha256(FORGED).hexdigest(),
@@ -244,11 +201,7 @@ def _verify(client, method: str, cert, data: bytes):
 
 
 def _incidents() -> list[AuditEvent]:
-    return list(
-        db.session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.action == "certificate.integrity_failure")
-        )
-    )
+    return events("certificate.integrity_failure")
 
 
 @pytest.mark.parametrize("method", ["upload", "code", "link"])
@@ -259,7 +212,7 @@ def test_a_forged_certificate_file_is_not_confirmed_to_the_public(client, issued
     page = text_of(response)
     assert "This certificate cannot be confirmed" in page
     assert "Valid" not in page and "is valid" not in page
-    assert "Dan Carter" not in page  # nothing from a record that no longer holds
+    assert "Daniel Carter" not in page  # nothing from a record that no longer holds
     [incident] = _incidents()
     assert incident.object_id == issued.id and incident.actor_id is None
     assert incident.details == {
@@ -280,7 +233,7 @@ def test_the_genuine_certificate_is_still_valid(client, issued):
 
 def test_a_hash_column_pointed_at_another_file_is_not_confirmed(client, issued):
     """The PDF left alone, only the column the upload is looked up by changed."""
-    _raw(
+    raw_sql(
         "UPDATE certificates SET sha256 = :sha WHERE id = :id",
         sha=hashlib.sha256(FORGED).hexdigest(),
         id=issued.id,
@@ -293,7 +246,7 @@ def test_a_hash_column_pointed_at_another_file_is_not_confirmed(client, issued):
 def test_a_revoked_certificate_set_back_to_valid_is_not_confirmed(client, issued, make_user):
     certificate_service.revoke(issued, make_user(Role.ADMIN), "Issued to the wrong case.")
     db.session.commit()
-    _raw("UPDATE certificates SET status = 'valid' WHERE id = :id", id=issued.id)
+    raw_sql("UPDATE certificates SET status = 'valid' WHERE id = :id", id=issued.id)
     assert db.session.get(Certificate, issued.id).status is CertificateStatus.VALID
     page = text_of(_verify(client, "link", issued, b""))
     assert "This certificate cannot be confirmed" in page
@@ -315,7 +268,7 @@ def test_audit_verify_reports_a_court_document_whose_bytes_changed(issued, runne
     report = document_service.progress_report(issued.enrollment, issued.issued_by)
     db.session.commit()
     assert document_service.integrity(report).intact
-    _raw(
+    raw_sql(
         "UPDATE court_documents SET pdf = :pdf, sha256 = :sha WHERE id = :id",
         pdf=FORGED,
         sha=hashlib.sha256(FORGED).hexdigest(),
@@ -341,12 +294,12 @@ def _lines() -> list[dict]:
 
 def test_a_commit_that_adds_events_writes_a_signed_checkpoint(director):
     before = len(_lines())
-    events = [audit.record("test.event", director, None, n=n) for n in range(3)]
+    recorded = [audit.record("test.event", director, None, n=n) for n in range(3)]
     assert len(_lines()) == before  # flushed, not committed: nothing vouched for yet
     db.session.commit()
     newest = checkpoints.newest()
     assert len(_lines()) == before + 1
-    assert newest.head == events[-1].hash
+    assert newest.head == recorded[-1].hash
     assert newest.count == db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
     assert checkpoints.is_genuine(newest)
     db.session.commit()  # nothing new: no checkpoint
@@ -396,7 +349,7 @@ def test_no_checkpoint_at_all_is_reported(chain):
 
 def test_a_rewrite_with_the_audit_key_is_still_caught_by_the_checkpoint(chain):
     """Someone holding the chain key but not the signing key re-seals a rewritten chain."""
-    _raw("UPDATE audit_events SET action = 'test.innocent' WHERE id = :id", id=chain[1].id)
+    raw_sql("UPDATE audit_events SET action = 'test.innocent' WHERE id = :id", id=chain[1].id)
     prev = None
     for row in _events():
         if row.id >= chain[1].id:
@@ -415,7 +368,7 @@ def test_a_rewrite_with_the_audit_key_is_still_caught_by_the_checkpoint(chain):
 def test_a_cut_is_not_blessed_by_the_next_checkpoint(chain, director, runner):
     """Events deleted from the end, then more written: the app refuses to sign the result."""
     newest = checkpoints.newest()
-    _raw("DELETE FROM audit_events WHERE id >= :id", id=chain[3].id)
+    raw_sql("DELETE FROM audit_events WHERE id >= :id", id=chain[3].id)
     for n in range(4):
         audit.record("test.after", director, None, n=n)
     db.session.commit()
@@ -427,7 +380,7 @@ def test_a_cut_is_not_blessed_by_the_next_checkpoint(chain, director, runner):
 
 
 def test_an_empty_log_without_a_checkpoint_verifies(runner):
-    _raw("DELETE FROM audit_events")
+    raw_sql("DELETE FROM audit_events")
     for path in checkpoints.folder().glob("*.jsonl"):
         path.unlink()
     assert audit.verify_chain().ok
@@ -445,9 +398,9 @@ def test_the_checkpoint_command_signs_the_log_as_it_stands(chain, runner):
 
 
 def test_the_admin_pages_say_the_log_was_cut(client, director):
-    events = [audit.record("test.event", director, None, n=n) for n in range(3)]
+    recorded = [audit.record("test.event", director, None, n=n) for n in range(3)]
     db.session.commit()
-    _raw("DELETE FROM audit_events WHERE id >= :id", id=events[1].id)
+    raw_sql("DELETE FROM audit_events WHERE id >= :id", id=recorded[1].id)
     for url in ("/admin/audit", "/admin/"):
         page = text_of(client.get(url))
         assert "Chain broken" in page
@@ -499,7 +452,7 @@ def test_events_from_before_the_key_are_sealed_once_by_rekey(chain, director, ru
 
 def test_rekey_refuses_a_chain_that_was_broken_before_it(chain, runner):
     _unkey_every_event()
-    _raw("UPDATE audit_events SET action = 'test.innocent' WHERE id = :id", id=chain[2].id)
+    raw_sql("UPDATE audit_events SET action = 'test.innocent' WHERE id = :id", id=chain[2].id)
     result = runner.invoke(args=["audit", "rekey"])
     assert result.exit_code == 1
     assert f"Not re-keyed: Event #{chain[2].id}: Its contents no longer match" in result.output
@@ -517,7 +470,7 @@ def test_rekey_by_the_director_names_her_and_says_what_it_sealed(chain, director
 
 def test_rekey_refuses_a_chain_with_an_event_deleted_before_it(chain, runner):
     _unkey_every_event()
-    _raw("DELETE FROM audit_events WHERE id = :id", id=chain[1].id)
+    raw_sql("DELETE FROM audit_events WHERE id = :id", id=chain[1].id)
     result = runner.invoke(args=["audit", "rekey"])
     assert result.exit_code == 1
     assert (
@@ -674,16 +627,16 @@ def test_rekey_refuses_a_log_cut_since_its_checkpoint_word_for_word(chain, cut):
     anchor = audit.checkpoint()  # vouches for the unkeyed log as it stands
     last = _events()[-1]
     if cut == "deleted":
-        _raw("DELETE FROM audit_events WHERE id = :id", id=last.id)
+        raw_sql("DELETE FROM audit_events WHERE id = :id", id=last.id)
         expected = (
             f"The log was cut: the newest checkpoint ({anchor.at}) vouches for "
             f"{anchor.count} events and only {anchor.count - 1} remain. Events were deleted "
             "from the end, or all of them."
         )
     else:  # the last event rewritten and re-hashed as an unkeyed one, so the chain holds
-        _raw("UPDATE audit_events SET action = 'test.innocent' WHERE id = :id", id=last.id)
+        raw_sql("UPDATE audit_events SET action = 'test.innocent' WHERE id = :id", id=last.id)
         row = _events()[-1]
-        _raw("UPDATE audit_events SET hash = :h WHERE id = :id", h=attacker_hash(row), id=row.id)
+        raw_sql("UPDATE audit_events SET hash = :h WHERE id = :id", h=attacker_hash(row), id=row.id)
         expected = (
             f"The log was cut or rewritten: the last event the newest checkpoint "
             f"({anchor.at}, {anchor.count} events) vouches for is gone."

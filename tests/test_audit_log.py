@@ -15,7 +15,7 @@ from intervention.models import AuditEvent, Role
 from intervention.services import audit
 
 from .conftest import login
-from .helpers import text_of
+from .helpers import events, forge_event, signed_in, text_of
 
 
 @pytest.fixture
@@ -101,16 +101,12 @@ def test_a_broken_chain_is_named_at_the_top(client, director):
 
 def test_viewing_and_exporting_are_audited(client, director):
     client.get("/admin/audit?action=auth.login")
-    view = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "audit.view")).all()[
-        -1
-    ]
+    view = events("audit.view")[-1]
     assert view.actor_id == director.id
     assert view.details["filters"] == {"action": "auth.login"}
     response = client.get("/admin/audit.csv?actor=director")
     response.get_data()
-    export = db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == "audit.export")
-    ).all()[-1]
+    export = events("audit.export")[-1]
     # Whether an actor was searched for, never the words: they may be a participant's email.
     assert export.actor_id == director.id
     assert export.details == {"filters": {"actor_searched": True}}
@@ -160,8 +156,7 @@ def test_non_admins_cannot_see_the_log(app, client, make_user, make_court):
     for role in (Role.PARTICIPANT, Role.FACILITATOR, Role.CLERK):
         user = make_user(role, court=make_court() if role is Role.CLERK else None)
         db.session.commit()
-        browser = app.test_client()
-        login(browser, user)
+        browser = signed_in(app, user)
         assert browser.get("/admin/audit").status_code == 403
         assert browser.get("/admin/audit.csv").status_code == 403
     assert client.get("/admin/audit").status_code in (302, 401)
@@ -177,35 +172,7 @@ def test_a_row_inserted_in_the_middle_is_found(director):
             sa.text("UPDATE audit_events SET id = :new WHERE id = :old"),
             {"new": event.id + 1, "old": event.id},
         )
-    forged = AuditEvent(
-        at=datetime.now(UTC),
-        actor_id=None,
-        action="certificate.revoke",
-        object_type="certificate",
-        object_id=1,
-        ip_address="",
-        details={"reason": "forged"},
-        prev_hash=chain[1].hash,
-    )
-    forged.hash = audit.digest(forged)
-    db.session.execute(
-        sa.text(
-            "INSERT INTO audit_events (id, at, actor_id, action, object_type, object_id,"
-            " ip_address, details, prev_hash, hash) VALUES (:id, :at, NULL, :action, :type,"
-            " :object_id, '', :details, :prev, :hash)"
-        ),
-        {
-            "id": spot,
-            "at": forged.at.replace(tzinfo=None),
-            "action": forged.action,
-            "type": forged.object_type,
-            "object_id": forged.object_id,
-            "details": '{"reason": "forged"}',
-            "prev": forged.prev_hash,
-            "hash": forged.hash,
-        },
-    )
-    db.session.expire_all()
+    forge_event(spot, chain[1].hash)
     ok, broken, _ = audit.verify_chain()
     assert not ok
     assert broken.id == spot + 1  # the genuine event that followed event 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
@@ -22,8 +22,8 @@ from intervention.services import (
     retention,
 )
 
-from .conftest import csrf_token, login
-from .helpers import complete_case, text_of
+from .conftest import csrf_token
+from .helpers import complete_case, signed_in, text_of, today
 
 S = AttendanceStatus
 UNKNOWN_EMAIL = "nobody.here@mail.example"
@@ -31,16 +31,6 @@ UNKNOWN_EMAIL = "nobody.here@mail.example"
 # email and case number, and an email nobody has.
 THORNTON = ("Michael Thornton", "Thornton", "m.thornton@mail.example", "KC-26-777001")
 QUINN = ("Peter Quinn", "Quinn", "p.quinn@mail.example", "KC-26-777002")
-
-
-def today():
-    return datetime.now(UTC).date()
-
-
-def signed_in(app, user):
-    client = app.test_client()
-    login(client, user)
-    return client
 
 
 def test_no_event_of_a_whole_journey_holds_a_participants_name_email_or_case_number(

@@ -3,7 +3,7 @@ the program or the case, and that only the current secret link opens it."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,39 +12,24 @@ from sqlalchemy import select
 
 from intervention.extensions import db
 from intervention.i18n import format_datetime
-from intervention.models import AuditEvent, EnrollmentState, Role, SessionStatus
+from intervention.models import AuditEvent, EnrollmentState, Role
 from intervention.services import calendar as calendar_service
 from intervention.services import enrollments as enrollment_service
 from intervention.services import scheduling
 
 from .conftest import csrf_token, login
-from .helpers import text_of
-
-
-def _today() -> date:
-    return datetime.now(UTC).date()
+from .helpers import cancel, events, move, text_of, today
 
 
 @pytest.fixture
 def case(make_court, make_cohort, make_enrollment):
     """A man four days into a three-session cohort: session 1 held, sessions 2 and 3 ahead."""
     court = make_court("Sensitive County Superior Court")
-    cohort = make_cohort(start=_today() - timedelta(days=4))
+    cohort = make_cohort(start=today() - timedelta(days=4))
     enrollment = make_enrollment(court=court, cohort=cohort, case_number="SECRET-CASE-4711")
     enrollment.participant.full_name = "Zebulon Quartermain"
     db.session.commit()
     return enrollment
-
-
-def move(session, days: int, reason: str) -> None:
-    session.rescheduled_from = session.scheduled_at
-    session.scheduled_at = session.scheduled_at + timedelta(days=days)
-    session.reschedule_reason = reason
-
-
-def cancel(session, reason: str) -> None:
-    session.status = SessionStatus.CANCELLED
-    session.cancel_reason = reason
 
 
 def feed_url(user) -> str:
@@ -64,12 +49,12 @@ def events_by_number(calendar: Calendar) -> dict[int, object]:
 
 def test_feed_has_one_event_per_session_in_utc(client, case):
     calendar, _body = fetch(client, case.participant)
-    events = events_by_number(calendar)
+    vevents = events_by_number(calendar)
     sessions = case.cohort.sessions
     assert len(calendar.walk("VEVENT")) == len(sessions) == 3
     assert str(calendar["x-wr-calname"]) == "Weekly sessions"
     for session in sessions:
-        event = events[session.number]
+        event = vevents[session.number]
         start, end = event.decoded("dtstart"), event.decoded("dtend")
         assert start.utcoffset() == timedelta(0)  # written in UTC ("...Z")
         assert start == session.scheduled_at
@@ -133,8 +118,8 @@ def test_cancelled_and_moved_sessions_update_the_same_events(client, case):
     cancel(third, "Facilitator is ill")
     db.session.commit()
 
-    events = events_by_number(fetch(client, case.participant)[0])
-    moved, cancelled = events[2], events[3]
+    vevents = events_by_number(fetch(client, case.participant)[0])
+    moved, cancelled = vevents[2], vevents[3]
     assert str(moved["uid"]) == f"session-{second.id}@intervention"
     assert moved.decoded("dtstart") == old + timedelta(days=2)
     assert moved["sequence"] == 1
@@ -146,7 +131,7 @@ def test_cancelled_and_moved_sessions_update_the_same_events(client, case):
     assert str(cancelled["status"]) == "CANCELLED"
     assert cancelled["sequence"] >= 1
     assert "This session is cancelled. Reason: Facilitator is ill" in str(cancelled["description"])
-    assert events[1]["sequence"] == 0
+    assert vevents[1]["sequence"] == 0
 
 
 def test_each_move_raises_the_sequence_again(client, case):
@@ -169,12 +154,12 @@ def test_each_move_raises_the_sequence_again(client, case):
 
 
 def test_sessions_before_his_start_are_said_not_to_count(client, make_enrollment, make_cohort):
-    cohort = make_cohort(start=_today() - timedelta(days=4))
+    cohort = make_cohort(start=today() - timedelta(days=4))
     late = make_enrollment(cohort=cohort, starts_on=cohort.start_date + timedelta(days=1))
     db.session.commit()
-    events = events_by_number(fetch(client, late.participant)[0])
-    assert "does not count for you" in str(events[1]["description"])
-    assert "does not count" not in str(events[2]["description"])
+    vevents = events_by_number(fetch(client, late.participant)[0])
+    assert "does not count for you" in str(vevents[1]["description"])
+    assert "does not count" not in str(vevents[2]["description"])
 
 
 def test_unknown_or_empty_tokens_answer_404(client, case):
@@ -207,17 +192,13 @@ def test_a_man_without_a_case_gets_an_empty_calendar(client, make_user):
 def test_the_feed_follows_his_latest_case(client, case, make_enrollment, make_cohort):
     admin = case.cohort.facilitators[0]
     enrollment_service.transition(case, EnrollmentState.WITHDRAWN, admin, "Moved away.")
-    later = make_cohort(start=_today() + timedelta(days=30))
+    later = make_cohort(start=today() + timedelta(days=30))
     make_enrollment(participant=case.participant, cohort=later)
     db.session.commit()
-    events = events_by_number(fetch(client, case.participant)[0])
-    assert {str(e["uid"]) for e in events.values()} == {
+    vevents = events_by_number(fetch(client, case.participant)[0])
+    assert {str(e["uid"]) for e in vevents.values()} == {
         f"session-{s.id}@intervention" for s in later.sessions
     }
-
-
-def _audit(action: str) -> list[AuditEvent]:
-    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
 
 
 def test_token_is_made_on_first_visit_and_renewing_it_kills_the_old_link(app, client, case):
@@ -230,14 +211,14 @@ def test_token_is_made_on_first_visit_and_renewing_it_kills_the_old_link(app, cl
     assert first and len(first) >= 43
     assert f"https://intervention.example/calendar/{first}.ics" in page
     assert f"webcal://intervention.example/calendar/{first}.ics" in page
-    created = _audit("calendar.token_create")
+    created = events("calendar.token_create")
     assert [e.object_id for e in created] == [user.id]
     assert first not in str(created[0].details)  # the secret never goes into the log
 
     client.get("/me/schedule")
     db.session.expire_all()
     assert user.calendar_token == first  # visiting again keeps the same link
-    assert len(_audit("calendar.token_create")) == 1
+    assert len(events("calendar.token_create")) == 1
 
     anonymous = app.test_client()
     assert anonymous.get(f"/calendar/{first}.ics").status_code == 200
@@ -255,7 +236,7 @@ def test_token_is_made_on_first_visit_and_renewing_it_kills_the_old_link(app, cl
     page = text_of(client.get("/me/schedule"))
     assert "You have a new calendar link. The old link no longer works." in page
     assert second in page and first not in page
-    renewed = _audit("calendar.token_renew")
+    renewed = events("calendar.token_renew")
     assert len(renewed) == 1 and renewed[0].actor_id == user.id
     assert second not in str(renewed[0].details)
 

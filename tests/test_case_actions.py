@@ -6,13 +6,11 @@ from __future__ import annotations
 from io import BytesIO
 
 import pytest
-import sqlalchemy as sa
 from flask import render_template
 from pypdf import PdfReader
 
 from intervention.extensions import db
 from intervention.models import (
-    AuditEvent,
     CertificateStatus,
     DocumentKind,
     Enrollment,
@@ -23,22 +21,10 @@ from intervention.models import (
 from intervention.services import ServiceError, cases, documents, enrollments
 from intervention.services import certificates as certificate_service
 
-from .conftest import csrf_token, login
-from .helpers import complete_case, post_form, text_of
+from .conftest import csrf_token
+from .helpers import drafted_notice, events, post_form, signed_in, text_of
 
 ES = EnrollmentState
-
-
-def events(action: str) -> list[AuditEvent]:
-    return db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-    ).all()
-
-
-def signed_in(app, user):
-    client = app.test_client()
-    login(client, user)
-    return client
 
 
 @pytest.fixture
@@ -59,15 +45,6 @@ def referred(make_user, make_court, make_cohort):
     db.session.add(enrollment)
     db.session.flush()
     return enrollment
-
-
-@pytest.fixture
-def issued(make_enrollment):
-    """A completed case with its certificate."""
-    enrollment = make_enrollment(case_number="KC-26-500200")
-    facilitator = complete_case(enrollment)
-    cert = certificate_service.issue(enrollment, facilitator)
-    return cert
 
 
 # --- the state machine --------------------------------------------------------------------------
@@ -381,16 +358,7 @@ def case_urls(enrollment, cert_id, doc_id, notice_id) -> list[tuple[str, str]]:
 def case_world(issued, make_user):
     enrollment = issued.enrollment
     report = documents.progress_report(enrollment, enrollment.cohort.facilitators[0])
-    from intervention.models import CourtDocument
-
-    notice = CourtDocument(
-        enrollment=enrollment,
-        kind=DocumentKind.NONCOMPLIANCE_NOTICE,
-        rule="max_absences",
-        reason="2 absences; the limit is 1.",
-        due_on=enrollment.cohort.start_date,
-    )
-    db.session.add(notice)
+    notice = drafted_notice(enrollment)
     db.session.commit()
     return enrollment, issued.id, report.id, notice.id
 

@@ -22,6 +22,7 @@ from intervention.i18n import TRANSLATIONS, prepare_catalogs
 from intervention.models import Role, User
 
 from .conftest import csrf_token
+from .helpers import signed_in
 
 SPANISH_PO = TRANSLATIONS / "es" / "LC_MESSAGES" / "messages.po"
 
@@ -140,13 +141,11 @@ def english_only(app, monkeypatch):
 
 
 def test_his_account_choice_of_an_unloaded_language_falls_back(app, english_only, make_user):
-    from .conftest import login
 
     man = make_user(Role.PARTICIPANT)
     man.locale = "es"
     db.session.commit()
-    client = app.test_client()
-    login(client, man)
+    client = signed_in(app, man)
     page = client.get("/account").get_data(as_text=True)
     assert '<html lang="en">' in page
     assert 'value="es"' not in page  # the account page does not offer it either
@@ -154,12 +153,10 @@ def test_his_account_choice_of_an_unloaded_language_falls_back(app, english_only
 
 
 def test_court_documents_are_not_offered_in_an_unloaded_language(app, english_only, make_user):
-    from .conftest import login
 
     admin = make_user(Role.ADMIN)
     db.session.commit()
-    client = app.test_client()
-    login(client, admin)
+    client = signed_in(app, admin)
     page = client.get("/admin/courts/new").get_data(as_text=True)
     [menu] = re.findall(r'<select[^>]*name="language">.*?</select>', page, re.S)
     assert re.findall(r'value="(\w+)"', menu) == ["en"]

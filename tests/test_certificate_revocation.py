@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from intervention.extensions import db
 from intervention.i18n import format_date
 from intervention.models import (
-    AuditEvent,
     Certificate,
     CertificateStatus,
     EnrollmentState,
@@ -23,29 +22,18 @@ from intervention.models import (
 from intervention.services import ServiceError
 from intervention.services import certificates as certificate_service
 
-from .conftest import csrf_token, login
-from .helpers import complete_case, post_form, text_of
+from .conftest import csrf_token
+from .helpers import complete_case, events, post_form, signed_in, text_of
 
 REVOKE_REASON = "Attendance sheet for session 3 was forged by Xqzrevokereason."
 AGAIN_REASON = "Court clerk confirmed the real sheet, Xqzagainreason."
 CORRECTION_REASON = "Middle name was missing, Xqzcorrectionreason."
 
 
-def signed_in(app, user):
-    client = app.test_client()
-    login(client, user)
-    return client
-
-
-def events(action: str) -> list[AuditEvent]:
-    return db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-    ).all()
-
-
 @pytest.fixture
-def director(make_user):
-    return make_user(Role.ADMIN, name="Dana Director")
+def director(admin):
+    """The program director who revokes and issues again: conftest's `admin`, not a client."""
+    return admin
 
 
 @pytest.fixture

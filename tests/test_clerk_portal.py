@@ -11,11 +11,9 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
 
 from intervention.extensions import db
 from intervention.models import (
-    AuditEvent,
     Certificate,
     CertificateStatus,
     CourtDocument,
@@ -28,8 +26,7 @@ from intervention.services import completion
 from intervention.services import enrollments as enrollment_service
 from intervention.services import reflections as reflection_service
 
-from .conftest import login
-from .helpers import answer, prompts_by_key, text_of
+from .helpers import answer, events, prompts_by_key, signed_in, text_of
 
 C, A = Role.CLERK, Role.ADMIN
 JAN = datetime(2026, 1, 15, 18, 0, tzinfo=UTC)  # 10 AM in Los Angeles
@@ -118,13 +115,7 @@ def court_world(make_user, make_court, make_enrollment, make_cohort):
 
 
 def clerk_client(app, user):
-    client = app.test_client()
-    login(client, user)
-    return client
-
-
-def events(action: str) -> list[AuditEvent]:
-    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+    return signed_in(app, user)
 
 
 # --- search ---------------------------------------------------------------------------------

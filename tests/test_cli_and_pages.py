@@ -15,8 +15,7 @@ from intervention.extensions import db
 from intervention.models import Certificate, CertificateStatus, Court, Role, User
 from intervention.services import completion
 
-from .conftest import login
-from .helpers import text_of
+from .helpers import signed_in, text_of
 
 DEMO_ACCOUNTS = {
     "admin@demo.test": Role.ADMIN,
@@ -94,22 +93,19 @@ def test_demo_has_a_valid_certificate_for_the_finished_man(client, demo):
 
 
 def test_demo_accounts_sign_in_and_see_a_course_partway_through(app, demo):
-    facilitator = app.test_client()
-    login(facilitator, demo_user("facilitator@demo.test"), password=DEMO_PASSWORD)
+    facilitator = signed_in(app, demo_user("facilitator@demo.test"), password=DEMO_PASSWORD)
     queue = text_of(facilitator.get("/facilitator/reviews"))
     assert "1 waiting" in queue
     assert "James Carter" in queue
     cohorts = text_of(facilitator.get("/facilitator/"))
     assert "Summer 2026, Tuesday evening" in cohorts and "Fall 2026, Thursday evening" in cohorts
 
-    participant = app.test_client()
-    login(participant, demo_user("participant@demo.test"), password=DEMO_PASSWORD)
+    participant = signed_in(app, demo_user("participant@demo.test"), password=DEMO_PASSWORD)
     home = text_of(participant.get("/me/"))
     assert "KC-26-118204" in home
     assert "Waiting for review" in home
 
-    clerk = app.test_client()
-    login(clerk, demo_user("clerk@demo.test"), password=DEMO_PASSWORD)
+    clerk = signed_in(app, demo_user("clerk@demo.test"), password=DEMO_PASSWORD)
     cases = text_of(clerk.get("/court/"))
     assert "KC-26-104417" in cases and "KC-26-118204" in cases
     assert "SMC-26-55812" not in cases  # the municipal court's case is not his

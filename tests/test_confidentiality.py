@@ -16,7 +16,6 @@ import zipfile
 from datetime import timedelta
 
 import pytest
-from pypdf import PdfReader
 from weasyprint import HTML
 
 from intervention.auth import invitations
@@ -24,7 +23,6 @@ from intervention.extensions import db
 from intervention.models import (
     Certificate,
     CourtDocument,
-    DocumentKind,
     EnrollmentState,
     ReviewOutcome,
     Role,
@@ -39,10 +37,14 @@ from .conftest import csrf_token, login
 from .helpers import (
     REQUIRED_PROMPTS,
     answer,
+    drafted_notice,
     mark_all,
+    pdf_text,
     prompts_by_key,
     save_provider,
+    signed_in,
     stored_certificate,
+    submit_answer,
 )
 from .test_access import ACCESS, FORM_DATA, SIGNING_OUT, World
 
@@ -59,11 +61,7 @@ def secret_answer(words: int) -> str:
 
 
 def submit(enrollment, key: str, words: int):
-    prompt = prompts_by_key(enrollment)[key]
-    reflection = reflection_service.reflection_for(enrollment, prompt)
-    return reflection_service.submit(
-        reflection, secret_answer(words), reflection.draft_revision, enrollment.participant
-    )
+    return submit_answer(enrollment, key, secret_answer(words))
 
 
 def build_world(kind: str, make_user, make_court, make_enrollment) -> World:
@@ -103,14 +101,7 @@ def build_world(kind: str, make_user, make_court, make_enrollment) -> World:
         mark_all(enrollment, facilitator)
         waiting = submit(enrollment, "behind-the-mask", 50)
         cert = certificate_service.issue(enrollment, facilitator)
-    notice = CourtDocument(
-        enrollment=enrollment,
-        kind=DocumentKind.NONCOMPLIANCE_NOTICE,
-        rule="max_absences",
-        reason="2 absences; the limit is 1.",
-        due_on=enrollment.cohort.start_date,
-    )
-    db.session.add(notice)
+    notice = drafted_notice(enrollment)
     report = document_service.progress_report(enrollment, facilitator)
     calendar_service.ensure_token(enrollment.participant)
     db.session.commit()
@@ -138,18 +129,12 @@ def world(request, make_user, make_court, make_enrollment) -> World:
 # --- reading every kind of response --------------------------------------------------------------
 
 
-def pdf_text(data: bytes) -> str:
-    try:
-        return " ".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages)
-    except Exception:  # a stored stand-in, not a real PDF: its raw bytes are checked anyway
-        return ""
-
-
 def readable(data: bytes) -> list[str]:
     """Every text a person could read out of these bytes."""
     texts = [data.decode("utf-8", "replace")]
     if data.startswith(b"%PDF"):
-        texts.append(pdf_text(data))
+        # A stored stand-in is no real PDF: its raw bytes, above, are checked anyway.
+        texts.append(pdf_text(data, stand_in_reads_empty=True))
     if data.startswith(b"PK"):
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             for name in archive.namelist():
@@ -298,12 +283,10 @@ def test_the_walk_finds_the_text_wherever_it_is(app, world):
         (world.admin, f"/facilitator/reviews/{latest.id}"),
         (world.participant, f"/me/reflections/{prompt.id}"),
     ]:
-        client = app.test_client()
-        login(client, user)
+        client = signed_in(app, user)
         assert leaks(client.get(url).get_data()) == sorted(SECRETS), (user, url)
 
-    client = app.test_client()
-    login(client, world.facilitator)
+    client = signed_in(app, world.facilitator)
     found = walk(app, client, world, "/facilitator/")
     assert any("(facilitator.review)" in where for where in found), found
 

@@ -4,8 +4,6 @@ facilitator notes and scripts away from participants, and sync stores versions o
 from __future__ import annotations
 
 import re
-import shutil
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -16,8 +14,8 @@ from intervention.curriculum.sync import sync_curricula
 from intervention.extensions import db
 from intervention.models import CurriculumVersion, Program
 
-from .conftest import FIXTURE_CURRICULA, ROOT, login
-from .helpers import text_of
+from .conftest import FIXTURE_CURRICULA, ROOT
+from .helpers import live_markup, signed_in, text_of
 
 PROGRAM_YAML = """\
 title: "Test Program"
@@ -299,8 +297,7 @@ def test_facilitator_notes_never_reach_the_participant_body(program):
 def test_participant_module_page_has_no_facilitator_notes(app, make_enrollment):
     enrollment = make_enrollment()
     db.session.commit()
-    client = app.test_client()
-    login(client, enrollment.participant)
+    client = signed_in(app, enrollment.participant)
     for number in (1, 2, 3):
         page = text_of(client.get(f"/me/modules/{number}"))
         assert "<h2>" in page
@@ -356,21 +353,6 @@ def test_facilitator_notes_in_any_fence_form_are_cut_from_the_body(program_dir):
         (6, "facilitator notes inside a list, block quote or footnote"),
         (12, "facilitator notes inside a list, block quote or footnote"),
     ]
-
-
-class _Tags(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.tags: list[tuple[str, dict]] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-
-def live_markup(html: str) -> list[tuple[str, dict]]:
-    parser = _Tags()
-    parser.feed(html)
-    return parser.tags
 
 
 HOSTILE = [
@@ -439,13 +421,6 @@ def test_a_hostile_module_is_refused_by_the_checker_and_harmless_if_rendered(pro
 
 
 # --- sync ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def curricula_copy(tmp_path) -> Path:
-    root = tmp_path / "curricula"
-    shutil.copytree(FIXTURE_CURRICULA, root)
-    return root
 
 
 def _versions(program: Program) -> list[CurriculumVersion]:

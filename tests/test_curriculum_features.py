@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from io import BytesIO
 from pathlib import Path
 
@@ -20,7 +20,6 @@ from intervention.curriculum import render, sync
 from intervention.curriculum.sync import sync_curricula
 from intervention.extensions import db
 from intervention.models import (
-    AuditEvent,
     CurriculumAsset,
     CurriculumVersion,
     Module,
@@ -31,10 +30,18 @@ from intervention.models import (
 from intervention.services import ServiceError
 from intervention.services import certificates as certificate_service
 from intervention.services import curriculum as curriculum_service
-from intervention.services import reflections as reflection_service
 
-from .conftest import FIXTURE_CURRICULA, csrf_token, login
-from .helpers import answer, complete_case, prompts_by_key, text_of
+from .conftest import FIXTURE_CURRICULA, csrf_token
+from .helpers import (
+    answer,
+    complete_case,
+    events,
+    prompts_by_key,
+    signed_in,
+    submit_answer,
+    text_of,
+    today,
+)
 
 SLUG = "accountability-and-change"
 MODULE_1 = "modules/01-why-you-are-here.md"
@@ -45,17 +52,8 @@ NOTES = "SESSION 1 - WHY YOU ARE HERE"  # the first line of module 1's facilitat
 
 
 @pytest.fixture
-def curricula(tmp_path) -> Path:
-    """A copy of the fixture curricula: the program keeps its folder name, so syncing the copy
-    stores versions of the same Program the cohorts are on."""
-    root = tmp_path / "curricula"
-    shutil.copytree(FIXTURE_CURRICULA, root)
-    return root
-
-
-@pytest.fixture
-def folder(curricula) -> Path:
-    return curricula / SLUG
+def folder(curricula_copy) -> Path:
+    return curricula_copy / SLUG
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -465,8 +463,7 @@ def test_the_opening_days_are_stored_with_the_version(folder):
 def test_a_participant_gets_his_courses_asset(app, make_enrollment):
     enrollment = make_enrollment()
     db.session.commit()
-    client = app.test_client()
-    login(client, enrollment.participant)
+    client = signed_in(app, enrollment.participant)
     response = client.get("/me/modules/assets/week-plan.png")
     assert response.status_code == 200
     assert response.data == PNG
@@ -487,13 +484,11 @@ def test_an_asset_is_served_to_the_cohorts_own_facilitator_only(app, make_user, 
     db.session.commit()
     url = f"/facilitator/cohorts/{cohort.id}/modules/assets/week-plan.png"
 
-    other = app.test_client()
-    login(other, mine)
+    other = signed_in(app, mine)
     assert other.get(url).status_code == 404
     assert other.get(f"/facilitator/cohorts/{cohort.id}/modules/1").status_code == 404
 
-    own = app.test_client()
-    login(own, theirs)
+    own = signed_in(app, theirs)
     response = own.get(url)
     assert (response.status_code, response.data, response.mimetype) == (200, PNG, "image/png")
     assert own.get(f"/facilitator/cohorts/{cohort.id}/modules/assets/nope.png").status_code == 404
@@ -502,16 +497,11 @@ def test_an_asset_is_served_to_the_cohorts_own_facilitator_only(app, make_user, 
 # --- modules open on schedule ---------------------------------------------------------------
 
 
-def today():
-    return datetime.now(UTC).date()
-
-
 def test_a_module_is_locked_until_it_opens(app, make_enrollment, make_cohort):
     cohort = make_cohort(start=today() + timedelta(days=14))  # every session in the future
     enrollment = make_enrollment(cohort=cohort)
     db.session.commit()
-    client = app.test_client()
-    login(client, enrollment.participant)
+    client = signed_in(app, enrollment.participant)
 
     for number in (1, 2, 3):
         response = client.get(f"/me/modules/{number}")
@@ -558,8 +548,7 @@ def test_a_module_opens_the_set_number_of_days_before_its_session(
     assert curriculum_service.is_open(cohort, first, now=opens)
     assert not curriculum_service.is_open(cohort, first, now=opens - timedelta(seconds=1))
 
-    client = app.test_client()
-    login(client, enrollment.participant)
+    client = signed_in(app, enrollment.participant)
     assert client.get("/me/modules/1").status_code == 200
     assert client.get("/me/modules/2").status_code == 403
     prompts = prompts_by_key(enrollment)
@@ -573,8 +562,7 @@ def test_the_module_list_shows_what_is_open_and_what_is_next(app, make_enrollmen
     cohort = make_cohort(start=today() - timedelta(days=10))
     enrollment = make_enrollment(cohort=cohort)
     db.session.commit()
-    client = app.test_client()
-    login(client, enrollment.participant)
+    client = signed_in(app, enrollment.participant)
     assert client.get("/me/modules/1").status_code == 200
     assert client.get("/me/modules/2").status_code == 200
     assert client.get("/me/modules/3").status_code == 403
@@ -594,8 +582,7 @@ def test_the_module_list_shows_what_is_open_and_what_is_next(app, make_enrollmen
 def test_every_module_of_held_sessions_is_open(app, make_enrollment):
     enrollment = make_enrollment()  # sessions 8, 7 and 6 weeks ago
     db.session.commit()
-    client = app.test_client()
-    login(client, enrollment.participant)
+    client = signed_in(app, enrollment.participant)
     for number in (1, 2, 3):
         assert client.get(f"/me/modules/{number}").status_code == 200
     assert "Not open yet" not in text_of(client.get("/me/modules"))
@@ -604,22 +591,13 @@ def test_every_module_of_held_sessions_is_open(app, make_enrollment):
 # --- the module pages -----------------------------------------------------------------------
 
 
-def submit_answer(enrollment, key: str, marker: str, words: int = 120):
-    prompt = prompts_by_key(enrollment)[key]
-    reflection = reflection_service.reflection_for(enrollment, prompt)
-    return reflection_service.submit(
-        reflection, answer(marker, words), reflection.draft_revision, enrollment.participant
-    )
-
-
 def test_the_participants_module_page(app, make_enrollment):
     enrollment = make_enrollment()
     neighbour = make_enrollment(cohort=enrollment.cohort)
-    submit_answer(enrollment, "what-happened", "Zqmyanswer")
-    submit_answer(neighbour, "what-happened", "Zqhisanswer")
+    submit_answer(enrollment, "what-happened", answer("Zqmyanswer", 120))
+    submit_answer(neighbour, "what-happened", answer("Zqhisanswer", 120))
     db.session.commit()
-    client = app.test_client()
-    login(client, enrollment.participant)
+    client = signed_in(app, enrollment.participant)
     page = text_of(client.get("/me/modules/1"))
 
     toc = page.split('<nav class="panel toc" aria-label="On this page">', 1)[1].split("</nav>")[0]
@@ -636,8 +614,7 @@ def test_the_participants_module_page(app, make_enrollment):
 def test_the_printable_module_page(app, make_enrollment):
     enrollment = make_enrollment()
     db.session.commit()
-    client = app.test_client()
-    login(client, enrollment.participant)
+    client = signed_in(app, enrollment.participant)
     response = client.get("/me/modules/1?print=1")
     assert response.status_code == 200
     page = text_of(response)
@@ -656,8 +633,7 @@ def test_the_printable_module_page(app, make_enrollment):
 def test_the_facilitator_sees_the_notes_and_the_participant_never(app, make_enrollment):
     enrollment = make_enrollment()
     db.session.commit()
-    facilitator = app.test_client()
-    login(facilitator, enrollment.cohort.facilitators[0])
+    facilitator = signed_in(app, enrollment.cohort.facilitators[0])
     cohort_id = enrollment.cohort.id
     for url in (
         f"/facilitator/cohorts/{cohort_id}/modules/1",
@@ -671,8 +647,7 @@ def test_the_facilitator_sees_the_notes_and_the_participant_never(app, make_enro
     assert f'href="/facilitator/cohorts/{cohort_id}/modules/1?print=1"' in page
     assert "what-happened" in page  # the prompt ids, for staff
 
-    participant = app.test_client()
-    login(participant, enrollment.participant)
+    participant = signed_in(app, enrollment.participant)
     for url in ("/me/modules/1", "/me/modules/1?print=1", "/me/modules/2", "/me/modules/3"):
         page = text_of(participant.get(url))
         assert "Facilitator notes" not in page, url
@@ -716,8 +691,7 @@ def test_a_cohort_stays_on_its_version_until_moved(
     admin = make_user(Role.ADMIN)
     db.session.commit()
 
-    me = app.test_client()
-    login(me, enrollment.participant)
+    me = signed_in(app, enrollment.participant)
     assert VERSION_B_TEXT not in text_of(me.get("/me/modules/1"))
     assert "version 2026.1" in text_of(me.get("/me/modules"))
     assert me.get("/me/modules/assets/week-plan.png").data == PNG
@@ -732,8 +706,7 @@ def test_a_cohort_stays_on_its_version_until_moved(
     assert "2026.2" not in text and "2026.2" not in reader.metadata["/Keywords"]
     answers = {r.prompt.key: r.latest_attempt.text for r in enrollment.reflections}
 
-    director = app.test_client()
-    login(director, admin)
+    director = signed_in(app, admin)
     page = text_of(director.get(f"/admin/cohorts/{cohort.id}"))
     assert "Move to a newer version" in page
     assert f'<option value="{b.id}">2026.2 ({b.short_hash})' in page
@@ -758,9 +731,7 @@ def test_a_cohort_stays_on_its_version_until_moved(
     # The certificate still names the version he took.
     assert cert.version_id == a.id
 
-    [event] = db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == "cohort.move_version")
-    ).all()
+    [event] = events("cohort.move_version")
     assert (event.actor_id, event.object_type, event.object_id) == (admin.id, "cohort", cohort.id)
     assert event.details == {
         "from": "2026.1",
@@ -770,22 +741,21 @@ def test_a_cohort_stays_on_its_version_until_moved(
 
 
 def test_a_move_to_an_older_or_foreign_version_is_refused(
-    app, program, folder, curricula, make_user, make_cohort
+    app, program, folder, curricula_copy, make_user, make_cohort
 ):
     cohort = make_cohort()
     a = cohort.version
     b = new_version(folder)
-    other_folder = curricula / "another-program"
+    other_folder = curricula_copy / "another-program"
     shutil.copytree(folder, other_folder)
     edit(other_folder / "program.yaml", "code: AAC", "code: OTH")
-    results = {r.slug: r for r in sync_curricula(curricula)}
+    results = {r.slug: r for r in sync_curricula(curricula_copy)}
     foreign = results["another-program"].version
     assert foreign.program_id != a.program_id
     admin = make_user(Role.ADMIN)
     db.session.commit()
 
-    director = app.test_client()
-    login(director, admin)
+    director = signed_in(app, admin)
     # The form offers newer versions of the cohort's own program only, and refuses others.
     for refused in (a, foreign):
         response = move_form(director, cohort.id, refused.id, "Try it.")
@@ -823,8 +793,7 @@ def test_a_version_missing_a_scheduled_session_is_refused_with_a_message(
     assert result.created, [str(p) for p in result.problems]
     admin = make_user(Role.ADMIN)
     db.session.commit()
-    director = app.test_client()
-    login(director, admin)
+    director = signed_in(app, admin)
     response = move_form(director, cohort.id, result.version.id, "Shorter course.")
     assert response.status_code == 200
     assert (
@@ -876,15 +845,13 @@ def test_module_pages_are_served_from_stored_html(app, make_enrollment, monkeypa
     ]:
         monkeypatch.setattr(target, name, no_rendering)
 
-    participant = app.test_client()
-    login(participant, enrollment.participant)
+    participant = signed_in(app, enrollment.participant)
     for url in ("/me/modules/1", "/me/modules/1?print=1", "/me/modules"):
         response = participant.get(url)
         assert response.status_code == 200, url
     assert "2#who-is-in-prostitution" in text_of(participant.get("/me/modules/1"))
 
-    facilitator = app.test_client()
-    login(facilitator, enrollment.cohort.facilitators[0])
+    facilitator = signed_in(app, enrollment.cohort.facilitators[0])
     response = facilitator.get(f"/facilitator/cohorts/{enrollment.cohort.id}/modules/1")
     assert response.status_code == 200
     assert NOTES in text_of(response)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import shutil
 from contextlib import contextmanager
-from html.parser import HTMLParser
 from pathlib import Path
 from unittest import mock
 
@@ -28,6 +27,7 @@ from intervention.curriculum.loader import (
 from intervention.curriculum.render import render_module
 
 from .conftest import FIXTURE_CURRICULA
+from .helpers import live_markup
 
 SLUG = "accountability-and-change"
 MODULE_2 = "modules/02-the-women-behind-the-transaction.md"
@@ -341,22 +341,8 @@ def test_the_unchanged_base_loads(base):
 # --- rendering never lets a script live ------------------------------------------------------
 
 
-class _Tags(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.tags: list[tuple[str, dict]] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-    handle_startendtag = handle_starttag
-
-
 def assert_harmless(html: str) -> None:
-    parser = _Tags()
-    parser.feed(html)
-    parser.close()
-    for tag, attrs in parser.tags:
+    for tag, attrs in live_markup(html):
         assert tag not in {"script", "iframe", "object", "embed", "svg", "style", "form"}, html
         for name, value in attrs.items():
             assert not name.startswith("on"), html

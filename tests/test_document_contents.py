@@ -3,7 +3,7 @@ layout that fits the page."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import timedelta
 from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,17 +15,12 @@ from pypdf import PdfReader
 from intervention.curriculum.sync import sync_curricula
 from intervention.extensions import db
 from intervention.i18n import format_date
-from intervention.models import AttendanceStatus, Cohort, EnrollmentState, Role, Session, utcnow
+from intervention.models import AttendanceStatus, EnrollmentState, Role, utcnow
 from intervention.services import attendance as attendance_service
 from intervention.services import cases, completion, documents
 from intervention.services import certificates as certificate_service
 
-from .conftest import login
-from .helpers import complete_case, post_form, text_of
-
-
-def pdf_text(data: bytes) -> str:
-    return " ".join(" ".join(p.extract_text().split()) for p in PdfReader(BytesIO(data)).pages)
+from .helpers import complete_case, pdf_text, post_form, save_provider, signed_in, text_of
 
 
 def backdate_reviews(enrollment, moment) -> None:
@@ -139,8 +134,7 @@ def test_a_certificate_lists_sessions_without_titles_and_keeps_the_fingerprint_i
 def test_a_court_that_asks_for_titles_gets_them(app, make_user, make_enrollment):
     enrollment = make_enrollment()
     court = enrollment.court
-    director = app.test_client()
-    login(director, make_user(Role.ADMIN))
+    director = signed_in(app, make_user(Role.ADMIN))
     form = {
         "name": court.name,
         "jurisdiction": court.jurisdiction,
@@ -191,28 +185,10 @@ def long_course(folder: Path, sessions: int):
     return result.version
 
 
-def long_enrollment(folder, sessions, make_user, make_enrollment, absent=(3, 7)):
-    from zoneinfo import ZoneInfo as Zone
-
+def long_enrollment(folder, sessions, make_cohort, make_enrollment, absent=(3, 7)):
     version = long_course(folder, sessions)
     start = utcnow().date() - timedelta(weeks=sessions + 1)
-    cohort = Cohort(
-        name=f"{sessions}-week cohort",
-        version=version,
-        start_date=start,
-        weekday=start.weekday(),
-        start_time=time(18, 30),
-        timezone="America/Los_Angeles",
-        location="Room 1",
-        facilitators=[make_user(Role.FACILITATOR)],
-    )
-    db.session.add(cohort)
-    for i, module in enumerate(version.modules):
-        local = datetime.combine(
-            start + timedelta(weeks=i), time(18, 30), tzinfo=Zone(cohort.timezone)
-        )
-        db.session.add(Session(cohort=cohort, module=module, scheduled_at=local.astimezone(UTC)))
-    db.session.flush()
+    cohort = make_cohort(version=version, start=start)
     enrollment = make_enrollment(cohort=cohort)
     facilitator = cohort.facilitators[0]
     for session in cohort.sessions:
@@ -222,8 +198,8 @@ def long_enrollment(folder, sessions, make_user, make_enrollment, absent=(3, 7))
 
 
 @pytest.mark.parametrize(("sessions", "pages"), [(10, 1), (20, 2)])
-def test_progress_report_page_count(tmp_path, make_user, make_enrollment, sessions, pages):
-    enrollment = long_enrollment(tmp_path, sessions, make_user, make_enrollment)
+def test_progress_report_page_count(tmp_path, make_cohort, make_enrollment, sessions, pages):
+    enrollment = long_enrollment(tmp_path, sessions, make_cohort, make_enrollment)
     report = documents.progress_report(enrollment, enrollment.cohort.facilitators[0])
     reader = PdfReader(BytesIO(report.pdf))
     assert len(reader.pages) == pages
@@ -234,23 +210,12 @@ def test_progress_report_page_count(tmp_path, make_user, make_enrollment, sessio
     assert f"{sessions} {format_date(final.scheduled_at, enrollment.cohort.timezone)}" in last
 
 
-def with_full_letterhead(enrollment, make_user) -> None:
-    """Everything a real court document carries above its record: the provider's two-line
+def with_letterhead_and_parties(enrollment, make_user) -> None:
+    """Everything a real court document carries above its record: the provider's full
     letterhead and logo, his identifiers, and a recipient with three copies."""
     from datetime import date
 
-    from intervention.services import provider
-
-    provider.save(
-        actor=make_user(Role.ADMIN),
-        legal_name="Northwest Accountability Programs",
-        address="1420 Fourth Avenue, Suite 300\nSeattle, WA 98101",
-        phone="(206) 555-0142",
-        email="court-reports@nwap.example",
-        license_number="WA-DSHS-IP-2291",
-        director_name="Dana Whitfield",
-        director_title="Program Director",
-    )
+    save_provider(make_user(Role.ADMIN))
     enrollment.date_of_birth = date(1973, 6, 26)
     enrollment.court_person_number = "BK-5076079"
     enrollment.court_department = "Seattle Courthouse, Judge E. Moreno"
@@ -264,10 +229,10 @@ def with_full_letterhead(enrollment, make_user) -> None:
     ("sessions", "pages", "language"), [(10, 1, "en"), (10, 1, "es"), (20, 2, "en")]
 )
 def test_certificate_page_count_with_letterhead_and_parties(
-    tmp_path, make_user, make_enrollment, sessions, pages, language
+    tmp_path, make_user, make_cohort, make_enrollment, sessions, pages, language
 ):
-    enrollment = long_enrollment(tmp_path, sessions, make_user, make_enrollment, absent=())
-    with_full_letterhead(enrollment, make_user)
+    enrollment = long_enrollment(tmp_path, sessions, make_cohort, make_enrollment, absent=())
+    with_letterhead_and_parties(enrollment, make_user)
     enrollment.court.language = language  # Spanish runs longer
     cert = certificate_service.issue(enrollment, enrollment.cohort.facilitators[0])
     reader = PdfReader(BytesIO(cert.pdf))
@@ -290,10 +255,10 @@ def test_certificate_page_count_with_letterhead_and_parties(
 
 @pytest.mark.parametrize("sessions", [10, 20])
 def test_progress_report_with_letterhead_and_parties_keeps_its_page_count(
-    tmp_path, make_user, make_enrollment, sessions
+    tmp_path, make_user, make_cohort, make_enrollment, sessions
 ):
-    enrollment = long_enrollment(tmp_path, sessions, make_user, make_enrollment)
-    with_full_letterhead(enrollment, make_user)
+    enrollment = long_enrollment(tmp_path, sessions, make_cohort, make_enrollment)
+    with_letterhead_and_parties(enrollment, make_user)
     report = documents.progress_report(enrollment, enrollment.cohort.facilitators[0])
     assert len(PdfReader(BytesIO(report.pdf)).pages) == (1 if sessions == 10 else 2)
 
@@ -310,8 +275,7 @@ def test_notices_and_termination_reports_state_contacts_and_recommendation(app, 
     for session in sessions[:2]:
         attendance_service.mark(session, enrollment, AttendanceStatus.ABSENT, 0, facilitator)
     db.session.commit()
-    client = app.test_client()
-    login(client, facilitator)
+    client = signed_in(app, facilitator)
     page = f"/cases/{enrollment.id}"
     today = notice_service.court_today(enrollment)
 

@@ -13,7 +13,6 @@ from pypdf import PdfReader
 from intervention.extensions import db
 from intervention.models import (
     AttendanceStatus,
-    AuditEvent,
     CourtDocument,
     DocumentKind,
     EnrollmentState,
@@ -21,41 +20,21 @@ from intervention.models import (
     Role,
 )
 from intervention.services import ServiceError, cases, documents, notices
-from intervention.services import attendance as attendance_service
 from intervention.services import reflections as reflection_service
 
-from .conftest import login
-from .helpers import answer, post_form, prompts_by_key, text_of
+from .helpers import (
+    answer,
+    events,
+    mark,
+    pdf_text,
+    post_form,
+    signed_in,
+    submit_answer,
+    text_of,
+)
 
 S = AttendanceStatus
 SECRET = "Quokkazanzibar"  # a word only his reflection contains
-
-
-def pdf_text(data: bytes) -> str:
-    """The document's words, with line breaks made spaces so wrapped phrases still match."""
-    return " ".join(
-        " ".join(page.extract_text().split()) for page in PdfReader(BytesIO(data)).pages
-    )
-
-
-def mark(enrollment, number, status):
-    session = enrollment.cohort.sessions[number - 1]
-    minutes = 120 if status in (S.PRESENT, S.LATE) else 0
-    return attendance_service.mark(
-        session, enrollment, status, minutes, enrollment.cohort.facilitators[0]
-    )
-
-
-def events(action: str) -> list[AuditEvent]:
-    return db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-    ).all()
-
-
-def signed_in(app, user):
-    client = app.test_client()
-    login(client, user)
-    return client
 
 
 @pytest.fixture
@@ -65,11 +44,7 @@ def case(make_enrollment):
     facilitator = enrollment.cohort.facilitators[0]
     mark(enrollment, 1, S.PRESENT)
     mark(enrollment, 2, S.PRESENT)
-    prompt = prompts_by_key(enrollment)["what-happened"]
-    reflection = reflection_service.reflection_for(enrollment, prompt)
-    attempt = reflection_service.submit(
-        reflection, answer(SECRET, 80), reflection.draft_revision, enrollment.participant
-    )
+    attempt = submit_answer(enrollment, "what-happened", answer(SECRET, 80))
     reflection_service.review(attempt, ReviewOutcome.ACCEPTED, "Honest.", facilitator)
     return enrollment
 
@@ -232,8 +207,7 @@ def test_only_a_notice_is_generated_as_a_notice(case):
 # --- termination report -------------------------------------------------------------------------
 
 
-def test_terminating_generates_the_termination_report(absent_case, make_user):
-    admin = make_user(Role.ADMIN, name="Dana Director")
+def test_terminating_generates_the_termination_report(absent_case, admin):
     _, report = cases.change_status(
         absent_case, EnrollmentState.TERMINATED, admin, "Two absences in a row; court agreed."
     )

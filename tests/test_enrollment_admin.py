@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time as clock
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -14,7 +14,6 @@ from itsdangerous import TimestampSigner
 from intervention.auth import invitations
 from intervention.extensions import db
 from intervention.models import (
-    AuditEvent,
     Court,
     Enrollment,
     EnrollmentState,
@@ -26,24 +25,7 @@ from intervention.services import ServiceError
 from intervention.services import enrollments as enrollment_service
 
 from .conftest import PASSWORD, csrf_token, login
-from .helpers import post_form, text_of
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
-
-
-def events(action: str) -> list[AuditEvent]:
-    return list(
-        db.session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-        )
-    )
-
-
-@pytest.fixture
-def admin(make_user):
-    return make_user(Role.ADMIN, name="Dana Director")
+from .helpers import events, post_form, signed_in, text_of, today
 
 
 @pytest.fixture
@@ -242,14 +224,6 @@ class TestInvitationLinks:
 
 
 # --- the pages ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def director(app, admin):
-    db.session.commit()
-    client = app.test_client()
-    login(client, admin)
-    return client
 
 
 def enrollment_form(cohort, court, **values):
@@ -503,8 +477,7 @@ def test_new_admin_pages_answer_403_to_every_other_role(app, make_user, make_cou
         "/admin/invitation",
     ]
     for role in (Role.PARTICIPANT, Role.FACILITATOR, Role.CLERK):
-        client = app.test_client()
-        login(client, make_user(role, court=court if role is Role.CLERK else None))
+        client = signed_in(app, make_user(role, court=court if role is Role.CLERK else None))
         for url in urls:
             assert client.get(url).status_code == 403, (role, url)
         home = {Role.PARTICIPANT: "/me/", Role.FACILITATOR: "/facilitator/"}.get(role, "/court/")

@@ -11,10 +11,15 @@ import pytest
 from intervention.extensions import db
 from intervention.models import AttendanceStatus
 from intervention.services import attendance as attendance_service
-from intervention.services import reflections as reflection_service
 
-from .conftest import login
-from .helpers import REQUIRED_PROMPTS, answer, post_form, prompts_by_key, text_of
+from .helpers import (
+    REQUIRED_PROMPTS,
+    answer,
+    post_form,
+    signed_in,
+    submit_answer,
+    text_of,
+)
 
 
 @pytest.fixture
@@ -25,17 +30,11 @@ def spanish(app, make_cohort, make_enrollment, make_user):
     facilitator = cohort.facilitators[0]
     facilitator.locale = "es"
     enrollment = make_enrollment(cohort=cohort, participant=make_user(name="Mateo Ruiz"))
-    prompt = prompts_by_key(enrollment)["what-happened"]
-    reflection = reflection_service.reflection_for(enrollment, prompt)
-    attempt = reflection_service.submit(
-        reflection,
-        answer("Qzrespuesta", REQUIRED_PROMPTS["what-happened"]),
-        reflection.draft_revision,
-        enrollment.participant,
+    attempt = submit_answer(
+        enrollment, "what-happened", answer("Qzrespuesta", REQUIRED_PROMPTS["what-happened"])
     )
     db.session.commit()
-    client = app.test_client()
-    login(client, facilitator)
+    client = signed_in(app, facilitator)
     return client, enrollment, attempt
 
 

@@ -15,8 +15,8 @@ from intervention.extensions import db
 from intervention.models import Role
 from intervention.services import certificates as certificate_service
 
-from .conftest import PASSWORD, csrf_token, login
-from .helpers import answer, complete_case, post_form, prompts_by_key, text_of
+from .conftest import PASSWORD, csrf_token
+from .helpers import answer, complete_case, post_form, prompts_by_key, signed_in, text_of
 
 FUZZ = settings(
     max_examples=50,
@@ -139,12 +139,6 @@ def case(make_enrollment, make_user):
     enrollment.admin = make_user(Role.ADMIN)
     db.session.commit()
     return enrollment
-
-
-def signed_in(app, user):
-    client = app.test_client()
-    login(client, user)
-    return client
 
 
 def test_sign_in(client, case):

@@ -12,11 +12,10 @@ import sqlalchemy as sa
 
 from intervention.demo import seed
 from intervention.extensions import db
-from intervention.models import AuditEvent, Cohort, Court, Role, Session, SessionStatus, User
+from intervention.models import Cohort, Court, Session, SessionStatus, User
 from intervention.services import courts, scheduling
 
-from .conftest import login
-from .helpers import post_form, text_of
+from .helpers import events, new_cohort, post_form, signed_in, text_of
 
 LA = ZoneInfo("America/Los_Angeles")
 THANKSGIVING = date(2026, 11, 26)
@@ -25,23 +24,8 @@ THANKSGIVING = date(2026, 11, 26)
 FREE_DAY = date(2026, 11, 28)
 
 
-def events(action: str) -> list[AuditEvent]:
-    query = sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-    return list(db.session.scalars(query))
-
-
 def local_days(cohort: Cohort) -> list[date]:
     return [s.scheduled_at.astimezone(LA).date() for s in cohort.sessions]
-
-
-@pytest.fixture
-def admin(make_user):
-    return make_user(Role.ADMIN, name="Dana Director")
-
-
-@pytest.fixture
-def facilitator(make_user):
-    return make_user(Role.FACILITATOR, name="Frank Facilitator")
 
 
 @pytest.fixture
@@ -54,14 +38,6 @@ def washington(admin) -> Court:
         notice_deadline_days=7,
         actor=admin,
     )
-
-
-@pytest.fixture
-def director(app, admin):
-    db.session.commit()
-    client = app.test_client()
-    login(client, admin)
-    return client
 
 
 def cohort_form(program, facilitator, **extra) -> dict:
@@ -181,8 +157,7 @@ def test_keeping_the_date_anyway_is_recorded_and_shown(
     )
 
     # The facilitator's pages and the man's schedule say so plainly.
-    teacher = app.test_client()
-    login(teacher, facilitator)
+    teacher = signed_in(app, facilitator)
     assert "on Thanksgiving Day (WA), kept on purpose" in text_of(
         teacher.get(f"/facilitator/cohorts/{cohort.id}")
     )
@@ -191,30 +166,19 @@ def test_keeping_the_date_anyway_is_recorded_and_shown(
     )
     case = make_enrollment(cohort=cohort, court=washington)
     db.session.commit()
-    man = app.test_client()
-    login(man, case.participant)
+    man = signed_in(app, case.participant)
     assert "This is a public holiday (Thanksgiving Day (WA)), but the class still meets." in (
         text_of(man.get("/me/schedule"))
     )
 
 
 def test_no_state_no_warning_and_a_wrong_choice_is_refused(program, admin, facilitator):
-    values = dict(
-        name="Thursdays",
-        version=program.latest_version,
-        facilitators=[facilitator],
-        start_date=date(2026, 11, 12),
-        weekday=3,
-        start_time=time(18, 30),
-        timezone="America/Los_Angeles",
-        location="Room 1",
-        video_link="",
-        actor=admin,
-    )
+    # Thursdays from Nov 12, 2026, as cohort_form: the third session is on Thanksgiving.
+    thursdays = {"name": "Thursdays", "start_date": date(2026, 11, 12), "weekday": 3}
     with pytest.raises(scheduling.ServiceError, match="move the session or keep"):
-        scheduling.create_cohort(**values, on_holiday="maybe")
+        new_cohort(program, admin, facilitator, **thursdays, on_holiday="maybe")
     # No court has a state yet: nothing to check against.
-    cohort = scheduling.create_cohort(**values)
+    cohort = new_cohort(program, admin, facilitator, **thursdays)
     assert local_days(cohort)[2] == THANKSGIVING
 
 
@@ -290,17 +254,12 @@ def test_the_free_day_never_clashes_with_another_session(admin, make_cohort, was
     assert (clash.number, clash.holiday, clash.free_day) == (2, "Thanksgiving Day (WA)", None)
 
 
-def test_only_the_states_of_the_cohorts_courts_count(admin, make_cohort, make_enrollment):
+def test_only_the_states_of_the_cohorts_courts_count(
+    admin, washington, make_cohort, make_enrollment
+):
     oregon = courts.create_court(
         name="Multnomah County Circuit Court",
         jurisdiction="Multnomah County, Oregon",
-        timezone="America/Los_Angeles",
-        notice_deadline_days=7,
-        actor=admin,
-    )
-    courts.create_court(
-        name="King County District Court",
-        jurisdiction="King County, Washington",
         timezone="America/Los_Angeles",
         notice_deadline_days=7,
         actor=admin,

@@ -16,8 +16,8 @@ from werkzeug.routing import IntegerConverter
 from intervention.extensions import db
 from intervention.models import Role
 
-from .conftest import csrf_token, login
-from .helpers import prompts_by_key, text_of
+from .conftest import csrf_token
+from .helpers import prompts_by_key, signed_in, text_of
 from .test_access import FORM_DATA, World, world  # noqa: F401  (world: the fixture)
 from .test_confidentiality import all_requests
 
@@ -30,12 +30,6 @@ PAGE_MAX = "9223372036854775807"  # 2^63 - 1: the offset it asks for overflows B
 
 ADDRESS_REFUSED = "This address contains a control character"
 FIELD_REFUSED = "This contains a control character, which cannot be used here."
-
-
-def signed_in(app, user):
-    client = app.test_client()
-    login(client, user)
-    return client
 
 
 def no_server_error(response, what: str) -> None:

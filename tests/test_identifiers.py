@@ -7,10 +7,8 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, timedelta
-from io import BytesIO
 
 import pytest
-from pypdf import PdfReader
 
 from intervention.extensions import db
 from intervention.models import ReferralType, Role
@@ -18,7 +16,7 @@ from intervention.services import ServiceError, certificates, documents
 from intervention.services import enrollments as enrollment_service
 
 from .conftest import csrf_token, login
-from .helpers import complete_case, text_of
+from .helpers import complete_case, events, pdf_text, signed_in, text_of
 from .test_enrollment_admin import enroll, enrollment_form, upcoming  # noqa: F401
 
 BIRTH = date(1984, 3, 9)
@@ -29,12 +27,6 @@ PARTIES = {
     "defense_attorney": "M. Okafor, Public Defender",
     "probation_officer": "PO D. Hale, Seattle Probation",
 }
-
-
-def pdf_text(data: bytes) -> str:
-    return " ".join(
-        " ".join(page.extract_text().split()) for page in PdfReader(BytesIO(data)).pages
-    )
 
 
 @pytest.fixture
@@ -133,8 +125,7 @@ def test_his_courts_clerks_see_them_and_no_one_else_does(app, identified, make_u
     clerk = make_user(Role.CLERK, court=identified.court)
     stranger = make_user(Role.CLERK, court=make_court())
     db.session.commit()
-    ours = app.test_client()
-    login(ours, clerk)
+    ours = signed_in(app, clerk)
     page = text_of(ours.get(f"/court/cases/{identified.id}"))
     assert "Mar 9, 1984" in page and PERSON in page
     rows = list(csv.DictReader(io.StringIO(text_of(ours.get("/court/cases.csv")))))
@@ -144,8 +135,7 @@ def test_his_courts_clerks_see_them_and_no_one_else_does(app, identified, make_u
     api = ours.get("/court/api/cases/KC-26-770001").get_json()
     assert (api["date_of_birth"], api["court_person_number"]) == ("1984-03-09", PERSON)
 
-    theirs = app.test_client()
-    login(theirs, stranger)
+    theirs = signed_in(app, stranger)
     assert theirs.get(f"/court/cases/{identified.id}").status_code == 404
     listing = text_of(theirs.get("/court/cases.csv"))
     assert PERSON not in listing and "1984-03-09" not in listing
@@ -171,9 +161,6 @@ def test_verify_never_shows_them(client, identified):
 
 
 def test_the_director_corrects_them_and_the_next_document_uses_them(client, identified, make_user):
-    import sqlalchemy as sa
-
-    from intervention.models import AuditEvent
 
     facilitator = identified.cohort.facilitators[0]
     before = documents.progress_report(identified, facilitator)
@@ -193,9 +180,7 @@ def test_the_director_corrects_them_and_the_next_document_uses_them(client, iden
     assert response.status_code == 302, text_of(response)
     db.session.expire_all()
     assert identified.date_of_birth == date(1985, 3, 9) and identified.probation_officer == ""
-    [event] = db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == "enrollment.referral_update")
-    ).all()
+    [event] = events("enrollment.referral_update")
     assert event.details == {
         "fields": ["court_person_number", "date_of_birth", "probation_officer"]
     }

@@ -13,8 +13,7 @@ from pypdf import PdfReader
 from intervention.extensions import db
 from intervention.models import AuditEvent, Certificate, Role
 
-from .conftest import login
-from .helpers import answer, links, post_form, text_of
+from .helpers import answer, links, post_form, signed_in, text_of
 
 CASE = "KC-26-777001"
 PROGRAM_TITLE = "Accountability and Change: A Program for Men"
@@ -61,8 +60,7 @@ def test_a_case_from_first_sign_in_to_a_verified_certificate(
     db.session.commit()
 
     # --- the participant reads his course ----------------------------------------------------
-    me = app.test_client()
-    login(me, participant)
+    me = signed_in(app, participant)
     home = text_of(me.get("/me/"))
     assert PROGRAM_TITLE in home
     assert CASE in home
@@ -125,8 +123,7 @@ def test_a_case_from_first_sign_in_to_a_verified_certificate(
         assert write(me, url, answer(markers[name], minimum), "submit").status_code == 302
 
     # --- the facilitator returns it with a comment, accepts the rest ---------------------------
-    fac = app.test_client()
-    login(fac, facilitator)
+    fac = signed_in(app, facilitator)
     queue = text_of(fac.get("/facilitator/reviews"))
     assert "Michael Thornton" in queue
     assert "4 waiting" in queue
@@ -211,8 +208,7 @@ def test_a_case_from_first_sign_in_to_a_verified_certificate(
     assert "You finished the course" in text_of(me.get("/me/"))
 
     # --- the clerk of the same court finds the case and downloads the certificate -------------
-    court_client = app.test_client()
-    login(court_client, clerk)
+    court_client = signed_in(app, clerk)
     results = text_of(court_client.get("/court/", query_string={"q": CASE}))
     assert "1 case(s)" in results
     [case_url] = links(results, r"/court/cases/\d+")
@@ -278,8 +274,7 @@ def test_a_case_from_first_sign_in_to_a_verified_certificate(
     assert actions.count("case.view") == 1
     assert actions.count("certificate.download") == 2
     assert actions.count("certificate.verify") == 4
-    director = app.test_client()
-    login(director, admin)
+    director = signed_in(app, admin)
     overview = text_of(director.get("/admin/"))
     assert "Chain intact" in overview
     assert number in overview

@@ -10,7 +10,7 @@ from intervention.extensions import db
 from intervention.models import Role
 
 from .conftest import csrf_token, login
-from .helpers import text_of
+from .helpers import signed_in, text_of
 
 
 def pick(client, language: str, next_page: str = "/verify", token_page: str = "/verify"):
@@ -72,8 +72,7 @@ def test_a_signed_in_choice_is_saved_on_the_account_and_beats_the_browser(app, c
     assert user.locale == "es"
 
     # Another device, a browser asking for English and no cookie: his account decides.
-    other = app.test_client()
-    login(other, user)
+    other = signed_in(app, user)
     page = text_of(other.get("/account", headers={"Accept-Language": "en-US,en"}))
     assert '<html lang="es">' in page
     assert "<h1>Su cuenta</h1>" in page

@@ -4,7 +4,7 @@ CVE-2021-42574). Forms and the services that set names remove them (issue 13).""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, time, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -13,8 +13,7 @@ from intervention.extensions import db
 from intervention.models import Court, ReferralType, Role, User
 from intervention.services import courts, enrollments, rosters, scheduling, staff_accounts
 
-from .conftest import login
-from .helpers import post_form, text_of
+from .helpers import post_form, signed_in, text_of, today
 
 # Every character the issue names: embeddings and overrides (U+202A-U+202E), isolates
 # (U+2066-U+2069), the left-to-right and right-to-left marks and the Arabic letter mark.
@@ -24,10 +23,6 @@ SPOOFED = "\u202eKarl\u202c Smith\u2066\u200f"  # shows as "lraK Smith" with its
 
 def has_bidi(text: str) -> bool:
     return any(c in BIDI for c in text)
-
-
-def today():
-    return datetime.now(UTC).date()
 
 
 @pytest.mark.parametrize("char", list(BIDI))
@@ -102,8 +97,7 @@ def test_forms_remove_them_before_checking_a_name_is_given(app, make_user, make_
     admin = make_user(Role.ADMIN)
     court = make_court()
     db.session.commit()
-    client = app.test_client()
-    login(client, admin)
+    client = signed_in(app, admin)
     # A name of nothing but control characters is no name.
     response = post_form(
         client,

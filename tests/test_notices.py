@@ -12,7 +12,6 @@ from intervention.extensions import db
 from intervention.i18n import format_date
 from intervention.models import (
     AttendanceStatus,
-    AuditEvent,
     CourtDocument,
     DocumentKind,
     EnrollmentState,
@@ -21,38 +20,18 @@ from intervention.models import (
 from intervention.services import ServiceError, enrollments, notices
 from intervention.services import attendance as attendance_service
 
-from .conftest import login
-from .helpers import post_form, text_of
+from .helpers import events, mark, post_form, signed_in, text_of, today
 
 S = AttendanceStatus
 NO_GAP_RULE = {"max_gap_days": None}
-
-
-def today():
-    return datetime.now(UTC).date()
 
 
 def court_today(enrollment):
     return notices.court_today(enrollment)
 
 
-def mark(enrollment, number, status, minutes=None, **kw):
-    session = enrollment.cohort.sessions[number - 1]
-    if minutes is None:
-        minutes = 120 if status in (S.PRESENT, S.LATE) else 0
-    return attendance_service.mark(
-        session, enrollment, status, minutes, enrollment.cohort.facilitators[0], **kw
-    )
-
-
 def all_notices():
     return db.session.scalars(sa.select(CourtDocument).order_by(CourtDocument.id)).all()
-
-
-def signed_in(app, user):
-    client = app.test_client()
-    login(client, user)
-    return client
 
 
 @pytest.fixture
@@ -81,10 +60,8 @@ def test_one_notice_per_broken_rule_due_within_the_courts_deadline(absent_twice)
     mark(absent_twice, 3, S.ABSENT)  # worse, but the same breach
     assert notices.draft_for(absent_twice) == []
     assert len(all_notices()) == 2
-    events = db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == "notice.draft")
-    ).all()
-    assert [e.details["rule"] for e in events] == ["max_absences", "max_consecutive_absences"]
+    drafted = events("notice.draft")
+    assert [e.details["rule"] for e in drafted] == ["max_absences", "max_consecutive_absences"]
 
 
 def test_a_sent_notice_is_not_drafted_again_for_the_same_breach(absent_twice, make_user):
@@ -159,9 +136,7 @@ def test_mark_sent_records_date_and_method_and_is_audited(absent_twice, make_use
     )
     with pytest.raises(ServiceError, match="already marked sent"):
         notices.mark_sent(notice, court_today(absent_twice), "Fax", actor)
-    event = db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == "notice.sent")
-    ).one()
+    [event] = events("notice.sent")
     assert event.details["method"] == "E-filing" and event.actor_id == actor.id
 
 

@@ -17,7 +17,7 @@ from intervention.services import completion
 from intervention.services import reflections as reflection_service
 
 from .conftest import csrf_token, login
-from .helpers import answer, prompts_by_key, text_of
+from .helpers import answer, prompts_by_key, submit_answer, text_of
 
 
 @pytest.fixture
@@ -35,14 +35,8 @@ def case(make_cohort, make_enrollment):
         ("what-happened", ReviewOutcome.ACCEPTED),
         ("the-person-on-the-other-side", ReviewOutcome.RETURNED),
     ):
-        prompt = prompts[key]
-        reflection = reflection_service.reflection_for(enrollment, prompt)
-        attempt = reflection_service.submit(
-            reflection,
-            answer(f"Answer{key.replace('-', '')}", prompt.min_words),
-            reflection.draft_revision,
-            enrollment.participant,
-        )
+        text = answer(f"Answer{key.replace('-', '')}", prompts[key].min_words)
+        attempt = submit_answer(enrollment, key, text)
         reflection_service.review(attempt, outcome, "Tell me more.", facilitator)
     db.session.commit()
     return enrollment
@@ -100,13 +94,7 @@ def test_with_nothing_left_to_write_home_says_so(client, case, make_cohort, make
     for key, prompt in prompts_by_key(case).items():
         if not prompt.required or key == "what-happened":
             continue
-        reflection = reflection_service.reflection_for(case, prompt)
-        attempt = reflection_service.submit(
-            reflection,
-            answer("More", prompt.min_words),
-            reflection.draft_revision,
-            case.participant,
-        )
+        attempt = submit_answer(case, key, answer("More", prompt.min_words))
         reflection_service.review(attempt, ReviewOutcome.ACCEPTED, "", facilitator)
     db.session.commit()
     login(client, case.participant)

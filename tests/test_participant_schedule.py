@@ -3,7 +3,7 @@ sessions: the schedule, the module list and the home page's "this week" card."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -13,18 +13,13 @@ from intervention.models import AttendanceStatus, Role
 from intervention.services import attendance as attendance_service
 
 from .conftest import login
-from .helpers import text_of
-from .test_calendar import cancel, move
-
-
-def _today() -> date:
-    return datetime.now(UTC).date()
+from .helpers import cancel, move, text_of, today
 
 
 @pytest.fixture
 def case(make_cohort, make_enrollment):
     """Four days into a three-session cohort: session 1 held, sessions 2 and 3 ahead."""
-    cohort = make_cohort(start=_today() - timedelta(days=4))
+    cohort = make_cohort(start=today() - timedelta(days=4))
     enrollment = make_enrollment(cohort=cohort)
     db.session.commit()
     return enrollment
@@ -58,7 +53,7 @@ def test_schedule_lists_every_session_in_order_in_the_cohorts_timezone(client, c
 def test_schedule_says_another_timezone_when_the_cohort_has_one(
     client, make_cohort, make_enrollment
 ):
-    cohort = make_cohort(start=_today() - timedelta(days=4), timezone="America/New_York")
+    cohort = make_cohort(start=today() - timedelta(days=4), timezone="America/New_York")
     enrollment = make_enrollment(cohort=cohort)
     db.session.commit()
     html = page(client, enrollment)
@@ -103,7 +98,7 @@ def test_schedule_shows_moved_and_cancelled_sessions_with_their_reasons(client, 
 def test_sessions_before_his_enrollment_are_labelled_as_not_counting(
     client, make_cohort, make_enrollment
 ):
-    cohort = make_cohort(start=_today() - timedelta(days=4))
+    cohort = make_cohort(start=today() - timedelta(days=4))
     late = make_enrollment(cohort=cohort, starts_on=cohort.start_date + timedelta(days=1))
     db.session.commit()
     html = page(client, late)
@@ -127,7 +122,7 @@ def test_schedule_offers_the_private_calendar_link(client, case):
 
 
 def test_each_man_sees_only_his_own_schedule_and_link(app, case, make_cohort, make_enrollment):
-    other = make_enrollment(cohort=make_cohort(start=_today() + timedelta(days=3)))
+    other = make_enrollment(cohort=make_cohort(start=today() + timedelta(days=3)))
     db.session.commit()
     mine = page(app.test_client(), case)
     his = page(app.test_client(), other)

@@ -12,7 +12,7 @@ from intervention.services import attendance as attendance_service
 from intervention.services import reflections as reflection_service
 
 from .conftest import login
-from .helpers import answer, post_form, prompts_by_key, stored_certificate, text_of
+from .helpers import answer, events, post_form, prompts_by_key, stored_certificate, text_of
 
 
 def _case_with_history(make_enrollment, make_user):
@@ -63,10 +63,8 @@ def test_json_export_holds_everything_and_is_audited(client, make_enrollment, ma
     assert len(case["schedule"]) == len(enrollment.cohort.sessions)
     assert "KC-26-OTHERMAN" not in response.get_data(as_text=True)
     assert other.participant.email not in response.get_data(as_text=True)
-    events = db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == "participant.data_export")
-    ).all()
-    assert [e.details["format"] for e in events] == ["json"]
+    exports = events("participant.data_export")
+    assert [e.details["format"] for e in exports] == ["json"]
 
 
 def test_readable_page_shows_his_records(client, make_enrollment, make_user):

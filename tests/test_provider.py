@@ -15,12 +15,12 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pypdf import PdfReader
 
 from intervention.extensions import db
-from intervention.models import AuditEvent, Provider, Role
+from intervention.models import Provider, Role
 from intervention.services import ServiceError, certificates, documents
 from intervention.services import provider as provider_service
 
 from .conftest import login
-from .helpers import complete_case, post_form, text_of
+from .helpers import complete_case, events, pdf_text, post_form, text_of
 
 AGENCY = {
     "legal_name": "Northwest Accountability Programs",
@@ -31,12 +31,6 @@ AGENCY = {
     "director_name": "Renata Ellison",
     "director_title": "Program Director",
 }
-
-
-def pdf_text(data: bytes) -> str:
-    return " ".join(
-        " ".join(page.extract_text().split()) for page in PdfReader(BytesIO(data)).pages
-    )
 
 
 def png(width: int = 2, height: int = 2) -> bytes:
@@ -70,10 +64,6 @@ HOSTILE_SVG = b"""<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://ww
   <circle cx="20" cy="20" r="18" fill="#1f2a36" filter="url(https://evil.example/f)"/>
   <path d="M10 20 L30 20" stroke="#fff" stroke-width="3"/>
 </svg>"""
-
-
-def events(action: str) -> list[AuditEvent]:
-    return db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action)).all()
 
 
 # --- the letterhead on every court document --------------------------------------------------

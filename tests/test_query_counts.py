@@ -24,11 +24,10 @@ from intervention.models import (
     Role,
     User,
 )
-from intervention.services import attendance as attendance_service
 from intervention.services import reflections as reflection_service
 
-from .conftest import csrf_token, login
-from .helpers import answer, prompts_by_key, stored_certificate
+from .conftest import csrf_token
+from .helpers import answer, mark, prompts_by_key, signed_in, stored_certificate
 from .querycount import counting
 
 MAX_QUERIES = 10
@@ -92,13 +91,10 @@ class Builder:
             participant=self.make_user(name=f"Matthew Ortega{n:03d}"),
             case_number=f"KC-26-{n:06d}",
         )
-        facilitator = cohort.facilitators[0]
         statuses = [AttendanceStatus.PRESENT, AttendanceStatus.LATE, AttendanceStatus.ABSENT]
         for i, session in enumerate(cohort.sessions):
             if session.scheduled_at < datetime.now(UTC):
-                status = statuses[(n + i) % len(statuses)]
-                minutes = session.module.duration_minutes if status is not statuses[2] else 0
-                attendance_service.mark(session, enrollment, status, minutes, facilitator)
+                mark(enrollment, i + 1, statuses[(n + i) % len(statuses)])
         prompts = prompts_by_key(enrollment)
         self.reviewed(enrollment, prompts["what-happened"], [ReviewOutcome.ACCEPTED])
         self.reviewed(
@@ -245,19 +241,19 @@ PAGES = {
 }
 
 
-def signed_in(app, world: World, who: str | None):
-    client = app.test_client()
+def client_for(app, world: World, who: str | None):
+    """A client signed in as the man or the staff member the page is for; None: anonymous."""
+    if who is None:
+        return app.test_client()
     if who == "man":
-        login(client, db.session.get(Enrollment, world.man_id).participant)
-    elif who is not None:
-        login(client, db.session.get(User, getattr(world, f"{who}_id")))
-    return client
+        return signed_in(app, db.session.get(Enrollment, world.man_id).participant)
+    return signed_in(app, db.session.get(User, getattr(world, f"{who}_id")))
 
 
 @pytest.mark.parametrize("page", PAGES)
 def test_a_page_sends_the_same_few_queries_however_much_data_there_is(app, world, builder, page):
     who, request_for = PAGES[page]
-    client = signed_in(app, world, who)
+    client = client_for(app, world, who)
     method, url, kwargs = request_for(world, client)
     _response, small = queries(client, method, url, **kwargs)
     builder.grow(world, 12)

@@ -28,8 +28,8 @@ from intervention.models import (
 )
 from intervention.services import reflections as reflection_service
 
-from .conftest import csrf_token, login
-from .helpers import answer, prompts_by_key, text_of
+from .conftest import csrf_token
+from .helpers import answer, prompts_by_key, signed_in, text_of
 
 SIGNED_OUT = "You were signed out. Your text is kept on this device. Sign in again to save it."
 
@@ -88,9 +88,7 @@ def case(make_enrollment):
 
 @pytest.fixture
 def me(app, case):
-    client = app.test_client()
-    login(client, case.participant)
-    return client
+    return signed_in(app, case.participant)
 
 
 @pytest.fixture
@@ -152,8 +150,7 @@ class TestAutosave:
         future = make_cohort(start=datetime.now(UTC).date() + timedelta(weeks=2))
         enrollment = make_enrollment(cohort=future)
         db.session.commit()
-        client = app.test_client()
-        login(client, enrollment.participant)
+        client = signed_in(app, enrollment.participant)
         prompt = prompts_by_key(enrollment)["what-happened"]
         response = autosave(client, prompt, "Too early", 0, token=csrf_token(client, "/me/"))
         assert response.status_code == 403
@@ -593,8 +590,7 @@ def test_the_module_and_reflection_pages_show_when_it_is_due(app, make_cohort, m
     start = datetime.now(UTC).date() - timedelta(days=2)  # session 2 is in five days
     enrollment = make_enrollment(cohort=make_cohort(start=start))
     db.session.commit()
-    client = app.test_client()
-    login(client, enrollment.participant)
+    client = signed_in(app, enrollment.participant)
     prompt = prompts_by_key(enrollment)["what-happened"]
     session_2 = sorted(enrollment.cohort.sessions, key=lambda s: s.scheduled_at)[1]
     due = f"Due {format_datetime(session_2.scheduled_at, enrollment.cohort.timezone)}"

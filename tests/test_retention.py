@@ -13,7 +13,7 @@ from intervention.services import ServiceError, notices, retention
 from intervention.services import enrollments as enrollment_service
 from intervention.services import reflections as reflection_service
 
-from .helpers import answer, prompts_by_key, stored_certificate
+from .helpers import answer, events, stored_certificate, submit_answer
 
 CLOSED_AT = datetime(2020, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -26,13 +26,9 @@ def _close(enrollment, admin, state=EnrollmentState.TERMINATED, at=CLOSED_AT):
 
 
 def _reflect(enrollment, reviewer):
-    prompt = prompts_by_key(enrollment)["what-happened"]
-    reflection = reflection_service.reflection_for(enrollment, prompt)
-    attempt = reflection_service.submit(
-        reflection, answer("Secretanswer", 80), reflection.draft_revision, enrollment.participant
-    )
+    attempt = submit_answer(enrollment, "what-happened", answer("Secretanswer", 80))
     reflection_service.review(attempt, ReviewOutcome.RETURNED, "Say more, Secretcomment.", reviewer)
-    return reflection, attempt
+    return attempt.reflection, attempt
 
 
 def test_closed_case_past_its_period_is_anonymised(make_enrollment, make_user, runner):
@@ -70,11 +66,8 @@ def test_closed_case_past_its_period_is_anonymised(make_enrollment, make_user, r
     # The court can still verify: number, status, hash and the case number survive.
     assert cert.number and cert.status.value == "valid" and cert.pdf
     assert enrollment.case_number.startswith("TC-")
-    events = db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == "retention.apply")
-    ).all()
-    assert len(events) == 1
-    assert enrollment.id in events[0].details["enrollment_ids"]
+    [applied] = events("retention.apply")
+    assert enrollment.id in applied.details["enrollment_ids"]
 
 
 def test_not_yet_due_open_and_held_cases_are_kept(make_enrollment, make_user):

@@ -24,31 +24,26 @@ from intervention.models import (
 from intervention.services import ServiceError
 from intervention.services import reflections as reflection_service
 
-from .conftest import csrf_token, login
-from .helpers import REQUIRED_PROMPTS, answer, post_form, prompts_by_key, text_of
+from .conftest import csrf_token
+from .helpers import (
+    REQUIRED_PROMPTS,
+    answer,
+    events,
+    post_form,
+    signed_in,
+    submit_answer,
+    text_of,
+)
 
 MINIMUM = {**REQUIRED_PROMPTS, "what-i-want-from-this": 50, "behind-the-mask": 50}
 
 
 def submitted(enrollment, key: str, marker: str, hours_ago: float = 1):
     """His answer to the prompt, submitted `hours_ago` hours ago."""
-    prompt = prompts_by_key(enrollment)[key]
-    reflection = reflection_service.reflection_for(enrollment, prompt)
-    attempt = reflection_service.submit(
-        reflection,
-        answer(marker, MINIMUM[key]),
-        reflection.draft_revision,
-        enrollment.participant,
-    )
+    attempt = submit_answer(enrollment, key, answer(marker, MINIMUM[key]))
     attempt.submitted_at = utcnow() - timedelta(hours=hours_ago)
     db.session.flush()
     return attempt
-
-
-def signed_in(app, user):
-    client = app.test_client()
-    login(client, user)
-    return client
 
 
 def review_url(attempt, **args) -> str:
@@ -301,9 +296,7 @@ def test_rubric_scores_are_optional_validated_stored_and_shown(app, case):
     review.rubric_scores = {"honesty": 0, "harm": 3}
     assert reflection_service.rubric_lines(review) == [("Honesty", "Avoids the question")]
 
-    [event] = db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == "reflection.review")
-    ).all()
+    [event] = events("reflection.review")
     assert event.details["rubric"] == {"honesty": 2}
 
 
@@ -482,15 +475,11 @@ def test_assign_reviewer_hands_reviews_over_and_back_with_an_audit_event(case, m
     reflection_service.assign_reviewer(cohort, None, admin, "Dana is back.")
     assert cohort.reviewer_id is None
 
-    events = db.session.scalars(
-        sa.select(AuditEvent)
-        .where(AuditEvent.action == "cohort.assign_reviewer")
-        .order_by(AuditEvent.id)
-    ).all()
-    assert [(e.actor_id, e.object_type, e.object_id) for e in events] == [
+    assigned = events("cohort.assign_reviewer")
+    assert [(e.actor_id, e.object_type, e.object_id) for e in assigned] == [
         (admin.id, "cohort", cohort.id)
     ] * 2
-    assert [e.details for e in events] == [
+    assert [e.details for e in assigned] == [
         {"from": None, "to": ray.id, "reason": "Dana is on leave."},
         {"from": ray.id, "to": None, "reason": "Dana is back."},
     ]
@@ -546,9 +535,7 @@ def test_the_admin_cohort_page_reassigns_reviews(app, case, make_user):
     assert f'<option selected value="{ray.email}">' in page
     db.session.expire_all()
     assert cohort.reviewer_id == ray.id
-    event = db.session.scalar(
-        sa.select(AuditEvent).where(AuditEvent.action == "cohort.assign_reviewer")
-    )
+    event = events("cohort.assign_reviewer")[0]
     assert event.details == {"from": None, "to": ray.id, "reason": "Dana is on leave."}
 
     name = enrollment.participant.full_name

@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from intervention.extensions import db
 from intervention.models import (
     AttendanceStatus,
-    AuditEvent,
     Cohort,
     Court,
     Role,
@@ -21,45 +20,9 @@ from intervention.models import (
 from intervention.services import ServiceError, courts, scheduling
 from intervention.services import attendance as attendance_service
 
-from .conftest import login
-from .helpers import post_form, text_of
+from .helpers import events, new_cohort, post_form, text_of
 
 LA = ZoneInfo("America/Los_Angeles")
-
-
-def events(action: str) -> list[AuditEvent]:
-    return list(
-        db.session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-        )
-    )
-
-
-@pytest.fixture
-def admin(make_user):
-    return make_user(Role.ADMIN, name="Dana Director")
-
-
-@pytest.fixture
-def facilitator(make_user):
-    return make_user(Role.FACILITATOR, name="Frank Facilitator")
-
-
-def new_cohort(program, admin, facilitator, **overrides):
-    values = {
-        "name": "Monday evenings",
-        "version": program.latest_version,
-        "facilitators": [facilitator],
-        "start_date": date(2026, 10, 24),  # a Saturday
-        "weekday": 0,  # Monday
-        "start_time": time(18, 30),
-        "timezone": "America/Los_Angeles",
-        "location": "Room 204",
-        "video_link": "",
-        "actor": admin,
-    }
-    values.update(overrides)
-    return scheduling.create_cohort(**values)
 
 
 # --- cohorts and their weekly sessions ------------------------------------------------------------
@@ -359,14 +322,6 @@ class TestSessionChanges:
 
 
 # --- the pages ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def director(app, admin):
-    db.session.commit()
-    client = app.test_client()
-    login(client, admin)
-    return client
 
 
 def test_admin_adds_and_edits_a_court_in_the_browser(director):

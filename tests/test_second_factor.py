@@ -17,13 +17,13 @@ from intervention.auth import invitations, passkeys
 from intervention.auth import views as auth_views
 from intervention.config import ROOT
 from intervention.demo import DEMO_PASSWORD, seed
-from intervention.extensions import db, limiter
-from intervention.models import AuditEvent, Passkey, RecoveryCode, Role, User
+from intervention.extensions import db
+from intervention.models import Passkey, RecoveryCode, Role, User
 from intervention.services import ServiceError, second_factor
 
 from .authenticator import SoftPasskey, options_on
-from .conftest import CSRF_RE, PASSWORD, csrf_token, login, send_code
-from .helpers import post_form, text_of
+from .conftest import CSRF_RE, PASSWORD, csrf_token, send_code
+from .helpers import events, post_form, signed_in, text_of
 
 F, C, A = Role.FACILITATOR, Role.CLERK, Role.ADMIN
 HOME = {F: "/facilitator/", C: "/court/", A: "/admin/"}
@@ -46,14 +46,6 @@ STAFF_PAGES = [
     "/account/recovery-codes",
     "/me/",
 ]
-
-
-def events(action: str) -> list[AuditEvent]:
-    return list(
-        db.session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-        )
-    )
 
 
 def password_step(client, user, password: str = PASSWORD):
@@ -92,15 +84,6 @@ def passkey_post(client, page: str, action: str, answer, **fields):
     token = next(g for g in CSRF_RE.search(html).groups() if g)
     data = {**fields, "credential": answer(options_on(html)), "csrf_token": token}
     return client.post(action, data=data)
-
-
-@pytest.fixture
-def rate_limits(app):
-    app.config["RATE_LIMITS"] = True
-    limiter.reset()
-    yield
-    app.config["RATE_LIMITS"] = False
-    limiter.reset()
 
 
 # --- every staff account has a factor before it is signed in -----------------------------------
@@ -172,8 +155,7 @@ def test_participants_sign_in_with_a_password_alone(app, make_user):
 def test_a_staff_session_without_a_factor_is_ended(app, make_user):
     """A session opened before factors were required (the migration also ends them)."""
     user = make_user(F)
-    client = app.test_client()
-    login(client, user)
+    client = signed_in(app, user)
     user.totp_enabled = False
     db.session.flush()
     response = client.get("/facilitator/")
@@ -227,8 +209,7 @@ def test_an_invitation_to_a_new_staff_account_leads_to_setting_up_a_factor(app, 
 def test_a_director_cannot_take_over_another_directors_account(app, make_user):
     ada, bea = make_user(A, name="Ada Director"), make_user(A, name="Bea Director")
     bea_secret = bea.totp_secret
-    client = app.test_client()
-    login(client, ada)
+    client = signed_in(app, ada)
     page = f"/admin/staff/{bea.id}"
     response = post_form(client, f"{page}/invitation", {}, page=page)
     link = re.search(r"/welcome/[\w.\-]+", text_of(client.get(response.headers["Location"])))
@@ -247,15 +228,13 @@ def test_a_director_cannot_take_over_another_directors_account(app, make_user):
     assert_signed_out(client)
     # The reset kept Bea's factor; she alone finishes the sign-in with it.
     assert bea.totp_enabled and bea.totp_secret == bea_secret
-    theirs = app.test_client()
-    login(theirs, bea, NEW_PASSWORD)
+    theirs = signed_in(app, bea, NEW_PASSWORD)
     assert theirs.get("/admin/").status_code == 200
 
 
 def test_every_new_link_for_a_staff_account_is_recorded(app, make_user):
     director, facilitator = make_user(A), make_user(F, second_factor=False)
-    client = app.test_client()
-    login(client, director)
+    client = signed_in(app, director)
     page = f"/admin/staff/{facilitator.id}"
     assert post_form(client, f"{page}/invitation", {}, page=page).status_code == 302
     reset = events("account.access_reset")[-1]
@@ -390,8 +369,7 @@ def test_a_passkey_answer_counts_once_and_only_for_its_own_site_and_account(
 ):
     user = make_user(F)
     key = SoftPasskey()
-    client = app.test_client()
-    login(client, user)
+    client = signed_in(app, user)
     passkey_post(client, "/account/passkeys", "/account/passkeys", key.create, name="Phone")
 
     # An answer replayed in another sign-in: its challenge was for the first one.
@@ -419,8 +397,7 @@ def test_a_passkey_answer_counts_once_and_only_for_its_own_site_and_account(
     # A key registered to another account.
     stranger = make_user(F)
     other_key = SoftPasskey()
-    theirs = app.test_client()
-    login(theirs, stranger)
+    theirs = signed_in(app, stranger)
     passkey_post(theirs, "/account/passkeys", "/account/passkeys", other_key.create, name="Key")
     response = passkey_post(second, "/login/code", "/login/passkey", other_key.get)
     assert response.headers["Location"] == "/login/code"
@@ -435,8 +412,7 @@ def test_a_passkey_answer_counts_once_and_only_for_its_own_site_and_account(
 
 def test_passkeys_are_named_listed_and_removed_but_never_the_last_factor(app, make_user):
     user = make_user(A)
-    client = app.test_client()
-    login(client, user)
+    client = signed_in(app, user)
     laptop, phone = SoftPasskey(), SoftPasskey()
     passkey_post(client, "/account/passkeys", "/account/passkeys", laptop.create, name="Laptop")
     response = passkey_post(
@@ -474,12 +450,10 @@ def test_passkeys_are_named_listed_and_removed_but_never_the_last_factor(app, ma
 def test_nobody_removes_another_persons_passkey(app, make_user):
     owner, other = make_user(F), make_user(F)
     key = SoftPasskey()
-    mine = app.test_client()
-    login(mine, owner)
+    mine = signed_in(app, owner)
     passkey_post(mine, "/account/passkeys", "/account/passkeys", key.create, name="Mine")
     passkey = second_factor.passkeys_of(owner)[0]
-    client = app.test_client()
-    login(client, other)
+    client = signed_in(app, other)
     # An id no column can hold is no address at all (404); any other is refused in words.
     huge = post_form(client, "/account/passkeys/99999999999/remove", {}, page="/account/passkeys")
     assert huge.status_code == 404
@@ -523,8 +497,7 @@ def test_passkeys_belong_to_the_public_address_or_in_development_the_host_asked_
 def test_directors_see_each_accounts_factors(app, make_user):
     director = make_user(A)
     fresh = make_user(F, name="Fresh Face", second_factor=False)
-    client = app.test_client()
-    login(client, director)
+    client = signed_in(app, director)
     second_factor.new_recovery_codes(director)
     page = text_of(client.get("/admin/staff"))
     assert "Second factor" in page and "Not set up yet" in page and "App" in page
@@ -552,8 +525,7 @@ def test_demo_staff_sign_in_with_the_totp_secret_the_readme_gives(app):
 def test_the_operator_resets_a_lost_second_factor_from_the_command_line(app, runner, make_user):
     """Phone, passkeys and recovery codes all lost: only the server's operator can help."""
     user = make_user(F)
-    client = app.test_client()
-    login(client, user)
+    client = signed_in(app, user)
     second_factor.new_recovery_codes(user)
     reason = "Lost phone and codes; ID checked in person by the director"
     result = runner.invoke(

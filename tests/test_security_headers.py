@@ -8,7 +8,7 @@ from intervention.extensions import db
 from intervention.models import Role
 from intervention.security import CONTENT_SECURITY_POLICY
 
-from .conftest import login
+from .helpers import signed_in
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -52,15 +52,13 @@ def test_signed_in_pages_json_and_downloads(app, make_enrollment, make_user):
     facilitator = enrollment.cohort.facilitators[0]
     db.session.commit()
 
-    client = app.test_client()
-    login(client, enrollment.participant)
+    client = signed_in(app, enrollment.participant)
     page = client.get("/me/")
     assert page.status_code == 200
     assert_protected(page, signed_in=True)
     assert page.headers["Cache-Control"] == "no-store"
 
-    client = app.test_client()
-    login(client, clerk)
+    client = signed_in(app, clerk)
     api = client.get(f"/court/api/cases/{enrollment.case_number}")
     assert api.status_code == 200 and api.mimetype == "application/json"
     assert_protected(api, signed_in=True)
@@ -68,8 +66,7 @@ def test_signed_in_pages_json_and_downloads(app, make_enrollment, make_user):
     assert download.status_code == 200 and download.mimetype == "text/csv"
     assert_protected(download, signed_in=True)
 
-    client = app.test_client()
-    login(client, facilitator)
+    client = signed_in(app, facilitator)
     roster = client.get(f"/facilitator/cohorts/{enrollment.cohort.id}/attendance.csv")
     assert roster.status_code == 200
     assert_protected(roster, signed_in=True)

@@ -30,23 +30,16 @@ from .helpers import (
     accept_all_required,
     answer,
     complete_case,
+    events,
+    forge_event,
+    mark,
     mark_all,
     prompts_by_key,
+    raw_sql,
+    today,
 )
 
 NO_GAP_RULE = {"max_gap_days": None}  # the 21-day rule would trip on sessions weeks ago
-
-
-def mark(enrollment, number: int, status: AttendanceStatus, minutes: int | None = None, **kw):
-    session = enrollment.cohort.sessions[number - 1]
-    facilitator = enrollment.cohort.facilitators[0]
-    if minutes is None:
-        minutes = session.module.duration_minutes if status is not AttendanceStatus.ABSENT else 0
-    return attendance_service.mark(session, enrollment, status, minutes, facilitator, **kw)
-
-
-def today():
-    return datetime.now(UTC).date()
 
 
 # --- completion engine ----------------------------------------------------------------------------
@@ -399,10 +392,7 @@ class TestReflections:
         again = reflection_service.submit(reflection, text, 0, man)  # the resent form
         assert again is first
         assert len(reflection.attempts) == 1
-        submits = db.session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.action == "reflection.submit")
-        ).all()
-        assert len(submits) == 1
+        assert len(events("reflection.submit")) == 1
 
     def test_a_different_answer_while_waiting_is_refused(self, reflection):
         man = reflection.enrollment.participant
@@ -548,9 +538,7 @@ class TestCertificates:
         assert enrollment.state is EnrollmentState.COMPLETED
         assert enrollment.transitions[-1].reason == f"Certificate {cert.number} issued."
         assert certificate_service.find_by_pdf(cert.pdf) is cert
-        event = db.session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.action == "certificate.issue")
-        ).one()
+        [event] = events("certificate.issue")
         # The hash and the case, sealed: what /verify and `audit verify` hold the PDF against.
         assert event.details == {
             "number": cert.number,
@@ -673,15 +661,10 @@ class TestCertificates:
 def chain(make_user):
     """Five events on top of whatever the database already holds."""
     actor = make_user(Role.ADMIN)
-    events = [audit.record("test.event", actor, actor, n=n) for n in range(5)]
+    recorded = [audit.record("test.event", actor, actor, n=n) for n in range(5)]
     ok, broken, _count = audit.verify_chain()
     assert ok and broken is None
-    return events
-
-
-def _raw(sql: str, **params) -> None:
-    db.session.execute(sa.text(sql), params)
-    db.session.expire_all()
+    return recorded
 
 
 class TestAuditChain:
@@ -693,48 +676,25 @@ class TestAuditChain:
         assert count >= 5
 
     def test_an_edited_event_is_found(self, chain):
-        _raw("UPDATE audit_events SET action = 'test.innocent' WHERE id = :id", id=chain[2].id)
+        raw_sql("UPDATE audit_events SET action = 'test.innocent' WHERE id = :id", id=chain[2].id)
         ok, broken, _ = audit.verify_chain()
         assert not ok
         assert broken.id == chain[2].id
 
     def test_an_edited_detail_is_found(self, chain):
-        _raw("UPDATE audit_events SET actor_id = NULL WHERE id = :id", id=chain[3].id)
+        raw_sql("UPDATE audit_events SET actor_id = NULL WHERE id = :id", id=chain[3].id)
         ok, broken, _ = audit.verify_chain()
         assert (ok, broken.id) == (False, chain[3].id)
 
     def test_a_deleted_event_is_found(self, chain):
-        _raw("DELETE FROM audit_events WHERE id = :id", id=chain[1].id)
+        raw_sql("DELETE FROM audit_events WHERE id = :id", id=chain[1].id)
         ok, broken, _ = audit.verify_chain()
         assert not ok
         assert broken.id == chain[2].id  # the next event no longer follows its predecessor
 
     def test_an_inserted_event_is_found(self, chain):
         """A forged event spliced in after event 1, hashed correctly, still breaks the chain."""
-        forged = AuditEvent(
-            at=datetime.now(UTC),
-            actor_id=None,
-            action="certificate.revoke",
-            object_type="certificate",
-            object_id=1,
-            ip_address="",
-            details={"reason": "forged"},
-            prev_hash=chain[1].hash,
-        )
-        forged.hash = audit.digest(forged)
-        _raw(
-            "INSERT INTO audit_events (id, at, actor_id, action, object_type, object_id,"
-            " ip_address, details, prev_hash, hash) VALUES (:id, :at, NULL, :action, :type,"
-            " :object_id, '', :details, :prev, :hash)",
-            id=chain[-1].id + 1,
-            at=forged.at.replace(tzinfo=None),
-            action=forged.action,
-            type=forged.object_type,
-            object_id=forged.object_id,
-            details='{"reason": "forged"}',
-            prev=forged.prev_hash,
-            hash=forged.hash,
-        )
+        forge_event(chain[-1].id + 1, chain[1].hash)
         ok, broken, _ = audit.verify_chain()
         assert not ok
         assert broken.id == chain[-1].id + 1
@@ -743,7 +703,7 @@ class TestAuditChain:
         """Stored times must read back the same whatever the server's timezone."""
         if db.session.get_bind().dialect.name == "postgresql":
             # Only PostgreSQL converts timestamps to the session's timezone on the way out.
-            _raw("SET LOCAL TIME ZONE 'America/New_York'")
+            raw_sql("SET LOCAL TIME ZONE 'America/New_York'")
         db.session.expire_all()
         ok, broken, _ = audit.verify_chain()
         assert ok, f"chain reported broken at {broken and broken.id}"
@@ -753,7 +713,7 @@ class TestAuditChain:
         result = runner.invoke(args=["audit", "verify"])
         assert result.exit_code == 0
         assert "Audit chain intact" in result.output
-        _raw("UPDATE audit_events SET action = 'x' WHERE id = :id", id=chain[0].id)
+        raw_sql("UPDATE audit_events SET action = 'x' WHERE id = :id", id=chain[0].id)
         result = runner.invoke(args=["audit", "verify"])
         assert result.exit_code == 1
         assert f"Audit chain broken at event {chain[0].id} (x," in result.output

@@ -17,11 +17,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from intervention.auth import sessions as session_store
 from intervention.extensions import db
-from intervention.models import AuditEvent, BrowserSession, Role
+from intervention.models import BrowserSession, Role
 from intervention.services import staff_accounts
 
 from .conftest import PASSWORD, csrf_token, login
-from .helpers import post_form, text_of
+from .helpers import events, post_form, signed_in, text_of
 from .querycount import counting
 
 COOKIE = "session"
@@ -58,24 +58,12 @@ def rows(user=None) -> list[BrowserSession]:
     return list(db.session.scalars(query))
 
 
-def actions() -> list[str]:
-    return list(db.session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id)))
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    now = [1_900_000_000.0]
-    monkeypatch.setattr(session_store, "_clock", lambda: now[0])
-    return now
-
-
 # --- a copied cookie after each way of ending a session --------------------------------------
 
 
 def test_a_cookie_saved_before_signing_out_opens_nothing_after(app, make_user):
     man = make_user(Role.PARTICIPANT)
-    client = app.test_client()
-    login(client, man)
+    client = signed_in(app, man)
     copy = saved_cookie(client)
     assert replayed(app, copy).get("/account").status_code == 200  # a copy works meanwhile
 
@@ -120,13 +108,12 @@ def test_signing_out_everywhere_ends_every_session_and_its_copies(app, make_user
     for copy in copies:
         assert signed_out(replayed(app, copy).get("/account"))
     assert not rows(user)
-    assert "auth.sessions_ended" in actions()
+    assert events("auth.sessions_ended")
 
 
 def test_an_idle_session_is_ended_for_its_copies_too(app, make_user, clock):
     user = make_user(Role.FACILITATOR)
-    client = app.test_client()
-    login(client, user)
+    client = signed_in(app, user)
     copy = saved_cookie(client)
     clock[0] += 31 * 60
     response = replayed(app, copy).get("/facilitator/")
@@ -139,8 +126,7 @@ def test_an_idle_session_is_ended_for_its_copies_too(app, make_user, clock):
 
 def test_a_disabled_account_is_signed_out_at_once(app, make_user):
     director, clerk = make_user(Role.ADMIN), make_user(Role.FACILITATOR)
-    client = app.test_client()
-    login(client, clerk)
+    client = signed_in(app, clerk)
     copy = saved_cookie(client)
     staff_accounts.set_active(clerk, False, director)
     db.session.commit()
@@ -258,8 +244,7 @@ def test_a_pending_sign_in_and_an_invitation_link_stay_on_the_server(app, make_u
     assert "pending" not in decoded_parts(saved_cookie(client))  # ...but not in the cookie
 
     director, man = make_user(Role.ADMIN), make_user(Role.PARTICIPANT)
-    admin = app.test_client()
-    login(admin, director)
+    admin = signed_in(app, director)
     response = post_form(admin, f"/admin/participants/{man.id}/invitation", {}, page="/admin/")
     assert response.headers["Location"] == "/admin/invitation"
     assert "invitation" not in decoded_parts(saved_cookie(admin))
@@ -291,8 +276,7 @@ def test_a_page_without_a_session_writes_nothing(app):
 
 def test_last_seen_is_written_at_most_once_a_minute(app, make_user, clock):
     user = make_user(Role.PARTICIPANT)
-    client = app.test_client()
-    login(client, user)
+    client = signed_in(app, user)
     client.get("/account")  # its forms put a new CSRF token in the session: written now
     (row,) = rows(user)
     first = row.last_seen_at

@@ -10,24 +10,18 @@ import time
 
 import pyotp
 import pytest
-import sqlalchemy as sa
 
 from intervention.auth import invitations
-from intervention.auth import sessions as session_store
 from intervention.auth import throttle as auth_throttle
-from intervention.extensions import db, limiter
-from intervention.models import AuditEvent, Role
+from intervention.extensions import db
+from intervention.models import Role
 from intervention.services import ServiceError
 from intervention.services import accounts as account_service
 
 from .conftest import PASSWORD, csrf_token, login
-from .helpers import post_form, text_of
+from .helpers import events, post_form, text_of
 
 NEW_PASSWORD = "lantern orchard quietly"
-
-
-def events(action: str) -> list[AuditEvent]:
-    return list(db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action)))
 
 
 # --- the password policy ---------------------------------------------------------------------
@@ -146,16 +140,6 @@ def test_participants_see_no_two_step_link(client, make_user):
 
 
 # --- throttling ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def rate_limits(app):
-    saved = app.config["RATE_LIMITS"]
-    app.config["RATE_LIMITS"] = True
-    limiter.reset()
-    yield
-    app.config["RATE_LIMITS"] = saved
-    limiter.reset()
 
 
 def try_password(client, email: str, password: str):
@@ -307,13 +291,6 @@ def test_limits_are_off_in_tests_unless_turned_on(client, make_user):
 
 
 # --- idle timeout ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    now = [1_900_000_000.0]
-    monkeypatch.setattr(session_store, "_clock", lambda: now[0])
-    return now
 
 
 @pytest.mark.parametrize(

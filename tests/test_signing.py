@@ -22,36 +22,18 @@ from pypdf import PdfReader, PdfWriter
 
 from intervention import signing
 from intervention.config import ConfigError, load_config
-from intervention.extensions import db
 from intervention.models import AttendanceStatus as S
 from intervention.models import EnrollmentState, Role
 from intervention.services import attendance as attendance_service
 from intervention.services import cases, documents, notices
 from intervention.services import certificates as certificate_service
 
-from .helpers import complete_case
+from .helpers import pdf_text
 from .test_verify import upload
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = REPO / "docs" / "schemas" / "certificate-facts.schema.json"
 PDFAID = "{http://www.aiim.org/pdfa/ns/id/}"
-
-
-@pytest.fixture
-def issued(make_court, make_enrollment, make_user):
-    court = make_court("Kings County District Court")
-    make_user(Role.ADMIN, name="Dana Director")
-    enrollment = make_enrollment(
-        court=court, case_number="KC-26-104417", participant=make_user(name="Daniel Carter")
-    )
-    facilitator = complete_case(enrollment)
-    cert = certificate_service.issue(enrollment, facilitator)
-    db.session.commit()
-    return cert
-
-
-def pdf_text(pdf: bytes) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
 
 
 def validation(pdf: bytes):
@@ -117,8 +99,7 @@ def test_pdfsig_reports_the_signature_valid(issued, tmp_path):
     assert "Development" in out  # the development CA is named as such
 
 
-def test_every_court_document_kind_is_signed(make_enrollment, make_user):
-    admin = make_user(Role.ADMIN, name="Dana Director")
+def test_every_court_document_kind_is_signed(admin, make_enrollment):
     enrollment = make_enrollment(case_number="LDC-26-4410", overrides={"max_gap_days": None})
     facilitator = enrollment.cohort.facilitators[0]
     for session in enrollment.cohort.sessions[:2]:

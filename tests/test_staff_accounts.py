@@ -10,12 +10,12 @@ import pytest
 import sqlalchemy as sa
 
 from intervention.extensions import db
-from intervention.models import AuditEvent, Role, User
+from intervention.models import Role, User
 from intervention.services import ServiceError
 from intervention.services import staff_accounts as accounts
 
 from .conftest import PASSWORD, csrf_token, login
-from .helpers import post_form, text_of
+from .helpers import events, post_form, signed_in, text_of
 
 
 @pytest.fixture
@@ -23,12 +23,6 @@ def director(client, make_user):
     admin = make_user(Role.ADMIN)
     login(client, admin)
     return admin
-
-
-def _last_event(action: str) -> AuditEvent:
-    return db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id.desc())
-    ).first()
 
 
 def test_the_list_shows_staff_not_participants(client, director, make_user, make_court):
@@ -58,7 +52,7 @@ def test_an_invited_clerk_sets_a_password_and_signs_in(client, director, make_co
     user = db.session.scalar(sa.select(User).where(User.email == "nina.new@test.example"))
     assert user.role is Role.CLERK and user.court_id == court.id and user.active
     assert not user.check_password(PASSWORD)
-    created = _last_event("account.create")
+    created = events("account.create")[-1]
     assert created.object_id == user.id and created.actor_id == director.id
     assert created.details["after"]["role"] == "clerk"
     page = client.get(response.headers["Location"])
@@ -123,7 +117,7 @@ def test_disable_and_enable(client, director, make_user):
     assert post_form(client, f"{page}/disable", {}, page=page).status_code == 302
     db.session.refresh(facilitator)
     assert not facilitator.active
-    event = _last_event("account.disable")
+    event = events("account.disable")[-1]
     assert event.details["before"]["active"] is True and event.details["after"]["active"] is False
     other = client.application.test_client()
     token = csrf_token(other, "/login")
@@ -134,7 +128,7 @@ def test_disable_and_enable(client, director, make_user):
     assert post_form(client, f"{page}/enable", {}, page=page).status_code == 302
     db.session.refresh(facilitator)
     assert facilitator.active
-    assert _last_event("account.enable").object_id == facilitator.id
+    assert events("account.enable")[-1].object_id == facilitator.id
     login(other, facilitator)
 
 
@@ -159,7 +153,7 @@ def test_role_change_needs_a_court_for_clerks_and_is_audited(
     assert response.status_code == 302
     db.session.refresh(facilitator)
     assert facilitator.role is Role.CLERK and facilitator.court_id == court.id
-    event = _last_event("account.role_change")
+    event = events("account.role_change")[-1]
     assert event.details["before"]["role"] == "facilitator"
     assert event.details["after"] == {
         "role": "clerk",
@@ -212,8 +206,7 @@ def test_non_admins_are_refused(client, make_user, make_court, role):
 def test_disabling_signs_out_open_sessions(app, director, make_user):
     facilitator = make_user(Role.FACILITATOR)
     db.session.commit()
-    theirs = app.test_client()
-    login(theirs, facilitator)
+    theirs = signed_in(app, facilitator)
     assert theirs.get("/facilitator/").status_code == 200
     accounts.set_active(facilitator, False, director)
     db.session.commit()

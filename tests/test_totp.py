@@ -10,24 +10,18 @@ import time
 
 import pyotp
 import pytest
-import sqlalchemy as sa
 
 from intervention.auth import views as auth_views
-from intervention.extensions import db, limiter
-from intervention.models import AuditEvent, Role
+from intervention.models import Role
 from intervention.services import ServiceError
 from intervention.services import accounts as account_service
 
 from .authenticator import SoftPasskey
-from .conftest import PASSWORD, csrf_token, login
-from .helpers import post_form, text_of
+from .conftest import PASSWORD, csrf_token
+from .helpers import events, post_form, signed_in, text_of
 from .test_second_factor import passkey_post
 
 SECRET_RE = re.compile(r'<code class="totp-secret">([A-Z2-7 ]+)</code>')
-
-
-def actions() -> list[str]:
-    return list(db.session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id)))
 
 
 def sign_in(client, user, password: str = PASSWORD):
@@ -69,7 +63,7 @@ def test_set_up_needs_a_right_code_and_then_sign_in_asks_for_one(app, staff):
     assert secret.replace(" ", "") in text_of(client.get("/login/enrol")).replace(" ", "")
     post_form(client, "/login/enrol", {"code": pyotp.TOTP(secret).now()})
     assert staff.totp_enabled and staff.totp_secret == secret
-    assert "auth.totp_enabled" in actions()
+    assert events("auth.totp_enabled")
     assert 'href="/account/two-step"' in text_of(client.get("/account"))
 
     # Signing in now takes the password and then a code; the password alone signs no one in.
@@ -79,7 +73,7 @@ def test_set_up_needs_a_right_code_and_then_sign_in_asks_for_one(app, staff):
     assert other.get("/facilitator/").headers["Location"].startswith("/login")
     response = post_form(other, "/login/code", {"code": "123456"})
     assert "That code is not right." in text_of(response)
-    assert "auth.totp_failed" in actions()
+    assert events("auth.totp_failed")
     # The code that set the app up cannot sign in too; the next one can.
     used = pyotp.TOTP(secret).now()
     assert "That code is not right." in text_of(post_form(other, "/login/code", {"code": used}))
@@ -105,44 +99,30 @@ def test_the_code_step_ends_after_five_minutes(app, make_user, monkeypatch):
     assert other.get("/login/code").headers["Location"] == "/login"
 
 
-def test_wrong_codes_are_throttled(app, make_user):
+def test_wrong_codes_are_throttled(app, make_user, rate_limits):
     user = make_user(Role.FACILITATOR)
-    app.config["RATE_LIMITS"] = True
-    limiter.reset()
-    try:
-        other = app.test_client()
-        sign_in(other, user)
-        for _ in range(5):
-            post_form(other, "/login/code", {"code": "000000"})
-        response = post_form(other, "/login/code", {"code": "000000"})
-        assert response.status_code == 429
-        assert "Too many attempts." in text_of(response)
-    finally:
-        app.config["RATE_LIMITS"] = False
-        limiter.reset()
+    other = app.test_client()
+    sign_in(other, user)
+    for _ in range(5):
+        post_form(other, "/login/code", {"code": "000000"})
+    response = post_form(other, "/login/code", {"code": "000000"})
+    assert response.status_code == 429
+    assert "Too many attempts." in text_of(response)
 
 
-def test_a_right_code_costs_no_extra_attempt(app, make_user):
+def test_a_right_code_costs_no_extra_attempt(app, make_user, rate_limits):
     """The code step completes the attempt the password step counted: nine people signing in
     from one office address are nine attempts of the ten allowed, not eighteen."""
-    app.config["RATE_LIMITS"] = True
-    limiter.reset()
-    try:
-        for _ in range(9):
-            client = app.test_client()
-            login(client, make_user(Role.FACILITATOR))
-        sign_in(app.test_client(), make_user(Role.FACILITATOR))  # the tenth
-        response = sign_in(app.test_client(), make_user(Role.FACILITATOR))
-        assert response.status_code == 429
-    finally:
-        app.config["RATE_LIMITS"] = False
-        limiter.reset()
+    for _ in range(9):
+        signed_in(app, make_user(Role.FACILITATOR))
+    sign_in(app.test_client(), make_user(Role.FACILITATOR))  # the tenth
+    response = sign_in(app.test_client(), make_user(Role.FACILITATOR))
+    assert response.status_code == 429
 
 
 def test_turning_it_off_needs_a_code_and_another_factor(app, make_user):
     user = make_user(Role.FACILITATOR)
-    client = app.test_client()
-    login(client, user)
+    client = signed_in(app, user)
     secret = user.totp_secret
     page = text_of(client.get("/account/two-step"))
     assert "only second factor" in page and "Turn off" not in page
@@ -156,7 +136,7 @@ def test_turning_it_off_needs_a_code_and_another_factor(app, make_user):
     assert user.totp_enabled
     post_form(client, "/account/two-step", {"code": pyotp.TOTP(secret).now()})
     assert not user.totp_enabled and user.totp_secret is None
-    assert "auth.totp_disabled" in actions()
+    assert events("auth.totp_disabled")
 
     # And on again, from the account page, with a new key.
     page = text_of(client.get("/account/two-step"))

@@ -9,29 +9,15 @@ import io
 import re
 
 import pytest
-from sqlalchemy import select
 
 from intervention.config import load_config
-from intervention.extensions import db, limiter
+from intervention.extensions import db
 from intervention.models import AuditEvent, Certificate, CertificateStatus, Role, utcnow
 from intervention.services import audit
 from intervention.services import certificates as certificate_service
 
 from .conftest import csrf_token
-from .helpers import complete_case, text_of
-
-
-@pytest.fixture
-def issued(make_court, make_enrollment, make_user):
-    """A real certificate, rendered and stored by the service, for a completed case."""
-    court = make_court("Kings County District Court")
-    enrollment = make_enrollment(
-        court=court, case_number="KC-26-104417", participant=make_user(name="Daniel Carter")
-    )
-    facilitator = complete_case(enrollment)
-    cert = certificate_service.issue(enrollment, facilitator)
-    db.session.commit()
-    return cert
+from .helpers import events, text_of
 
 
 def upload(client, data: bytes, name: str = "certificate.pdf"):
@@ -48,13 +34,7 @@ def by_code(client, code: str):
 
 
 def verifications() -> list[AuditEvent]:
-    return list(
-        db.session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.action == "certificate.verify")
-            .order_by(AuditEvent.id)
-        )
-    )
+    return events("certificate.verify")
 
 
 def second_certificate(old: Certificate) -> Certificate:
@@ -216,14 +196,9 @@ def test_a_superseded_certificate_links_to_the_current_one(client, issued):
 
 
 @pytest.fixture
-def rate_limits(app):
-    """Limits on, three checks a minute, counts cleared before and after."""
-    saved = app.config["RATE_LIMITS"], app.config["VERIFY_RATE_LIMIT"]
-    app.config.update(RATE_LIMITS=True, VERIFY_RATE_LIMIT="3 per minute")
-    limiter.reset()
-    yield
-    app.config["RATE_LIMITS"], app.config["VERIFY_RATE_LIMIT"] = saved
-    limiter.reset()
+def rate_limits(rate_limits, app, monkeypatch):
+    """Limits on (conftest's rate_limits), and three checks a minute."""
+    monkeypatch.setitem(app.config, "VERIFY_RATE_LIMIT", "3 per minute")
 
 
 def test_too_many_checks_from_one_address_get_a_429_page(client, issued, rate_limits):

@@ -18,7 +18,7 @@ from intervention.extensions import db
 from intervention.models import ReflectionAttempt, Role
 
 from .conftest import login
-from .helpers import answer, post_form, prompts_by_key, text_of
+from .helpers import answer, post_form, prompts_by_key, signed_in, text_of
 
 PAYLOADS = [
     "<script>alert(1)</script>",
@@ -141,8 +141,7 @@ def test_a_payload_in_every_field_stays_text_on_every_page(
 
     # His answer, through the form he uses.
     prompt = prompts_by_key(enrollment)["what-happened"]
-    participant = app.test_client()
-    login(participant, enrollment.participant)
+    participant = signed_in(app, enrollment.participant)
     url = f"/me/reflections/{prompt.id}"
     page = text_of(participant.get(url))
     revision = re.search(r'name="revision"[^>]*value="(\d+)"', page) or re.search(
@@ -156,8 +155,7 @@ def test_a_payload_in_every_field_stays_text_on_every_page(
     )
 
     # The facilitator's comment, through the review form.
-    reviewer = app.test_client()
-    login(reviewer, facilitator)
+    reviewer = signed_in(app, facilitator)
     review_url = f"/facilitator/reviews/{attempt.id}"
     reviewed = post_form(
         reviewer, review_url, {"outcome": "returned", "comment": f"Comment {payload}"}
@@ -165,16 +163,14 @@ def test_a_payload_in_every_field_stays_text_on_every_page(
     assert reviewed.status_code == 302, text_of(reviewed)
 
     # A cancel reason, through the admin's form (the last session is still ahead or not held).
-    staff = app.test_client()
-    login(staff, admin)
+    staff = signed_in(app, admin)
     meeting = cohort.sessions[-1]
     cancelled = post_form(
         staff, f"/admin/sessions/{meeting.id}/cancel", {"reason": f"Reason {payload}"}
     )
     assert cancelled.status_code == 302, text_of(cancelled)
 
-    clerk_client = app.test_client()
-    login(clerk_client, clerk)
+    clerk_client = signed_in(app, clerk)
     clients = {
         "participant": participant,
         "facilitator": reviewer,
