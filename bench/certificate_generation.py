@@ -93,7 +93,7 @@ def main() -> None:
         # The demo's first summer case has its certificate already: the one re-downloaded.
         done = db.session.scalar(select(Enrollment).where(Enrollment.case_number == "KC-26-104417"))
         stored = done.valid_certificate
-        url, size = f"/facilitator/certificates/{stored.id}.pdf", len(stored.pdf)
+        url, size = f"/cases/certificates/{stored.id}.pdf", len(stored.pdf)
 
         def timed_issue() -> float:
             """issue() in full: guards, completion check, number, render, hash, store, audit.

@@ -84,8 +84,8 @@ ACCESS: dict[str, str | frozenset[Role]] = {
     "facilitator.review_queue": frozenset({F, A}),
     "facilitator.review": frozenset({F, A}),
     "facilitator.enrollment": frozenset({F, A}),
-    "facilitator.issue_certificate": frozenset({F, A}),
-    "facilitator.certificate_pdf": frozenset({F, A}),
+    "cases.issue_certificate": frozenset({F, A}),
+    "cases.certificate_pdf": frozenset({F, A}),
     "facilitator.cohort_csv": frozenset({F, A}),
     "facilitator.session_csv": frozenset({F, A}),
     "facilitator.import_roster": frozenset({F, A}),
@@ -211,8 +211,8 @@ class World:
             "facilitator.review_queue": ("GET", "/facilitator/reviews"),
             "facilitator.review": ("GET", f"/facilitator/reviews/{self.attempt.id}"),
             "facilitator.enrollment": ("GET", f"/facilitator/enrollments/{e}"),
-            "facilitator.issue_certificate": ("POST", f"/facilitator/enrollments/{e}/certificate"),
-            "facilitator.certificate_pdf": ("GET", f"/facilitator/certificates/{cert}.pdf"),
+            "cases.issue_certificate": ("POST", f"/cases/{e}/certificate"),
+            "cases.certificate_pdf": ("GET", f"/cases/certificates/{cert}.pdf"),
             "facilitator.cohort_csv": (
                 "GET",
                 f"/facilitator/cohorts/{self.cohort.id}/attendance.csv",
@@ -395,7 +395,7 @@ PROTECTED = [
     "/facilitator/reviews",
     "/facilitator/reviews/1",
     "/facilitator/enrollments/1",
-    "/facilitator/certificates/1.pdf",
+    "/cases/certificates/1.pdf",
     "/cases/1",
     "/cases/documents/1.pdf",
     "/court/",
@@ -432,7 +432,7 @@ def test_anonymous_visitor_is_sent_to_sign_in(client, url):
 
 def test_anonymous_posts_to_protected_forms_are_sent_to_sign_in(client):
     token = csrf_token(client, "/login")
-    for url in ["/logout", "/facilitator/enrollments/1/certificate", "/me/schedule/calendar-link"]:
+    for url in ["/logout", "/cases/1/certificate", "/me/schedule/calendar-link"]:
         response = client.post(url, data={"csrf_token": token})
         assert response.status_code == 302, url
         assert response.headers["Location"].startswith("/login"), url
@@ -563,7 +563,7 @@ def test_a_facilitator_cannot_open_another_facilitators_records(app, world, make
         "attendance": f"/facilitator/sessions/{world.session.id}/attendance",
         "review": f"/facilitator/reviews/{world.attempt.id}",
         "enrollment": f"/facilitator/enrollments/{world.enrollment.id}",
-        "certificate": f"/facilitator/certificates/{world.certificate_id}.pdf",
+        "certificate": f"/cases/certificates/{world.certificate_id}.pdf",
     }
     for name, url in urls.items():
         response = stranger.get(url)
@@ -575,7 +575,7 @@ def test_a_facilitator_cannot_open_another_facilitators_records(app, world, make
 
     token = csrf_token(stranger, "/facilitator/")
     response = stranger.post(
-        f"/facilitator/enrollments/{world.enrollment.id}/certificate", data={"csrf_token": token}
+        f"/cases/{world.enrollment.id}/certificate", data={"csrf_token": token}
     )
     assert response.status_code == 404
     queue = text_of(stranger.get("/facilitator/reviews"))
@@ -713,7 +713,7 @@ def test_forms_without_csrf_token_are_refused(app, world):
             data={"rows-0-enrollment_id": str(world.enrollment.id), "rows-0-status": "present"},
         )
     )
-    _refused(fac.post(f"/facilitator/enrollments/{world.enrollment.id}/certificate"))
+    _refused(fac.post(f"/cases/{world.enrollment.id}/certificate"))
     _refused(fac.post("/logout"))
 
     db.session.expire_all()

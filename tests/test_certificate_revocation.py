@@ -74,7 +74,7 @@ def test_the_facilitators_post_no_longer_issues_a_new_certificate(app, revoked):
     enrollment = revoked.enrollment
     staff = signed_in(app, enrollment.cohort.facilitators[0])
     page = f"/facilitator/enrollments/{enrollment.id}"
-    response = post_form(staff, f"{page}/certificate", {}, page=page)
+    response = post_form(staff, f"/cases/{enrollment.id}/certificate", {}, page=page)
     assert response.status_code == 302
     shown = text_of(staff.get(page))
     assert f"Certificate {revoked.number} was revoked" in shown
@@ -207,7 +207,7 @@ def test_facilitator_pages_no_longer_offer_to_issue(app, revoked):
     staff = signed_in(app, enrollment.cohort.facilitators[0])
     shown = text_of(staff.get(f"/facilitator/enrollments/{enrollment.id}"))
     assert "Issue completion certificate" not in shown
-    assert f"/facilitator/enrollments/{enrollment.id}/certificate" not in shown
+    assert f"/cases/{enrollment.id}/certificate" not in shown
     assert f"Certificate {revoked.number} was revoked on {revoked_on(revoked)}." in shown
     assert "The program director decides whether a new certificate is issued." in shown
     cohort = text_of(staff.get(f"/facilitator/cohorts/{enrollment.cohort.id}"))
@@ -279,7 +279,7 @@ def test_staff_keep_the_stored_bytes_and_see_the_status(app, revoked, director, 
     assert f"Revoked {revoked_on(revoked)}" in text_of(clerk.get(f"/court/cases/{enrollment.id}"))
 
     staff = signed_in(app, enrollment.cohort.facilitators[0])
-    response = staff.get(f"/facilitator/certificates/{revoked.id}.pdf")
+    response = staff.get(f"/cases/certificates/{revoked.id}.pdf")
     assert response.status_code == 200 and response.data == revoked.pdf
     assert f"Revoked {revoked_on(revoked)}" in text_of(staff.get(f"/cases/{enrollment.id}"))
     admin = signed_in(app, director)

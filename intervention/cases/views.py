@@ -15,7 +15,6 @@ from ..extensions import db
 from ..facilitator.forms import SEND_METHOD_LABELS
 from ..forms import EmptyForm
 from ..models import (
-    Certificate,
     CourtDocument,
     DocumentKind,
     Enrollment,
@@ -34,17 +33,17 @@ bp = Blueprint("cases", __name__)
 guard_blueprint(bp, Role.FACILITATOR, Role.ADMIN)
 
 
-def _case(enrollment_id: int) -> Enrollment:
+def case_or_404(enrollment_id: int) -> Enrollment:
     enrollment = get_or_404(Enrollment, enrollment_id)
     owned_or_404(can_facilitate(current_user, enrollment.cohort))
     return enrollment
 
 
-def _back(enrollment: Enrollment, anchor: str = "") -> str:
+def back_to(enrollment: Enrollment, anchor: str = "") -> str:
     return url_for(".case", enrollment_id=enrollment.id) + (f"#{anchor}" if anchor else "")
 
 
-def _flash_errors(prefix: str, form) -> None:
+def flash_errors(prefix: str, form) -> None:
     for errors in form.errors.values():
         for error in errors:
             flash(_("%(action)s: %(problem)s", action=prefix, problem=error), "error")
@@ -61,7 +60,7 @@ def _status_form(enrollment: Enrollment, **kwargs) -> StatusForm:
 
 @bp.route("/<int:enrollment_id>")
 def case(enrollment_id: int):
-    enrollment = _case(enrollment_id)
+    enrollment = case_or_404(enrollment_id)
     return render_template(
         "cases/case.html",
         enrollment=enrollment,
@@ -89,18 +88,18 @@ def case(enrollment_id: int):
 
 @bp.route("/<int:enrollment_id>/status", methods=["POST"])
 def change_status(enrollment_id: int):
-    enrollment = _case(enrollment_id)
+    enrollment = case_or_404(enrollment_id)
     form = _status_form(enrollment)
     if not form.validate_on_submit():
-        _flash_errors(_("Status not changed"), form)
-        return redirect(_back(enrollment, "status"))
+        flash_errors(_("Status not changed"), form)
+        return redirect(back_to(enrollment, "status"))
     to_state = EnrollmentState(form.to_state.data)
     with committed(flash_refusal(_l("Status not changed: %(problem)s"))) as done:
         _transition, report = case_service.change_status(
             enrollment, to_state, current_user, form.reason.data
         )
     if not done:
-        return redirect(_back(enrollment, "status"))
+        return redirect(back_to(enrollment, "status"))
     state = str(to_state.label).lower()
     if report is None:
         message = _("Case %(case)s is now %(state)s.", case=enrollment.case_number, state=state)
@@ -112,18 +111,18 @@ def change_status(enrollment_id: int):
             number=document_service.document_number(report),
         )
     flash(message, "success")
-    return redirect(_back(enrollment))
+    return redirect(back_to(enrollment))
 
 
 @bp.route("/<int:enrollment_id>/progress-report", methods=["POST"])
 def progress_report(enrollment_id: int):
-    enrollment = _case(enrollment_id)
+    enrollment = case_or_404(enrollment_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
     with committed(flash_refusal(_l("No report generated: %(problem)s"))) as done:
         report = document_service.progress_report(enrollment, current_user)
     if not done:
-        return redirect(_back(enrollment, "documents"))
+        return redirect(back_to(enrollment, "documents"))
     flash(
         _(
             "Progress report %(number)s generated.",
@@ -131,16 +130,16 @@ def progress_report(enrollment_id: int):
         ),
         "success",
     )
-    return redirect(_back(enrollment, "documents"))
+    return redirect(back_to(enrollment, "documents"))
 
 
 @bp.route("/<int:enrollment_id>/contacts", methods=["POST"])
 def record_contact(enrollment_id: int):
-    enrollment = _case(enrollment_id)
+    enrollment = case_or_404(enrollment_id)
     form = ContactForm()
     if not form.validate_on_submit():
-        _flash_errors(_("Contact attempt not recorded"), form)
-        return redirect(_back(enrollment, "contacts"))
+        flash_errors(_("Contact attempt not recorded"), form)
+        return redirect(back_to(enrollment, "contacts"))
     with committed(flash_refusal(_l("Contact attempt not recorded: %(problem)s"))) as done:
         notice_service.record_contact(
             enrollment,
@@ -151,16 +150,16 @@ def record_contact(enrollment_id: int):
         )
     if done:
         flash(_("Contact attempt recorded."), "success")
-    return redirect(_back(enrollment, "contacts"))
+    return redirect(back_to(enrollment, "contacts"))
 
 
 @bp.route("/<int:enrollment_id>/recommendation", methods=["POST"])
 def set_recommendation(enrollment_id: int):
-    enrollment = _case(enrollment_id)
+    enrollment = case_or_404(enrollment_id)
     form = RecommendationForm()
     if not form.validate_on_submit():
-        _flash_errors(_("Recommendation not saved"), form)
-        return redirect(_back(enrollment, "contacts"))
+        flash_errors(_("Recommendation not saved"), form)
+        return redirect(back_to(enrollment, "contacts"))
     with committed(flash_refusal(_l("Recommendation not saved: %(problem)s"))) as done:
         notice_service.set_recommendation(
             enrollment,
@@ -173,7 +172,7 @@ def set_recommendation(enrollment_id: int):
         flash(
             _("Recommendation saved; the next notice or termination report states it."), "success"
         )
-    return redirect(_back(enrollment, "contacts"))
+    return redirect(back_to(enrollment, "contacts"))
 
 
 @bp.route("/notices/<int:notice_id>/pdf", methods=["POST"])
@@ -182,7 +181,7 @@ def notice_pdf(notice_id: int):
     if notice.kind is not DocumentKind.NONCOMPLIANCE_NOTICE:
         abort(404)
     owned_or_404(can_facilitate(current_user, notice.enrollment.cohort))
-    back = _back(notice.enrollment, "documents")
+    back = back_to(notice.enrollment, "documents")
     if not EmptyForm().validate_on_submit():
         abort(400)
     with committed() as done:
@@ -197,30 +196,6 @@ def notice_pdf(notice_id: int):
         _(
             "Notice %(number)s generated. Its PDF is now fixed and will not change.",
             number=document_service.document_number(notice),
-        ),
-        "success",
-    )
-    return redirect(back)
-
-
-@bp.route("/certificates/<int:certificate_id>/reissue", methods=["POST"])
-def reissue_certificate(certificate_id: int):
-    cert = get_or_404(Certificate, certificate_id)
-    owned_or_404(can_facilitate(current_user, cert.enrollment.cohort))
-    back = _back(cert.enrollment, "certificates")
-    form = ReissueForm()
-    if not form.validate_on_submit():
-        _flash_errors(_("Certificate not re-issued"), form)
-        return redirect(back)
-    with committed(flash_refusal(_l("Certificate not re-issued: %(problem)s"))) as done:
-        new = certificate_service.reissue(cert, current_user, form.reason.data)
-    if not done:
-        return redirect(back)
-    flash(
-        _(
-            "Certificate %(number)s issued; %(old)s is superseded by it.",
-            number=new.number,
-            old=cert.number,
         ),
         "success",
     )

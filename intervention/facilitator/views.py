@@ -23,13 +23,12 @@ from ..access import (
     guard_blueprint,
     owned_or_404,
 )
-from ..downloads import asset_response, certificate_response
+from ..downloads import asset_response
 from ..extensions import db
 from ..forms import EmptyForm
 from ..i18n import current_language, format_date
 from ..models import (
     AttendanceStatus,
-    Certificate,
     Cohort,
     CourtDocument,
     DocumentKind,
@@ -49,7 +48,7 @@ from ..services import certificates as certificate_service
 from ..services import completion, curriculum, loading, rosters
 from ..services import notices as notice_service
 from ..services import reflections as reflection_service
-from ..transaction import committed, flash_error, flash_refusal
+from ..transaction import committed, flash_refusal
 from .forms import (
     SEND_METHOD_LABELS,
     MakeupForm,
@@ -709,25 +708,3 @@ def notice_sent(notice_id: int):
         "success",
     )
     return redirect(back)
-
-
-@bp.route("/enrollments/<int:enrollment_id>/certificate", methods=["POST"])
-def issue_certificate(enrollment_id: int):
-    enrollment = _enrollment(enrollment_id)
-    form = EmptyForm()
-    if not form.validate_on_submit():
-        abort(400)
-    with committed(flash_error) as done:
-        cert = certificate_service.issue(enrollment, current_user)
-    if done:
-        flash(_("Certificate %(number)s issued.", number=cert.number), "success")
-    return redirect(url_for(".enrollment", enrollment_id=enrollment.id))
-
-
-@bp.route("/certificates/<int:certificate_id>.pdf")
-def certificate_pdf(certificate_id: int):
-    cert = get_or_404(Certificate, certificate_id)
-    owned_or_404(can_facilitate(current_user, cert.enrollment.cohort))
-    certificate_service.record_download(cert, current_user)
-    db.session.commit()
-    return certificate_response(cert)
