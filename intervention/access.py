@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort
 from flask_login import current_user
 
-from .models import Cohort, Enrollment, Reflection, Role, Session, User
+from .models import Cohort, Enrollment, Meeting, Reflection, Role, User
 
 
 def guard_blueprint(bp, *roles: Role) -> None:
@@ -27,7 +27,7 @@ def can_facilitate(user: User, cohort: Cohort) -> bool:
     )
 
 
-def can_record_makeup(user: User, enrollment: Enrollment, session: Session) -> bool:
+def can_record_makeup(user: User, enrollment: Enrollment, session: Meeting) -> bool:
     """A make-up credits a session of his own cohort with one he attended elsewhere: it takes
     someone who runs both his cohort and the one whose session he attended (or an admin)."""
     return can_facilitate(user, enrollment.cohort) and can_facilitate(user, session.cohort)

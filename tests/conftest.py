@@ -27,10 +27,10 @@ from intervention.models import (
     CurriculumVersion,
     Enrollment,
     EnrollmentState,
+    Meeting,
     Program,
     ReferralType,
     Role,
-    Session,
     User,
 )
 from intervention.services import enrollments as enrollment_service
@@ -237,7 +237,7 @@ def make_cohort(program, make_user):
                 start + timedelta(weeks=i), time(18, 30), tzinfo=ZoneInfo(timezone)
             )
             db.session.add(
-                Session(cohort=cohort, module=module, scheduled_at=local.astimezone(UTC))
+                Meeting(cohort=cohort, module=module, scheduled_at=local.astimezone(UTC))
             )
         db.session.flush()
         return cohort

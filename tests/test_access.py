@@ -15,9 +15,9 @@ from intervention.models import (
     CourtDocument,
     DocumentKind,
     Enrollment,
+    Meeting,
     ReflectionAttempt,
     Role,
-    Session,
     User,
     utcnow,
 )
@@ -152,7 +152,7 @@ class World:
     admin: User
     attempt: ReflectionAttempt
     prompt_id: int
-    session: Session
+    session: Meeting
     cohort: Cohort
     certificate_id: int
     notice_id: int = 0  # a drafted non-compliance notice of the case

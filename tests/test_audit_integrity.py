@@ -561,7 +561,7 @@ def test_a_restore_sets_the_later_checkpoints_aside_and_anchors_the_restored_log
 
 def test_register_hooks_checkpoints_to_every_session_once(app):
     from sqlalchemy import event as sa_event
-    from sqlalchemy.orm import Session as OrmSession
+    from sqlalchemy.orm import Session
 
     hooks = {
         "before_commit": audit._before_commit,
@@ -571,14 +571,14 @@ def test_register_hooks_checkpoints_to_every_session_once(app):
     }
     try:
         for name, listener in hooks.items():
-            sa_event.remove(OrmSession, name, listener)
-        assert not any(sa_event.contains(OrmSession, n, f) for n, f in hooks.items())
+            sa_event.remove(Session, name, listener)
+        assert not any(sa_event.contains(Session, n, f) for n, f in hooks.items())
         audit.register(app)
         audit.register(app)  # a second app in the same process adds nothing
         for name, listener in hooks.items():
-            assert sa_event.contains(OrmSession, name, listener), name
-            sa_event.remove(OrmSession, name, listener)  # once: a second would raise
-            assert not sa_event.contains(OrmSession, name, listener), name
+            assert sa_event.contains(Session, name, listener), name
+            sa_event.remove(Session, name, listener)  # once: a second would raise
+            assert not sa_event.contains(Session, name, listener), name
     finally:
         audit.register(app)
 

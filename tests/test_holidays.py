@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from intervention.demo import seed
 from intervention.extensions import db
-from intervention.models import Cohort, Court, Session, SessionStatus, User
+from intervention.models import Cohort, Court, Meeting, SessionStatus, User
 from intervention.services import courts, scheduling
 
 from .helpers import events, new_cohort, post_form, signed_in, text_of
@@ -279,7 +279,7 @@ def test_only_the_states_of_the_cohorts_courts_count(
 
 def _holidays_met_on() -> list[tuple[str, int, date, str]]:
     met = []
-    for session in db.session.scalars(sa.select(Session)):
+    for session in db.session.scalars(sa.select(Meeting)):
         cohort = session.cohort
         if session.status is SessionStatus.CANCELLED:
             continue

@@ -19,10 +19,10 @@ from intervention.models import (
     Court,
     Enrollment,
     EnrollmentState,
+    Meeting,
     Reflection,
     ReflectionState,
     Role,
-    Session,
     SessionStatus,
     User,
     utcnow,
@@ -62,13 +62,13 @@ def test_makes_n_men_in_cohorts_of_about_twelve_with_staff_for_them(scale):
         assert 5 <= len(cohort.enrollments) <= 16
         assert cohort.facilitators
         assert len(cohort.sessions) == len(cohort.version.modules)
-    assert count(Session) == sum(len(c.version.modules) for c in cohorts)
+    assert count(Meeting) == sum(len(c.version.modules) for c in cohorts)
     # Only sessions that have started are held, and only held sessions carry marks.
     now = utcnow()
-    held = db.session.scalars(sa.select(Session).where(Session.status == SessionStatus.HELD))
+    held = db.session.scalars(sa.select(Meeting).where(Meeting.status == SessionStatus.HELD))
     assert all(s.scheduled_at < now for s in held)
-    marked = sa.select(Attendance).join(Session, Attendance.session_id == Session.id)
-    assert not db.session.scalars(marked.where(Session.status != SessionStatus.HELD)).first()
+    marked = sa.select(Attendance).join(Meeting, Attendance.session_id == Meeting.id)
+    assert not db.session.scalars(marked.where(Meeting.status != SessionStatus.HELD)).first()
     users = db.session.scalars(sa.select(User)).all()
     assert len({u.password_hash for u in users}) == 1
     assert users[0].check_password(PASSWORD)

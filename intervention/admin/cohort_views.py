@@ -21,7 +21,7 @@ from ..i18n import format_datetime
 from ..models import (
     Cohort,
     CurriculumVersion,
-    Session,
+    Meeting,
     utcnow,
 )
 from ..services import cohorts as cohort_service
@@ -193,7 +193,7 @@ def edit_cohort(cohort_id: int):
 
 @bp.route("/sessions/<int:session_id>/reschedule", methods=["GET", "POST"])
 def reschedule_session(session_id: int):
-    meeting = get_or_404(Session, session_id)
+    meeting = get_or_404(Meeting, session_id)
     form = RescheduleForm()
     if request.method == "GET":
         local = scheduling.local_when(meeting)
@@ -225,7 +225,7 @@ def reschedule_session(session_id: int):
 
 @bp.route("/sessions/<int:session_id>/cancel", methods=["GET", "POST"])
 def cancel_session(session_id: int):
-    meeting = get_or_404(Session, session_id)
+    meeting = get_or_404(Meeting, session_id)
     form = CancelSessionForm()
     fixed, done = scheduling.why_fixed(meeting, "cancelled"), Outcome()
     if fixed is None and form.validate_on_submit():

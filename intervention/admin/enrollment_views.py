@@ -10,9 +10,9 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
-from flask import session as cookie_session
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -189,7 +189,7 @@ def _row_id(text: str) -> int:
 
 def show_invitation(participant: User, token: str):
     """Post/redirect/get: the link waits in the server-side session for a page showing it once."""
-    cookie_session["invitation"] = {"user_id": participant.id, "token": token}
+    session["invitation"] = {"user_id": participant.id, "token": token}
     return redirect(url_for(".invitation"))
 
 
@@ -213,7 +213,7 @@ def new_invitation(user_id: int):
 
 @bp.route("/invitation")
 def invitation():
-    shown = cookie_session.pop("invitation", None)
+    shown = session.pop("invitation", None)
     participant = db.session.get(User, shown["user_id"]) if shown else None
     if participant is None:
         flash(_("An invitation link is shown only once. Make a new one here."), "info")

@@ -47,8 +47,7 @@ from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import event
-from sqlalchemy.orm import Session as OrmSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.datastructures import CallbackDict
 
 from ..extensions import db
@@ -252,11 +251,11 @@ def _columns(session: ServerSession, moment: datetime) -> dict:
 
 def _track_unsaved_writes() -> None:
     """Mark a database session that flushed changes not yet committed (see the module note)."""
-    if event.contains(OrmSession, "after_flush", _flushed):
+    if event.contains(Session, "after_flush", _flushed):
         return
-    event.listen(OrmSession, "after_flush", _flushed)
-    event.listen(OrmSession, "after_commit", _settled)
-    event.listen(OrmSession, "after_rollback", _settled)
+    event.listen(Session, "after_flush", _flushed)
+    event.listen(Session, "after_commit", _settled)
+    event.listen(Session, "after_rollback", _settled)
 
 
 def _flushed(orm_session, _context) -> None:

@@ -13,8 +13,8 @@ from functools import partial
 from ..models import (
     Cohort,
     Court,
+    Meeting,
     Role,
-    Session,
     SessionStatus,
     User,
     cohort_facilitators,
@@ -273,7 +273,7 @@ def _add_cohort(bulk: Bulk, plan: CohortPlan, rng: random.Random) -> None:
         plan.session_at.append(at)
         plan.session_ids.append(
             bulk.add(
-                Session.__table__,
+                Meeting.__table__,
                 cohort_id=plan.id,
                 module_id=module.id,
                 scheduled_at=at,

@@ -18,10 +18,10 @@ from ..models import (
     Court,
     Enrollment,
     EnrollmentState,
+    Meeting,
     Program,
     ReferralType,
     Role,
-    Session,
     User,
     utcnow,
 )
@@ -102,7 +102,7 @@ def _cohort(name: str, version, facilitator: User, start: date, court: Court) ->
         times, cohort.start_time, court.timezone, [court.state], "move"
     )
     for module, when in zip(version.modules, times, strict=True):
-        db.session.add(Session(cohort=cohort, module=module, scheduled_at=when))
+        db.session.add(Meeting(cohort=cohort, module=module, scheduled_at=when))
     db.session.flush()
     return cohort
 

@@ -33,13 +33,13 @@ from ..models import (
     CourtDocument,
     DocumentKind,
     Enrollment,
+    Meeting,
     Reflection,
     ReflectionAttempt,
     ReflectionState,
     Review,
     ReviewOutcome,
     Role,
-    Session,
     cohort_facilitators,
     utcnow,
 )
@@ -178,7 +178,7 @@ MARK_LETTERS = {
 }
 
 
-def column_date(session: Session) -> str:
+def column_date(session: Meeting) -> str:
     """ "Nov 3" / "3 nov": a grid column's day, short enough for a phone, in his language."""
     day = session.local_date
     return format_skeleton("MMMd", day, locale=current_language())
@@ -244,8 +244,8 @@ def module_asset(cohort_id: int, name: str):
     return asset_response(_cohort(cohort_id).version, name)
 
 
-def _session(session_id: int) -> Session:
-    session = get_or_404(Session, session_id)
+def _session(session_id: int) -> Meeting:
+    session = get_or_404(Meeting, session_id)
     owned_or_404(can_facilitate(current_user, session.cohort))
     return session
 
@@ -308,7 +308,7 @@ def _fill_roster(form: RosterForm, enrollments, current: dict) -> None:
         )
 
 
-def _save_roster(session: Session, form: RosterForm, by_id: dict, current: dict) -> list[str]:
+def _save_roster(session: Meeting, form: RosterForm, by_id: dict, current: dict) -> list[str]:
     """Record the posted roster, all rows or none; the problems, or [] once saved."""
     errors = _unremovable(form.rows, by_id, current)
     rows = [
@@ -343,7 +343,7 @@ def _save_roster(session: Session, form: RosterForm, by_id: dict, current: dict)
     return []
 
 
-def _makeup_form(session: Session, closed: str | None) -> tuple[MakeupForm, list]:
+def _makeup_form(session: Meeting, closed: str | None) -> tuple[MakeupForm, list]:
     """The form recording a make-up here, offering the men who may make this session up."""
     form = MakeupForm()
     candidates = [] if closed else attendance_service.makeup_candidates(session, current_user)

@@ -5,7 +5,7 @@ from .audit import AuditEvent
 from .base import utcnow
 from .browser_sessions import BrowserSession
 from .certificates import Certificate, CertificateStatus, CourtDocument, DocumentKind
-from .cohorts import Cohort, Session, SessionStatus, cohort_facilitators
+from .cohorts import Cohort, Meeting, SessionStatus, cohort_facilitators
 from .courts import Court
 from .curriculum import CurriculumAsset, CurriculumVersion, Module, Program, ReflectionPrompt
 from .enrollments import (
@@ -57,7 +57,7 @@ __all__ = [
     "Review",
     "ReviewOutcome",
     "Role",
-    "Session",
+    "Meeting",
     "SessionStatus",
     "User",
     "cohort_facilitators",

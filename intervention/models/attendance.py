@@ -14,7 +14,7 @@ from ..extensions import db
 from .base import UTCDateTime, str_enum, utcnow
 
 if TYPE_CHECKING:
-    from .cohorts import Session
+    from .cohorts import Meeting
     from .enrollments import Enrollment
     from .users import User
 
@@ -63,8 +63,8 @@ class Attendance(db.Model):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     enrollment: Mapped[Enrollment] = relationship(back_populates="attendance")
-    session: Mapped[Session] = relationship(foreign_keys=[session_id])
-    made_up_at_session: Mapped[Session | None] = relationship(foreign_keys=[made_up_at_session_id])
+    session: Mapped[Meeting] = relationship(foreign_keys=[session_id])
+    made_up_at_session: Mapped[Meeting | None] = relationship(foreign_keys=[made_up_at_session_id])
     linked_attendance: Mapped[Attendance | None] = relationship(remote_side=[id], post_update=True)
     recorded_by: Mapped[User] = relationship()
     history: Mapped[list[AttendanceChange]] = relationship(

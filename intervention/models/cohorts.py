@@ -47,8 +47,8 @@ class Cohort(db.Model):
     version: Mapped[CurriculumVersion] = relationship()
     facilitators: Mapped[list[User]] = relationship(secondary=cohort_facilitators)
     reviewer: Mapped[User | None] = relationship(foreign_keys=[reviewer_id])
-    sessions: Mapped[list[Session]] = relationship(
-        back_populates="cohort", order_by="Session.scheduled_at"
+    sessions: Mapped[list[Meeting]] = relationship(
+        back_populates="cohort", order_by="Meeting.scheduled_at"
     )
     enrollments: Mapped[list[Enrollment]] = relationship(back_populates="cohort")
 
@@ -62,8 +62,10 @@ class SessionStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-class Session(db.Model):
-    """One meeting of a cohort for one module."""
+class Meeting(db.Model):
+    """One session of a cohort, for one module: what the program and its people call a
+    session. Named Meeting in the code so it is never taken for the database session or the
+    browser's (its table is still `sessions`)."""
 
     __tablename__ = "sessions"
 

@@ -33,12 +33,12 @@ from ..models import (
     Certificate,
     CertificateStatus,
     Enrollment,
+    Meeting,
     Module,
     Reflection,
     ReflectionPrompt,
     ReflectionState,
     Role,
-    Session,
     SessionStatus,
     User,
     utcnow,
@@ -169,8 +169,8 @@ def next_reflection(
 
 
 def cancelled_soon(
-    sessions: list[Session], week: curriculum.ModuleProgress | None
-) -> list[Session]:
+    sessions: list[Meeting], week: curriculum.ModuleProgress | None
+) -> list[Meeting]:
     """Cancelled sessions still ahead of him, up to this week's session: he must not come."""
     now = utcnow()
     until = week.session.scheduled_at if week and week.session else None

@@ -19,7 +19,7 @@ from ..models import (
     CurriculumVersion,
     Enrollment,
     EnrollmentState,
-    Session,
+    Meeting,
     SessionStatus,
     User,
     utcnow,
@@ -28,7 +28,7 @@ from . import ServiceError, audit, notices
 from .policy import effective_policy, is_credited
 
 
-def session_closed_reason(session: Session) -> str | None:
+def session_closed_reason(session: Meeting) -> str | None:
     """Why no attendance can be taken at this session at all, or None."""
     when = format_date(session.scheduled_at, session.cohort.timezone)
     if session.status is SessionStatus.CANCELLED and session.cancel_reason:
@@ -55,7 +55,7 @@ def session_closed_reason(session: Session) -> str | None:
     return None
 
 
-def refusal(session: Session, enrollment: Enrollment) -> str | None:
+def refusal(session: Meeting, enrollment: Enrollment) -> str | None:
     """Why this man cannot be marked at this session of his own cohort, or None."""
     name = enrollment.participant.full_name
     if enrollment.cohort_id != session.cohort_id:
@@ -80,7 +80,7 @@ def refusal(session: Session, enrollment: Enrollment) -> str | None:
 
 
 def mark(
-    session: Session,
+    session: Meeting,
     enrollment: Enrollment,
     status: AttendanceStatus,
     minutes: int,
@@ -101,7 +101,7 @@ def mark(
     return _record(session, enrollment, record, status, minutes, actor, note, reason)
 
 
-def kept_with_makeup(enrollment: Enrollment, session: Session) -> str:
+def kept_with_makeup(enrollment: Enrollment, session: Meeting) -> str:
     """Why a session he made up elsewhere cannot be marked at his own cohort."""
     return _(
         "%(name)s made up session %(num)d elsewhere; that mark is kept with the make-up.",
@@ -110,7 +110,7 @@ def kept_with_makeup(enrollment: Enrollment, session: Session) -> str:
     )
 
 
-def default_minutes(session: Session, status: AttendanceStatus) -> int:
+def default_minutes(session: Meeting, status: AttendanceStatus) -> int:
     """Minutes credited when none are given: the whole session when he was there (present,
     or late), none otherwise. A make-up's default is the session's length too."""
     credited = status in (AttendanceStatus.PRESENT, AttendanceStatus.LATE, AttendanceStatus.MADE_UP)
@@ -144,7 +144,7 @@ class RosterRefused(ServiceError):
         self.problems = problems
 
 
-def mark_roster(session: Session, rows: list[RosterRow], actor: User) -> RosterResult:
+def mark_roster(session: Meeting, rows: list[RosterRow], actor: User) -> RosterResult:
     """Record a session's roster: every row, or none of them (one bad row saves nothing).
     Then draft a notice for each rule a new mark breaks."""
     closed = session_closed_reason(session)
@@ -188,7 +188,7 @@ def _naming(enrollment: Enrollment, problem: str) -> str:
     return _("%(name)s: %(problem)s", name=name, problem=problem)
 
 
-def _off_roster(session: Session, enrollment_id: int | None) -> str:
+def _off_roster(session: Meeting, enrollment_id: int | None) -> str:
     """Why a row cannot be marked at this session; names the man only if he is in its cohort."""
     enrollment = db.session.get(Enrollment, enrollment_id) if enrollment_id else None
     problem = None
@@ -199,13 +199,13 @@ def _off_roster(session: Session, enrollment_id: int | None) -> str:
     return _naming(enrollment, problem)
 
 
-def _check_minutes(session: Session, minutes: int) -> None:
+def _check_minutes(session: Meeting, minutes: int) -> None:
     duration = session.module.duration_minutes
     if not 0 <= minutes <= duration:
         raise ServiceError(_("Minutes credited must be between 0 and %(max)d.", max=duration))
 
 
-def _current(enrollment: Enrollment, session: Session) -> Attendance | None:
+def _current(enrollment: Enrollment, session: Meeting) -> Attendance | None:
     return db.session.scalar(
         select(Attendance).where(
             Attendance.enrollment_id == enrollment.id, Attendance.session_id == session.id
@@ -214,7 +214,7 @@ def _current(enrollment: Enrollment, session: Session) -> Attendance | None:
 
 
 def _record(
-    session: Session,
+    session: Meeting,
     enrollment: Enrollment,
     record: Attendance | None,
     status: AttendanceStatus,
@@ -258,7 +258,7 @@ def _record(
 
 
 def _write_mark(
-    session: Session,
+    session: Meeting,
     enrollment: Enrollment,
     record: Attendance | None,
     status: AttendanceStatus,
@@ -294,7 +294,7 @@ def _write_mark(
     return record, change
 
 
-def roster(session: Session) -> list[Enrollment]:
+def roster(session: Meeting) -> list[Enrollment]:
     """The men of the session's cohort who were enrolled on its day and whose case is open."""
     day = session.local_date
     return sorted(
@@ -303,13 +303,13 @@ def roster(session: Session) -> list[Enrollment]:
     )
 
 
-def session_marks(session: Session) -> list[Attendance]:
+def session_marks(session: Meeting) -> list[Attendance]:
     """The marks of the session's own cohort (make-ups attended here are not among them)."""
     marks = (a for e in session.cohort.enrollments for a in e.attendance)
     return [a for a in marks if a.session_id == session.id]
 
 
-def makeups_at(session: Session) -> list[Attendance]:
+def makeups_at(session: Meeting) -> list[Attendance]:
     """Marks of men from other cohorts who made up a session of theirs here."""
     return list(
         db.session.scalars(
@@ -329,11 +329,11 @@ class MakeupCandidate:
     """A man of another cohort who missed this session's module and may make it up here."""
 
     enrollment: Enrollment
-    missed: Session  # his own cohort's session for the same module
+    missed: Meeting  # his own cohort's session for the same module
     mark: Attendance | None  # how that session is marked now (None: never marked)
 
 
-def own_session(enrollment: Enrollment, number: int) -> Session | None:
+def own_session(enrollment: Enrollment, number: int) -> Meeting | None:
     """His cohort's (not cancelled) session for module `number`."""
     return next(
         (
@@ -345,7 +345,7 @@ def own_session(enrollment: Enrollment, number: int) -> Session | None:
     )
 
 
-def makeup_refusal(session: Session, enrollment: Enrollment) -> str | None:
+def makeup_refusal(session: Meeting, enrollment: Enrollment) -> str | None:
     """Why he cannot make up his session of this module at `session`, or None."""
     return (
         _makeup_place_refusal(session, enrollment)
@@ -354,7 +354,7 @@ def makeup_refusal(session: Session, enrollment: Enrollment) -> str | None:
     )
 
 
-def _makeup_place_refusal(session: Session, enrollment: Enrollment) -> str | None:
+def _makeup_place_refusal(session: Meeting, enrollment: Enrollment) -> str | None:
     """The session must be another cohort's, of his program, held and not cancelled."""
     name = enrollment.participant.full_name
     if enrollment.cohort_id == session.cohort_id:
@@ -381,7 +381,7 @@ def _makeup_place_refusal(session: Session, enrollment: Enrollment) -> str | Non
     return None
 
 
-def _makeup_case_refusal(session: Session, enrollment: Enrollment) -> str | None:
+def _makeup_case_refusal(session: Meeting, enrollment: Enrollment) -> str | None:
     """His case must be open, and started by the day of the session."""
     name = enrollment.participant.full_name
     if not enrollment.state.is_open:
@@ -399,7 +399,7 @@ def _makeup_case_refusal(session: Session, enrollment: Enrollment) -> str | None
     return None
 
 
-def _makeup_missed_refusal(session: Session, enrollment: Enrollment) -> str | None:
+def _makeup_missed_refusal(session: Meeting, enrollment: Enrollment) -> str | None:
     """His own session of the module must exist, be past and not credited, and he must not
     be recorded here already."""
     name = enrollment.participant.full_name
@@ -432,7 +432,7 @@ def _makeup_missed_refusal(session: Session, enrollment: Enrollment) -> str | No
     return None
 
 
-def makeup_candidates(session: Session, actor: User) -> list[MakeupCandidate]:
+def makeup_candidates(session: Meeting, actor: User) -> list[MakeupCandidate]:
     """Men of the program's other cohorts who may make up this session's module here and
     whose make-up `actor` may record (he sees no one else's name or case number)."""
     enrollments = db.session.scalars(
@@ -456,7 +456,7 @@ def makeup_candidates(session: Session, actor: User) -> list[MakeupCandidate]:
 
 
 def record_makeup(
-    session: Session,
+    session: Meeting,
     enrollment: Enrollment,
     actor: User,
     minutes: int | None = None,

@@ -17,8 +17,8 @@ from ..models import (
     AttendanceStatus,
     AuditEvent,
     Enrollment,
+    Meeting,
     Role,
-    Session,
     SessionStatus,
     User,
     utcnow,
@@ -36,7 +36,7 @@ REFRESH = timedelta(hours=6)
 class ScheduleLine:
     """One session of his cohort as he should read it."""
 
-    session: Session
+    session: Meeting
     attendance: AttendanceStatus | None  # his mark, None while not marked
     counts: bool  # False for a session held before his enrollment began
     status: str  # upcoming, held or cancelled; a moved session is still upcoming or held
@@ -70,7 +70,7 @@ def schedule(enrollment: Enrollment, now: datetime | None = None) -> list[Schedu
     return lines
 
 
-def _status(session: Session, now: datetime) -> str:
+def _status(session: Meeting, now: datetime) -> str:
     if session.status is SessionStatus.CANCELLED:
         return "cancelled"
     if session.status is SessionStatus.HELD or session.scheduled_at < now:
@@ -113,7 +113,7 @@ def user_for_token(token: str) -> User | None:
 # --- the feed itself ------------------------------------------------------------------------
 
 
-def _where(session: Session) -> str:
+def _where(session: Meeting) -> str:
     cohort = session.cohort
     return cohort.location or cohort.video_link
 
@@ -141,7 +141,7 @@ def _description(line: ScheduleLine, module_url: str) -> str:
     return "\n\n".join(parts)
 
 
-def _times_moved(sessions: list[Session]) -> dict[int, int]:
+def _times_moved(sessions: list[Meeting]) -> dict[int, int]:
     """How often each session was moved, from the audit log (a session keeps only its
     latest previous time), so each move raises the event's SEQUENCE again."""
     ids = [s.id for s in sessions]

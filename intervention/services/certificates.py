@@ -32,6 +32,7 @@ from ..models import (
     utcnow,
 )
 from . import ServiceError, audit, completion, completion_text, enrollments
+from .batches import in_id_order
 from .provider import current as current_provider
 from .provider import document_parties
 
@@ -164,12 +165,8 @@ def issue_after_revocation(revoked: Certificate, actor: User, reason: str) -> Ce
         raise ServiceError(
             _("Only the program director can issue a new certificate after a revocation.")
         )
-    reason = (reason or "").strip()
-    if not reason:
-        raise ServiceError(_("Give the reason for issuing a new certificate."))
-    enrollment = revoked.enrollment
-    enrollments.lock(enrollment)
-    db.session.refresh(revoked)  # a second click waits for the first, then sees its result
+    reason = _reason(reason, _("Give the reason for issuing a new certificate."))
+    enrollment = _lock(revoked)
     if revoked.status is not CertificateStatus.REVOKED:
         raise ServiceError(
             _(
@@ -207,6 +204,23 @@ def issue_after_revocation(revoked: Certificate, actor: User, reason: str) -> Ce
     return cert
 
 
+def _reason(reason: str | None, missing: str) -> str:
+    """The reason given, trimmed; refused with `missing` when there is none."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError(missing)
+    return reason
+
+
+def _lock(cert: Certificate) -> Enrollment:
+    """Hold the certificate's case, and read the certificate again: a second click waits for
+    the first, then sees its result. Returns the case."""
+    enrollment = cert.enrollment
+    enrollments.lock(enrollment)
+    db.session.refresh(cert)
+    return enrollment
+
+
 def _check_followed(revoked: Certificate) -> None:
     follow_up = db.session.scalar(
         select(Certificate).where(Certificate.follows_revoked_id == revoked.id)
@@ -225,12 +239,8 @@ def reissue(old: Certificate, actor: User, reason: str) -> Certificate:
     """A correction: a new certificate (new number, code and PDF) through the same guards as
     the first, and the old one marked superseded by it, with the reason."""
     _check_issuer(actor)
-    reason = (reason or "").strip()
-    if not reason:
-        raise ServiceError(_("Give the reason for re-issuing this certificate."))
-    enrollment = old.enrollment
-    enrollments.lock(enrollment)
-    db.session.refresh(old)  # a second click waits for the first, then sees its result
+    reason = _reason(reason, _("Give the reason for re-issuing this certificate."))
+    enrollment = _lock(old)
     if old.status is not CertificateStatus.VALID:
         raise ServiceError(
             _(
@@ -649,16 +659,8 @@ def check_all():
         Certificate.sha256,
         Certificate.pdf,
     )
-    after = 0
-    while True:
-        batch = db.session.execute(
-            select(*columns).where(Certificate.id > after).order_by(Certificate.id).limit(100)
-        ).all()
-        if not batch:
-            return
-        for cert in batch:
-            yield cert, integrity(cert, events.get(cert.id, []))
-        after = batch[-1].id
+    for cert in in_id_order(*columns):
+        yield cert, integrity(cert, events.get(cert.id, []))
 
 
 def record_download(cert: Certificate, actor: User) -> None:

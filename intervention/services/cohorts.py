@@ -14,9 +14,9 @@ from ..extensions import db
 from ..models import (
     Cohort,
     CurriculumVersion,
+    Meeting,
     Program,
     Role,
-    Session,
     SessionStatus,
     User,
 )
@@ -44,7 +44,7 @@ class CohortSummary:
     sessions: int  # not cancelled
     held: int  # not cancelled, and started
     cancelled: int
-    next: Session | None  # the next session not cancelled, if any is ahead
+    next: Meeting | None  # the next session not cancelled, if any is ahead
     open: int  # open cases
     enrolled: int  # every case, open or closed
 
@@ -73,11 +73,11 @@ def still_meets(cohort: Cohort, now: datetime) -> bool:
 def meets_after(moment: datetime) -> ColumnElement[bool]:
     """still_meets as an SQL condition on Cohort, for lists that must not load every session."""
     return (
-        select(Session.id)
+        select(Meeting.id)
         .where(
-            Session.cohort_id == Cohort.id,
-            Session.scheduled_at > moment,
-            Session.status != SessionStatus.CANCELLED,
+            Meeting.cohort_id == Cohort.id,
+            Meeting.scheduled_at > moment,
+            Meeting.status != SessionStatus.CANCELLED,
         )
         .exists()
     )

@@ -18,8 +18,8 @@ from ..models import (
     AttendanceStatus,
     Enrollment,
     EnrollmentState,
+    Meeting,
     ReflectionState,
-    Session,
     SessionStatus,
     utcnow,
 )
@@ -104,7 +104,7 @@ class Risk:
 class SessionLine:
     """One session of his own cohort, as it stands for him."""
 
-    session: Session
+    session: Meeting
     status: AttendanceStatus | None
     minutes: int
     credited: bool
@@ -145,7 +145,7 @@ class Completion:
     sessions_available: int | None = None
     risks: list[Risk] = field(default_factory=list)
     makeups_owed: list[int] = field(default_factory=list)  # session numbers
-    unmarked: list[Session] = field(default_factory=list)  # held, counting, not marked yet
+    unmarked: list[Meeting] = field(default_factory=list)  # held, counting, not marked yet
     absences_in_a_row: int = 0  # the run he is on now
     days_without_attendance: int = 0
     last_attended: date | None = None  # his last credited session, where he attended it
@@ -295,7 +295,7 @@ def _count_sessions(enrollment: Enrollment, policy: dict, today: date, now: date
 
 
 def _line(
-    session: Session,
+    session: Meeting,
     mark: Attendance | None,
     enrollment: Enrollment,
     policy: dict,
@@ -421,21 +421,13 @@ def _breaches(
     owed: list[Owed],
 ) -> list[Breach]:
     """The rules broken, in RULES order."""
-    found = {}
-    if Rule.MAX_ABSENCES in tally.broken_on:
-        found[Rule.MAX_ABSENCES] = Breach(
-            Rule.MAX_ABSENCES,
-            tally.absences,
-            policy["max_absences"],
-            tally.broken_on[Rule.MAX_ABSENCES],
-        )
-    if Rule.MAX_CONSECUTIVE_ABSENCES in tally.broken_on:
-        found[Rule.MAX_CONSECUTIVE_ABSENCES] = Breach(
-            Rule.MAX_CONSECUTIVE_ABSENCES,
-            tally.worst_run,
-            policy["max_consecutive_absences"],
-            tally.broken_on[Rule.MAX_CONSECUTIVE_ABSENCES],
-        )
+    # The absence limits, each as the policy names it: broken by the count, when it first was.
+    counted = {Rule.MAX_ABSENCES: tally.absences, Rule.MAX_CONSECUTIVE_ABSENCES: tally.worst_run}
+    found = {
+        rule: Breach(rule, count, policy[rule.value], tally.broken_on[rule])
+        for rule, count in counted.items()
+        if rule in tally.broken_on
+    }
     max_gap = policy.get("max_gap_days")
     if max_gap and tally.owes_sessions and tally.gap_days > max_gap:
         found[Rule.MAX_GAP_DAYS] = Breach(

@@ -15,10 +15,10 @@ from ..models import (
     Cohort,
     CurriculumVersion,
     Enrollment,
+    Meeting,
     Module,
     Reflection,
     ReflectionState,
-    Session,
     SessionStatus,
     User,
     utcnow,
@@ -26,7 +26,7 @@ from ..models import (
 from . import ServiceError, audit
 
 
-def session_for(cohort: Cohort, module: Module) -> Session | None:
+def session_for(cohort: Cohort, module: Module) -> Meeting | None:
     return next((s for s in cohort.sessions if s.module_id == module.id), None)
 
 
@@ -46,7 +46,7 @@ def is_open(cohort: Cohort, module: Module, now: datetime | None = None) -> bool
 @dataclass
 class ModuleProgress:
     module: Module
-    session: Session | None
+    session: Meeting | None
     opens_at: datetime | None
     is_open: bool
     attendance: AttendanceStatus | None  # None: not marked (yet)
@@ -160,7 +160,7 @@ def _move_sessions(cohort: Cohort, new_modules: dict[int, Module]) -> list[str]:
             base = last.scheduled_at if last else utcnow()
             weeks = number - (last.number if last else 0)
             db.session.add(
-                Session(cohort=cohort, module=module, scheduled_at=base + timedelta(weeks=weeks))
+                Meeting(cohort=cohort, module=module, scheduled_at=base + timedelta(weeks=weeks))
             )
             changes.append(f"session {number} scheduled: {module.title}")
     return changes

@@ -26,6 +26,7 @@ from ..models import (
     utcnow,
 )
 from . import ServiceError, audit, certificates, completion, completion_text
+from .batches import in_id_order
 from .notices import contacts_for
 from .policy import absence_statuses, effective_policy
 from .provider import document_parties
@@ -238,16 +239,8 @@ def check_all():
         CourtDocument.sha256,
         CourtDocument.pdf,
     )
-    after = 0
-    while True:
-        batch = db.session.execute(
-            select(*columns).where(CourtDocument.id > after).order_by(CourtDocument.id).limit(100)
-        ).all()
-        if not batch:
-            return
-        for doc in batch:
-            yield doc, integrity(doc, events.get(doc.id, []))
-        after = batch[-1].id
+    for doc in in_id_order(*columns):
+        yield doc, integrity(doc, events.get(doc.id, []))
 
 
 def record_download(doc: CourtDocument, actor: User) -> None:

@@ -12,11 +12,11 @@ from ..models import (
     Cohort,
     CurriculumVersion,
     Enrollment,
+    Meeting,
     Module,
     Reflection,
     ReflectionAttempt,
     Review,
-    Session,
 )
 
 
@@ -47,7 +47,7 @@ def marks(enrollment: Loader) -> list[Loader]:
         attendance.joinedload(Attendance.history),
         attendance.selectinload(Attendance.linked_attendance)
         .joinedload(Attendance.session)
-        .joinedload(Session.cohort),
+        .joinedload(Meeting.cohort),
     ]
 
 

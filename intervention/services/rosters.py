@@ -20,7 +20,7 @@ from ..models import (
     AttendanceStatus,
     Cohort,
     Enrollment,
-    Session,
+    Meeting,
     SessionStatus,
     User,
 )
@@ -126,7 +126,7 @@ def cohort_csv(cohort: Cohort, actor: User) -> tuple[str, str]:
     return f"attendance-{slug(cohort.name)}.csv", _write(rows)
 
 
-def session_csv(session: Session, actor: User) -> tuple[str, str]:
+def session_csv(session: Meeting, actor: User) -> tuple[str, str]:
     """(filename, text): the session's roster in the import's columns, to fill in and upload."""
     rows: list[list] = [list(ROSTER_COLUMNS)]
     marks = {a.enrollment_id: a for a in session_marks(session)}
@@ -297,7 +297,7 @@ class _Roster:
     cohort's enrollments by case number, the session's marks now, and the line each
     enrollment was first named on."""
 
-    session: Session
+    session: Meeting
     duration: int
     day: date
     cohort_cases: dict[str, list[Enrollment]]
@@ -305,7 +305,7 @@ class _Roster:
     seen: dict[int, int] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, session: Session) -> _Roster:
+    def of(cls, session: Meeting) -> _Roster:
         cohort_cases: dict[str, list[Enrollment]] = {}
         for e in session.cohort.enrollments:
             cohort_cases.setdefault(e.case_number.strip().upper(), []).append(e)
@@ -369,7 +369,7 @@ def _header_problem(missing: list[str], unknown: list[str]) -> str:
     )
 
 
-def read_roster(session: Session, data: bytes) -> list[_Row]:
+def read_roster(session: Meeting, data: bytes) -> list[_Row]:
     """Check every row of the file; raise RosterImportError listing every problem found."""
     reader = csv.reader(io.StringIO(_decode(data), newline=""))
     columns = _read_header(reader)
@@ -501,7 +501,7 @@ def _check_enrollment(
         )
 
 
-def _check_session_number(session: Session, number: str, problems: list[str]) -> None:
+def _check_session_number(session: Meeting, number: str, problems: list[str]) -> None:
     """A row of the cohort export names its session: it must be this one."""
     if number and number != str(session.number):
         problems.append(
@@ -562,7 +562,7 @@ def _check_text(cell: dict[str, str], problems: list[str]) -> None:
 
 
 def _refused_change(
-    session: Session,
+    session: Meeting,
     enrollment: Enrollment,
     before: Attendance | None,
     status: AttendanceStatus,
@@ -589,7 +589,7 @@ def _status_is_made_up(text: str) -> bool:
     return re.sub(r"[\s\-]+", "_", text.strip().lower()) == AttendanceStatus.MADE_UP.value
 
 
-def import_roster(session: Session, data: bytes, actor: User) -> ImportResult:
+def import_roster(session: Meeting, data: bytes, actor: User) -> ImportResult:
     """Apply a paper roster for one session: every row valid, or nothing is recorded."""
     closed = session_closed_reason(session)
     if closed:

@@ -23,8 +23,8 @@ from ..models import (
     Cohort,
     Court,
     CurriculumVersion,
+    Meeting,
     Role,
-    Session,
     SessionStatus,
     User,
 )
@@ -290,7 +290,7 @@ def _add_cohort_sessions(
     """One session per module, in module order, at the scheduled times."""
     for i, (module, when) in enumerate(zip(version.modules, times, strict=True)):
         db.session.add(
-            Session(cohort=cohort, module=module, scheduled_at=when, holiday_kept=kept.get(i, ""))
+            Meeting(cohort=cohort, module=module, scheduled_at=when, holiday_kept=kept.get(i, ""))
         )
 
 
@@ -398,7 +398,7 @@ def update_cohort(
 # --- sessions -----------------------------------------------------------------------------------
 
 
-def sessions_with_attendance(sessions: list[Session]) -> set[int]:
+def sessions_with_attendance(sessions: list[Meeting]) -> set[int]:
     """Ids of the sessions someone was marked at, or attended as a make-up for another."""
     ids = [s.id for s in sessions]
     if not ids:
@@ -410,11 +410,11 @@ def sessions_with_attendance(sessions: list[Session]) -> set[int]:
     return set(marked) | set(made_up)
 
 
-def has_attendance(session: Session) -> bool:
+def has_attendance(session: Meeting) -> bool:
     return session.id in sessions_with_attendance([session])
 
 
-def why_fixed(session: Session, action: str) -> str | None:
+def why_fixed(session: Meeting, action: str) -> str | None:
     """Why the session can no longer be moved or cancelled (`action`), or None if it can."""
     if session.status is SessionStatus.CANCELLED:
         if action == "cancelled":
@@ -435,13 +435,13 @@ def why_fixed(session: Session, action: str) -> str | None:
     return None
 
 
-def local_when(session: Session) -> datetime:
+def local_when(session: Meeting) -> datetime:
     return session.scheduled_at.astimezone(ZoneInfo(session.cohort.timezone))
 
 
 def reschedule_session(
-    session: Session, *, day: date, at: time, reason: str, actor: User, on_holiday: str = "warn"
-) -> Session:
+    session: Meeting, *, day: date, at: time, reason: str, actor: User, on_holiday: str = "warn"
+) -> Meeting:
     """Move a session that nobody has been marked at; it keeps its old time and the reason.
     A new day on a public holiday raises HolidayWarning unless `on_holiday` says to move it on
     to the next free day or keep it."""
@@ -481,7 +481,7 @@ def reschedule_session(
 
 
 def _day_clear_of_holiday(
-    session: Session, others: list[Session], day: date, on_holiday: str
+    session: Meeting, others: list[Meeting], day: date, on_holiday: str
 ) -> tuple[date, str]:
     """The day the session moves to and the holiday it keeps there ("" if none), as
     `on_holiday` says; HolidayWarning when told to warn or when no free day follows."""
@@ -498,7 +498,7 @@ def _day_clear_of_holiday(
     return day, holiday
 
 
-def _check_session_order(session: Session, others: list[Session], new: datetime) -> None:
+def _check_session_order(session: Meeting, others: list[Meeting], new: datetime) -> None:
     """Refuse a time before the previous session or after the next: sessions keep module order."""
     before = [s for s in others if s.number < session.number]
     after = [s for s in others if s.number > session.number]
@@ -528,7 +528,7 @@ def _check_session_order(session: Session, others: list[Session], new: datetime)
             )
 
 
-def cancel_session(session: Session, *, reason: str, actor: User) -> Session:
+def cancel_session(session: Meeting, *, reason: str, actor: User) -> Meeting:
     reason = reason.strip()
     if not reason:
         raise ServiceError(_("Give the reason for cancelling this session."))
