@@ -715,6 +715,61 @@ def test_every_make_up_refusal_names_the_man_the_session_and_the_day(
     assert refusal(later.sessions[0], james) == f"{name}'s case is withdrawn; it is closed."
 
 
+def test_make_up_refusals_about_the_program_and_the_module(
+    two_cohorts, make_cohort, make_enrollment, make_user
+):
+    """A make-up must be of his own program's module, and his cohort must have that session."""
+    from intervention.models import CurriculumVersion, Module, Program
+
+    ours, theirs, james = two_cohorts
+    other = Program(slug="another-program", code="ANO", title="Another program")
+    version = CurriculumVersion(
+        program=other, label="1", content_hash="f" * 64, policy={}, rubric=[]
+    )
+    for number in (1, 2):
+        Module(
+            version=version,
+            session_number=number,
+            source_path=f"modules/0{number}.md",
+            title=f"Module {number}",
+            duration_minutes=60,
+            body_markdown="",
+            body_html="",
+        )
+    db.session.add(other)
+    db.session.flush()
+    elsewhere = make_cohort(version=version)
+    refusal = attendance_service.makeup_refusal
+    assert refusal(elsewhere.sessions[1], james) == (
+        "James Carter is in another program; a make-up must be the same program's module."
+    )
+    # Kim's cohort cancelled its session 3: there is nothing of his to make up at theirs.
+    cohort = make_cohort()
+    kim = make_enrollment(cohort=cohort, participant=make_user(name="Kim Lee"))
+    cancel(cohort.sessions[2])
+    assert refusal(theirs.sessions[2], kim) == "Kim Lee's cohort has no session 3 to make up."
+
+
+def test_a_refused_roster_says_every_problem_in_its_message(two_cohorts, make_user):
+    """All or nothing: the refusal lists each row's problem, and nothing is recorded."""
+    ours, theirs, james = two_cohorts
+    rows = [
+        attendance_service.RosterRow(None, S.PRESENT),
+        attendance_service.RosterRow(james.id, S.LATE),  # already marked: needs a reason
+    ]
+    with pytest.raises(attendance_service.RosterRefused) as refused:
+        attendance_service.mark_roster(ours.sessions[0], rows, make_user(Role.ADMIN))
+    assert refused.value.problems == [
+        (0, "A row names a man who is not on this session's roster."),
+        (1, "James Carter was already marked present; give a reason for the change."),
+    ]
+    assert str(refused.value) == (
+        "A row names a man who is not on this session's roster. "
+        "James Carter was already marked present; give a reason for the change."
+    )
+    assert james.attendance[0].status is S.PRESENT
+
+
 def test_make_up_refusals_about_his_own_dates(make_cohort, make_enrollment, make_user):
     # His cohort started six days ago (his sessions 2 and 3 are ahead); the other cohort held
     # sessions 1 and 2 before his case started and session 3 yesterday.
