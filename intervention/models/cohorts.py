@@ -68,6 +68,7 @@ class Meeting(db.Model):
     browser's (its table is still `sessions`)."""
 
     __tablename__ = "sessions"
+    audit_type = "session"  # what the audit log calls it, as it always has
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cohort_id: Mapped[int] = mapped_column(sa.ForeignKey("cohorts.id"), index=True)

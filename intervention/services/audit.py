@@ -112,6 +112,14 @@ def _lock_chain() -> None:
         db.session.execute(text("SELECT pg_advisory_xact_lock(727001)"))
 
 
+def object_type(obj) -> str:
+    """What the log calls a record: its class's name in lower case, unless the class keeps
+    the name the log has always used (`audit_type`: a Meeting is a "session")."""
+    if obj is None:
+        return ""
+    return getattr(type(obj), "audit_type", None) or type(obj).__name__.lower()
+
+
 def record(action: str, actor: User | None, obj=None, **details) -> AuditEvent:
     """Add one event, chained to the latest; flushed, committed by the caller's transaction."""
     _lock_chain()
@@ -120,7 +128,7 @@ def record(action: str, actor: User | None, obj=None, **details) -> AuditEvent:
         at=utcnow(),
         actor_id=actor.id if actor is not None else None,
         action=action,
-        object_type=type(obj).__name__.lower() if obj is not None else "",
+        object_type=object_type(obj),
         object_id=getattr(obj, "id", None),
         ip_address=(request.remote_addr or "") if has_request_context() else "",
         details=details,
