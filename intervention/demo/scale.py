@@ -19,7 +19,6 @@ import time as clock
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import current_app
 from sqlalchemy import func, select, text
 from werkzeug.security import generate_password_hash
 
@@ -29,7 +28,6 @@ from ..models import (
     AuditEvent,
     Certificate,
     Cohort,
-    Court,
     Enrollment,
     EnrollmentState,
     Meeting,
@@ -42,6 +40,7 @@ from ..models import (
 )
 from ..services import audit, certificates
 from .bulk import Bulk, Chain
+from .guard import refuse_in_production, refuse_unless_empty
 from .people import Writer
 from .plan import TOTP_SECRET, CourtPlan, make_plan, makeup_index
 
@@ -190,17 +189,10 @@ def generate(
     """Make n participants and their history in an empty, migrated database with the
     curricula synced. The same n and seed give the same data and the same manifest choices."""
     started = clock.monotonic()
-    if current_app.config["ENV_NAME"] == "production":
-        raise ScaleRefused("scale data is never added in production.")
+    refuse_in_production(ScaleRefused, "scale data")
     if n < 1:
         raise ScaleRefused("the scale must be at least 1 participant.")
-    if db.session.scalar(select(func.count(User.id))) or db.session.scalar(
-        select(func.count(Court.id))
-    ):
-        raise ScaleRefused(
-            "the database already has accounts or courts; scale data goes only into an "
-            "empty database."
-        )
+    refuse_unless_empty(ScaleRefused, "scale data")
     rng = random.Random(f"{seed}:{n}")
     now = utcnow()
     password_hash = generate_password_hash(PASSWORD)  # one scrypt hash for every account

@@ -35,6 +35,7 @@ from ..services import (
     scheduling,
 )
 from ..services import provider as provider_service
+from .guard import refuse_in_production, refuse_unless_empty
 
 DEMO_PASSWORD = "demo-password"
 # Demo staff accounts come with an authenticator app enrolled, all with this key (in the
@@ -231,16 +232,8 @@ def seed() -> str:
 
 
 def _refuse_unless_empty() -> None:
-    # The demo accounts' password is published: never in a production database.
-    if current_app.config["ENV_NAME"] == "production":
-        raise DemoRefused("demo data is never added in production.")
-    if db.session.scalar(select(func.count(User.id))) or db.session.scalar(
-        select(func.count(Court.id))
-    ):
-        raise DemoRefused(
-            "the database already has accounts or courts; demo data goes only "
-            "into an empty database."
-        )
+    refuse_in_production(DemoRefused, "demo data")
+    refuse_unless_empty(DemoRefused, "demo data")
 
 
 def _english_version():
