@@ -655,3 +655,11 @@ def test_rekey_reseals_a_log_longer_than_one_batch(chain, director, monkeypatch)
     db.session.commit()
     report = audit.verify_chain()
     assert report.ok, report.problem
+
+
+def test_reanchoring_sets_the_old_checkpoints_aside_named_for_why(chain):
+    audit.checkpoint()  # a checkpoint of the log as it was
+    signed, moved = audit.reanchor("restore")
+    assert moved is not None and moved.parent.name == "archived"
+    assert moved.name.endswith("-restore") and list(moved.glob("*.jsonl"))
+    assert audit.verify_chain().checkpoint.head == signed.head

@@ -259,8 +259,11 @@ def test_reissue_is_refused_without_reason_twice_or_by_others(issued, make_user)
             certificate_service.reissue(issued, user, "Typo.")
     new = certificate_service.reissue(issued, facilitator, "Typo.")
     # A second click on the old one: it is no longer valid.
-    with pytest.raises(ServiceError, match="is superseded; only a valid certificate"):
+    with pytest.raises(ServiceError) as refused:
         certificate_service.reissue(issued, facilitator, "Typo.")
+    assert str(refused.value) == (
+        f"Certificate {issued.number} is superseded; only a valid certificate can be re-issued."
+    )
     director = make_user(Role.ADMIN)
     certificate_service.revoke(new, director, "Issued in error.")
     [revoked] = [e for e in events("certificate.revoke") if e.object_id == new.id]

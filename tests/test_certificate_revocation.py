@@ -142,8 +142,12 @@ def test_only_a_revoked_certificate_can_be_named_and_only_the_newest(revoked, di
     enrollment = revoked.enrollment
     second = certificate_service.issue_after_revocation(revoked, director, AGAIN_REASON)
     # A valid certificate is not a revocation to follow.
-    with pytest.raises(ServiceError, match="only a revoked certificate"):
+    with pytest.raises(ServiceError) as refused:
         certificate_service.issue_after_revocation(second, director, AGAIN_REASON)
+    assert str(refused.value) == (
+        f"Certificate {second.number} is valid; only a revoked certificate can be followed by"
+        " a new one."
+    )
     certificate_service.revoke(second, director, "Issued in error again.")
     # The first revocation was already followed; the newest one must be named.
     with pytest.raises(ServiceError, match="already followed"):
