@@ -118,6 +118,44 @@ def test_late_is_a_missed_session_when_the_court_says_lateness_does_not_count(ma
     ]
 
 
+def test_the_facts_a_court_system_reads_name_the_rule_the_counts_and_the_days(make_enrollment):
+    """completion.as_json: what /court/api/cases/<n> carries, numbers and dates only."""
+    enrollment = make_enrollment(overrides={**NO_GAP_RULE, "max_absences": None})
+    mark(enrollment, 1, S.ABSENT)
+    mark(enrollment, 2, S.LEFT_EARLY, 30)
+    facts = completion.as_json(completion.evaluate(enrollment))
+    assert facts["breaches"] == [
+        {
+            "rule": "max_consecutive_absences",
+            "count": 2,
+            "limit": 1,
+            "since": day_of(enrollment, 2).isoformat(),
+        }
+    ]
+    assert facts["owed"][0] == {"kind": "attend", "count": 1, "sessions": []}
+    assert (facts["complete"], facts["possible"], facts["completed_on"]) == (False, False, None)
+    assert (facts["sessions_credited"], facts["absences"]) == (0, 2)
+
+
+def test_a_deadline_breach_states_the_deadline_as_a_date(make_enrollment):
+    enrollment = make_enrollment(overrides=NO_GAP_RULE)
+    enrollment.completion_deadline = today() - timedelta(days=3)
+    facts = completion.as_json(completion.evaluate(enrollment))
+    [breach] = [b for b in facts["breaches"] if b["rule"] == "completion_deadline"]
+    assert breach["limit"] == enrollment.completion_deadline.isoformat()
+    assert breach["count"] == 3  # days past it
+
+
+def test_his_own_session_he_made_up_elsewhere_cannot_be_marked_again(two_cohorts):
+    ours, theirs, james = two_cohorts
+    makeup(james, theirs, 2)
+    with pytest.raises(ServiceError) as refused:
+        attendance_service.mark(ours.sessions[1], james, S.PRESENT, 120, director(), reason="x")
+    assert str(refused.value) == (
+        "James Carter made up session 2 elsewhere; that mark is kept with the make-up."
+    )
+
+
 # --- absences in a row ------------------------------------------------------------------------
 
 

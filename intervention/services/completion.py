@@ -179,9 +179,6 @@ class Completion:
         rule, or too few sessions left to count."""
         return bool(self.breaches) or self.sessions_available is not None
 
-    def breach(self, rule: Rule) -> Breach | None:
-        return next((b for b in self.breaches if b.rule is rule), None)
-
 
 def local_today(enrollment: Enrollment) -> date:
     return utcnow().astimezone(ZoneInfo(enrollment.cohort.timezone)).date()
