@@ -167,9 +167,11 @@ bench: install bench-deps
 # tests what changed. MUTANTS narrows it: make mutation MUTANTS='intervention.access*'
 MUTANTS ?=
 MUTATION_CHILDREN ?= 2
+# Each group of rule modules with its own tests, in checkouts under mutants-runs/ (bench/mutation.py).
+# MUTANTS=audit runs one group.
 mutation: install
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "mutmut==3.8.1"
-	$(BIN)/mutmut run --max-children $(MUTATION_CHILDREN) $(MUTANTS)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/mutation.py --children $(MUTATION_CHILDREN) $(MUTANTS)
 	$(BIN)/python bench/mutation_report.py
 
 lint: install

@@ -19,6 +19,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MUTANTS = ROOT / "mutants"
+RUNS = ROOT / "mutants-runs"
+# Which group's run (bench/mutation.py) reports each module.
+GROUPED = {
+    "intervention.access": "access",
+    "intervention.services.completion": "completion",
+    "intervention.services.completion_text": "completion",
+    "intervention.services.policy": "completion",
+    "intervention.services.attendance": "attendance",
+    "intervention.services.certificates": "certificates",
+    "intervention.services.reflections": "reflections",
+    "intervention.services.audit": "audit",
+}
 TESTING_DOC = ROOT / "docs" / "testing.md"
 
 # mutmut's exit codes (mutmut.stats.status_by_exit_code): 1 and 3 a test failed; timeouts mean
@@ -44,13 +56,19 @@ def equivalent_mutants() -> set[str]:
 
 
 def results() -> dict[str, dict[str, int | None]]:
-    """exit code by mutant name, per module (dotted path), from mutmut's .meta files."""
+    """exit code by mutant name, per module (dotted path), from mutmut's .meta files: those
+    of bench/mutation.py's per-group checkouts, else those of a plain `mutmut run`."""
     found = {}
-    for meta in sorted(MUTANTS.rglob("*.py.meta")):
-        relative = meta.relative_to(MUTANTS).with_suffix("").with_suffix("")
-        data = json.loads(meta.read_text())
-        found[".".join(relative.parts)] = data.get("exit_code_by_key", {})
-    return found
+    roots = sorted(RUNS.glob("*/mutants")) or [MUTANTS]
+    for root in roots:
+        for meta in sorted(root.rglob("*.py.meta")):
+            relative = meta.relative_to(root).with_suffix("").with_suffix("")
+            data = json.loads(meta.read_text())
+            module = ".".join(relative.parts)
+            if module in GROUPED and root.parent.name != GROUPED[module]:
+                continue  # a module is reported from the run of its own group
+            found[module] = data.get("exit_code_by_key", {})
+    return dict(sorted(found.items()))
 
 
 def main() -> int:
