@@ -92,7 +92,6 @@ def _checkout(group: str) -> Path:
             "-m",
             "babel.messages.frontend",
             "compile",
-            "-q",
             "-d",
             "intervention/translations",
             "-l",
