@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from html.parser import HTMLParser
 from io import BytesIO
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from pypdf import PdfReader
@@ -47,8 +48,10 @@ OPTIONAL_PROMPTS = {"what-i-want-from-this", "behind-the-mask"}
 
 
 def today() -> date:
-    """Today in UTC, the day the tests' cohorts count their weeks from."""
-    return datetime.now(UTC).date()
+    """Today where the tests' cohorts meet (Los Angeles, make_cohort's default), the day they
+    count their weeks from. Not UTC's: from midnight UTC until the evening session's hour there,
+    UTC's today is already tomorrow in Los Angeles, and "yesterday's session" not held yet."""
+    return datetime.now(ZoneInfo("America/Los_Angeles")).date()
 
 
 def signed_in(app, user: User, password: str = PASSWORD):

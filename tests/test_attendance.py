@@ -139,7 +139,7 @@ def test_the_facts_a_court_system_reads_name_the_rule_the_counts_and_the_days(ma
 
 def test_a_deadline_breach_states_the_deadline_as_a_date(make_enrollment):
     enrollment = make_enrollment(overrides=NO_GAP_RULE)
-    enrollment.completion_deadline = today() - timedelta(days=3)
+    enrollment.completion_deadline = completion.local_today(enrollment) - timedelta(days=3)
     facts = completion.as_json(completion.evaluate(enrollment))
     [breach] = [b for b in facts["breaches"] if b["rule"] == "completion_deadline"]
     assert breach["limit"] == enrollment.completion_deadline.isoformat()

@@ -17,14 +17,14 @@ from intervention.services import completion
 from intervention.services import reflections as reflection_service
 
 from .conftest import csrf_token, login
-from .helpers import answer, prompts_by_key, submit_answer, text_of
+from .helpers import answer, prompts_by_key, submit_answer, text_of, today
 
 
 @pytest.fixture
 def case(make_cohort, make_enrollment):
     """Ten days into a three-session cohort: sessions 1 and 2 attended, session 3 ahead;
     his first reflection accepted, his second returned to him for revision."""
-    cohort = make_cohort(start=datetime.now(UTC).date() - timedelta(days=10))
+    cohort = make_cohort(start=today() - timedelta(days=10))
     enrollment = make_enrollment(cohort=cohort)
     facilitator = cohort.facilitators[0]
     first, second, _third = cohort.sessions

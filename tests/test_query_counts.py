@@ -27,7 +27,7 @@ from intervention.models import (
 from intervention.services import reflections as reflection_service
 
 from .conftest import csrf_token
-from .helpers import answer, mark, prompts_by_key, signed_in, stored_certificate
+from .helpers import answer, mark, prompts_by_key, signed_in, stored_certificate, today
 from .querycount import counting
 
 MAX_QUERIES = 10
@@ -35,8 +35,8 @@ MAX_QUERIES = 10
 # cohort of his, each with its own counts beside the records of its men.
 FLAT_ONLY = {"facilitator home"}
 # A cohort half-way through the fixture course: sessions 1 and 2 held, session 3 ahead.
-RUNNING_START = datetime.now(UTC).date() - timedelta(days=8)
-FINISHED_START = datetime.now(UTC).date() - timedelta(weeks=8)
+RUNNING_START = today() - timedelta(days=8)
+FINISHED_START = today() - timedelta(weeks=8)
 MIN_WORDS = {
     "what-happened": 80,
     "the-person-on-the-other-side": 100,

@@ -29,7 +29,7 @@ from intervention.models import (
 from intervention.services import reflections as reflection_service
 
 from .conftest import csrf_token
-from .helpers import answer, prompts_by_key, signed_in, text_of
+from .helpers import answer, prompts_by_key, signed_in, text_of, today
 
 SIGNED_OUT = "You were signed out. Your text is kept on this device. Sign in again to save it."
 
@@ -587,7 +587,7 @@ def test_my_reflections_groups_by_what_he_must_do(me, case, sessions):
 
 
 def test_the_module_and_reflection_pages_show_when_it_is_due(app, make_cohort, make_enrollment):
-    start = datetime.now(UTC).date() - timedelta(days=2)  # session 2 is in five days
+    start = today() - timedelta(days=2)  # session 2 is in five days
     enrollment = make_enrollment(cohort=make_cohort(start=start))
     db.session.commit()
     client = signed_in(app, enrollment.participant)

@@ -211,7 +211,10 @@ class TestCompletion:
 
         start = today() - timedelta(days=7 * weeks_in - 1)  # the next session is tomorrow
         enrollment = make_enrollment(cohort=make_cohort(start=start), overrides=NO_GAP_RULE)
-        enrollment.completion_deadline = today() + timedelta(days=days_left)
+        # Counted in the cohort's calendar, as the engine counts: between midnight UTC and
+        # midnight in Los Angeles the two dates differ.
+        local_today = completion.local_today(enrollment)
+        enrollment.completion_deadline = local_today + timedelta(days=days_left)
         for number in range(1, weeks_in + 1):
             mark(enrollment, number, AttendanceStatus.PRESENT)
         result = completion.evaluate(enrollment)

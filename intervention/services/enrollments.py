@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
@@ -218,7 +219,10 @@ def enroll(
     _check_participant_and_deadline(participant, referral_date, completion_deadline)
     stored_overrides = _check_overrides(overrides)
     now = utcnow()
-    starts_on = starts_on or max(now.date(), cohort.start_date)
+    # Today where the cohort meets: in the evening in Los Angeles it is already tomorrow in UTC,
+    # and that evening's session must count for a man enrolled that afternoon.
+    local_today = now.astimezone(ZoneInfo(cohort.timezone)).date()
+    starts_on = starts_on or max(local_today, cohort.start_date)
     _check_sessions_ahead(cohort, starts_on, now)
 
     existing = open_case(court, case_number)
