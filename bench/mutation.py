@@ -118,9 +118,10 @@ def _configure(path: Path, modules: list[str], tests: list[str]) -> None:
     text = pyproject.read_text()
     only = "only_mutate = [\n" + "".join(f'    "{m}",\n' for m in modules) + "]"
     text = re.sub(r"only_mutate = \[\n(?:    \"[^\"]+\",\n)+\]", only, text, count=1)
+    args = tests if tests is EVERY_TEST else [f"tests/{t}" for t in tests]
     selection = (
         "pytest_add_cli_args_test_selection = [\n"
-        + "".join(f'    "tests/{t}",\n' for t in tests)
+        + "".join(f'    "{arg}",\n' for arg in args)
         + "]"
     )
     text = re.sub(
