@@ -226,6 +226,64 @@ def test_a_deadline_within_two_weeks_with_sessions_owed_is_a_risk(make_cohort, m
     ]
 
 
+def test_the_warnings_begin_exactly_at_their_windows(make_cohort, make_enrollment):
+    """The deadline warns from 14 days before it, the gap from 7 days before its limit; each
+    risk names its rule."""
+    enrollment = make_enrollment(
+        cohort=make_cohort(start=today() - timedelta(weeks=5)), overrides={"max_gap_days": 21}
+    )
+    mark(enrollment, 1, S.PRESENT)
+    attended = enrollment.cohort.sessions[0].local_date
+    enrollment.completion_deadline = attended + timedelta(days=30)
+    deadline_day = enrollment.completion_deadline - timedelta(days=completion.DEADLINE_WARNING_DAYS)
+    result = completion.evaluate(enrollment, today=deadline_day)
+    assert completion.Rule.COMPLETION_DEADLINE in [r.rule for r in result.risks]
+    result = completion.evaluate(enrollment, today=deadline_day - timedelta(days=1))
+    assert completion.Rule.COMPLETION_DEADLINE not in [r.rule for r in result.risks]
+    # 14 days without attendance is the first day of the gap's warning (21 - 7); session 2,
+    # excused, neither ends the gap nor breaks a rule.
+    mark(enrollment, 2, S.EXCUSED)
+    gap_day = attended + timedelta(days=21 - completion.GAP_WARNING_DAYS)
+    enrollment.completion_deadline = None
+    result = completion.evaluate(enrollment, today=gap_day)
+    assert [(r.rule, r.count) for r in result.risks] == [(completion.Rule.MAX_GAP_DAYS, 14)]
+    result = completion.evaluate(enrollment, today=gap_day - timedelta(days=1))
+    assert result.risks == []
+
+
+def test_one_more_absence_is_no_risk_when_no_session_is_left_to_miss(make_cohort, make_enrollment):
+    """At the absence limit with every session held: no absence is left to break it."""
+    enrollment = make_enrollment(
+        cohort=make_cohort(start=today() - timedelta(weeks=3)), overrides=NO_GAP_RULE
+    )
+    mark(enrollment, 1, S.PRESENT)
+    mark(enrollment, 2, S.ABSENT)
+    mark(enrollment, 3, S.PRESENT)
+    result = completion.evaluate(enrollment)
+    assert all(line.past for line in result.lines)  # every session held
+    assert completion.Rule.MAX_ABSENCES not in [r.rule for r in result.risks]
+
+
+def test_the_cohorts_calendar_decides_today(make_enrollment, monkeypatch):
+    """01:00 UTC on December 8 is still December 7 in Los Angeles, where the cohort meets."""
+    from datetime import UTC, date, datetime
+
+    enrollment = make_enrollment()
+    monkeypatch.setattr(completion, "utcnow", lambda: datetime(2026, 12, 8, 1, 0, tzinfo=UTC))
+    assert completion.local_today(enrollment) == date(2026, 12, 7)
+
+
+def test_a_complete_case_tells_a_court_system_the_day_it_was_completed(make_enrollment):
+    from .helpers import complete_case
+
+    enrollment = make_enrollment()
+    complete_case(enrollment)
+    result = completion.evaluate(enrollment)
+    facts = completion.as_json(result)
+    assert facts["complete"] is True
+    assert facts["completed_on"] == result.completed_on.isoformat()
+
+
 # --- gap in days -------------------------------------------------------------------------------
 
 
