@@ -219,10 +219,7 @@ def enroll(
     _check_participant_and_deadline(participant, referral_date, completion_deadline)
     stored_overrides = _check_overrides(overrides)
     now = utcnow()
-    # Today where the cohort meets: in the evening in Los Angeles it is already tomorrow in UTC,
-    # and that evening's session must count for a man enrolled that afternoon.
-    local_today = now.astimezone(ZoneInfo(cohort.timezone)).date()
-    starts_on = starts_on or max(local_today, cohort.start_date)
+    starts_on = starts_on or _first_day(cohort, now)
     _check_sessions_ahead(cohort, starts_on, now)
 
     existing = open_case(court, case_number)
@@ -259,6 +256,13 @@ def _check_participant_and_deadline(
         raise ServiceError(_("%(name)s is not a participant account.", name=participant.full_name))
     if completion_deadline is not None and completion_deadline <= referral_date:
         raise ServiceError(_("The completion deadline must be after the referral date."))
+
+
+def _first_day(cohort: Cohort, now: datetime) -> date:
+    """His case starts today where the cohort meets (in the evening in Los Angeles it is
+    already tomorrow in UTC, and that evening's session counts for a man enrolled that
+    afternoon), or on the cohort's first day if it has not begun."""
+    return max(now.astimezone(ZoneInfo(cohort.timezone)).date(), cohort.start_date)
 
 
 def _check_sessions_ahead(cohort: Cohort, starts_on: date, now: datetime) -> None:
