@@ -92,11 +92,13 @@ def _checkout(group: str) -> Path:
             ["git", "worktree", "add", "--detach", str(path), "HEAD"], cwd=ROOT, check=True
         )
     else:
-        subprocess.run(["git", "checkout", "--detach", "--quiet", "HEAD"], cwd=path, check=False)
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
         ).stdout.strip()
-        subprocess.run(["git", "checkout", "--quiet", "--detach", head], cwd=path, check=True)
+        # --force: this script's own edit of pyproject.toml (below) gives way to HEAD's.
+        subprocess.run(
+            ["git", "checkout", "--quiet", "--force", "--detach", head], cwd=path, check=True
+        )
     subprocess.run(
         [
             sys.executable,
