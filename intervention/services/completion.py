@@ -173,12 +173,6 @@ class Completion:
     def at_risk(self) -> bool:
         return bool(self.risks)
 
-    @property
-    def blocked(self) -> bool:
-        """Something stands between him and completion that attending cannot mend: a broken
-        rule, or too few sessions left to count."""
-        return bool(self.breaches) or self.sessions_available is not None
-
 
 def local_today(enrollment: Enrollment) -> date:
     return utcnow().astimezone(ZoneInfo(enrollment.cohort.timezone)).date()
